@@ -1,0 +1,418 @@
+//! The node config, `conf/aelf-netd.toml`: its validated types, documented defaults, loading and
+//! the errors that name the file, the key and the reason.
+//!
+//! Owns the file format and the defaults (equal to the C# node's `NetworkOptions` and
+//! `NetworkConstants` where there is an equivalent). It must not act on a config: starting,
+//! reloading and logging belong to [`crate::node`] and [`crate::daemon`].
+//!
+//! Every section and key is optional and takes its default; unknown sections and keys are
+//! errors. Loading is two passes: serde reads the TOML shape (type errors carry the exact
+//! dotted path via `serde_path_to_error`), then `validate` checks the values and builds
+//! [`Config`], producing errors of the same shape.
+
+mod raw;
+mod validate;
+
+use crate::network::endpoint::Endpoint;
+use crate::types::NodeVersion;
+use serde::Deserialize;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+// ---- [node] ----
+
+/// The chain name the default chain id stands for (the aelf main chain).
+pub const DEFAULT_CHAIN_NAME: &str = "AELF";
+/// `chain_id_from_name("AELF")`: the default `[node] chain_id`.
+pub const DEFAULT_CHAIN_ID: i32 = 9_992_731;
+/// Default `[node] data_dir`, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "data";
+/// The version this node announces in handshakes (C# node 1.9 line: stream capable).
+pub const DEFAULT_NODE_VERSION: &str = "1.9.0.0";
+
+// ---- [network] (C# NetworkOptions / NetworkConstants) ----
+
+/// Default `listen_address`: all IPv4 interfaces.
+pub const DEFAULT_LISTEN_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+/// Default `listening_port` (C# `NetworkConstants.DefaultPeerPort`).
+pub const DEFAULT_LISTENING_PORT: u16 = crate::network::endpoint::DEFAULT_PEER_PORT;
+/// Default `max_peers`, 0 = unlimited (C# `NetworkConstants.DefaultMaxPeers`).
+pub const DEFAULT_MAX_PEERS: u32 = 25;
+/// Default `max_peers_per_ip_address`, 0 = unlimited
+/// (C# `NetworkConstants.DefaultMaxPeersPerIpAddress`).
+pub const DEFAULT_MAX_PEERS_PER_IP_ADDRESS: u32 = 1;
+/// Default `peer_dial_timeout_ms` (C# `NetworkConstants.DefaultPeerDialTimeout`).
+pub const DEFAULT_PEER_DIAL_TIMEOUT_MS: u64 = 3_000;
+/// Default `peer_reconnection_period_ms` (C# `NetworkConstants.DefaultPeerReconnectionPeriod`).
+pub const DEFAULT_PEER_RECONNECTION_PERIOD_MS: u64 = 60_000;
+/// Default `maximum_reconnection_time_ms`, one day; 0 = never give up
+/// (C# `NetworkConstants.DefaultMaximumReconnectionTime`).
+pub const DEFAULT_MAXIMUM_RECONNECTION_TIME_MS: u64 = 86_400_000;
+/// Default `compress_blocks_on_request` (C# `NetworkConstants.DefaultCompressBlocks`).
+pub const DEFAULT_COMPRESS_BLOCKS_ON_REQUEST: bool = true;
+/// Default `enable_peer_discovery` (C# `NetworkOptions.EnablePeerDiscovery`).
+pub const DEFAULT_ENABLE_PEER_DISCOVERY: bool = true;
+/// Default `peer_discovery_max_nodes_to_keep`
+/// (C# `NetworkConstants.DefaultDiscoveryMaxNodesToKeep`).
+pub const DEFAULT_PEER_DISCOVERY_MAX_NODES_TO_KEEP: u32 = 512;
+/// Default `initial_sync_offset` (C# `NetworkConstants.DefaultInitialSyncOffset`).
+pub const DEFAULT_INITIAL_SYNC_OFFSET: u64 = 512;
+/// Default `peer_invalid_transaction_timeout_ms`
+/// (C# `NetworkConstants.DefaultPeerInvalidTransactionTimeout`).
+pub const DEFAULT_PEER_INVALID_TRANSACTION_TIMEOUT_MS: u64 = 10_000;
+/// Default `peer_invalid_transaction_limit`
+/// (C# `NetworkConstants.DefaultPeerInvalidTransactionLimit`).
+pub const DEFAULT_PEER_INVALID_TRANSACTION_LIMIT: u32 = 50;
+/// Default `support_stream_min_version` (C# `KernelConstants.SupportStreamMinVersion`).
+pub const DEFAULT_SUPPORT_STREAM_MIN_VERSION: &str = "1.4.0.0";
+/// Default `authorized_peers` (C# `NetworkOptions.AuthorizedPeers = AuthorizedPeers.Any`).
+pub const DEFAULT_AUTHORIZED_PEERS: AuthorizedPeers = AuthorizedPeers::Any;
+
+// ---- [chain] ----
+
+/// Default `genesis_time`: 2026-01-01T00:00:00Z, in unix seconds.
+pub const DEFAULT_GENESIS_TIME: i64 = 1_767_225_600;
+/// Default `irreversible_depth`: blocks below the best chain tip that are final.
+pub const DEFAULT_IRREVERSIBLE_DEPTH: u64 = 8;
+
+// ---- [producer] ----
+
+/// Default `enabled`: the development block producer is off.
+pub const DEFAULT_PRODUCER_ENABLED: bool = false;
+/// Default `interval_ms` between produced blocks (the C# node's 4-second mining interval).
+pub const DEFAULT_PRODUCER_INTERVAL_MS: u64 = 4_000;
+/// Default `transactions_per_block`.
+pub const DEFAULT_TRANSACTIONS_PER_BLOCK: u32 = 0;
+
+// ---- [api], [threads], [log] ----
+
+/// Default `[api] listen`: the local control API, loopback only.
+pub const DEFAULT_API_LISTEN: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8000));
+/// Default `[threads] grpc_completion_queues`.
+pub const DEFAULT_GRPC_COMPLETION_QUEUES: usize = 2;
+/// Default `[log] level`.
+pub const DEFAULT_LOG_LEVEL: log::LevelFilter = log::LevelFilter::Info;
+
+// ---- Limits checked by validation ----
+
+/// Smallest `[producer] interval_ms`.
+pub const MIN_PRODUCER_INTERVAL_MS: u64 = 100;
+/// Largest `[producer] transactions_per_block`.
+pub const MAX_TRANSACTIONS_PER_BLOCK: u32 = 10_000;
+/// Largest `[threads] grpc_completion_queues`.
+pub const MAX_GRPC_COMPLETION_QUEUES: usize = 64;
+
+/// A loaded, validated config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub node: NodeConfig,
+    pub network: NetworkConfig,
+    pub chain: ChainConfig,
+    pub producer: ProducerConfig,
+    pub api: ApiConfig,
+    pub threads: ThreadsConfig,
+    pub log: LogConfig,
+}
+
+/// `[node]`: which chain, where the node keeps its state, what version it announces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeConfig {
+    pub chain_id: i32,
+    pub data_dir: PathBuf,
+    pub node_version: NodeVersion,
+}
+
+/// `[network]`: the peer-to-peer layer (C# `NetworkOptions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkConfig {
+    pub listen_address: IpAddr,
+    pub listening_port: u16,
+    pub boot_nodes: Vec<Endpoint>,
+    pub max_peers: u32,
+    pub max_peers_per_ip_address: u32,
+    pub peer_dial_timeout_ms: u64,
+    pub peer_reconnection_period_ms: u64,
+    pub maximum_reconnection_time_ms: u64,
+    pub compress_blocks_on_request: bool,
+    pub enable_peer_discovery: bool,
+    pub peer_discovery_max_nodes_to_keep: u32,
+    pub initial_sync_offset: u64,
+    pub peer_invalid_transaction_timeout_ms: u64,
+    pub peer_invalid_transaction_limit: u32,
+    pub support_stream_min_version: NodeVersion,
+    pub authorized_peers: AuthorizedPeers,
+    pub authorized_keys: Vec<[u8; 65]>,
+}
+
+/// Who may connect (C# `AuthorizedPeers`); TOML values `"any"` and `"authorized"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthorizedPeers {
+    /// Any node may connect.
+    Any,
+    /// Only nodes whose key is in `authorized_keys`.
+    Authorized,
+}
+
+/// `[chain]`: the embedded chain's fixed parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainConfig {
+    pub genesis_time: i64,
+    pub irreversible_depth: u64,
+}
+
+/// `[producer]`: the development block producer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProducerConfig {
+    pub enabled: bool,
+    pub interval_ms: u64,
+    pub transactions_per_block: u32,
+}
+
+/// `[api]`: the local control API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiConfig {
+    pub listen: SocketAddr,
+}
+
+/// `[threads]`: thread counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadsConfig {
+    pub grpc_completion_queues: usize,
+}
+
+/// `[log]`: level and destination (`file = None` is stderr).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    pub level: log::LevelFilter,
+    pub file: Option<PathBuf>,
+}
+
+/// Why a config file does not load. Each message starts with the file; `Invalid` then names
+/// the dotted key (`network.boot_nodes[1]`) and the reason.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{}: cannot read: {source}", file.display())]
+    Read { file: PathBuf, source: io::Error },
+    #[error("{}: {reason}", file.display())]
+    Syntax { file: PathBuf, reason: String },
+    #[error("{}: {key}: {reason}", file.display())]
+    Invalid {
+        file: PathBuf,
+        key: String,
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    /// The file the error is about.
+    pub fn file(&self) -> &Path {
+        match self {
+            ConfigError::Read { file, .. }
+            | ConfigError::Syntax { file, .. }
+            | ConfigError::Invalid { file, .. } => file,
+        }
+    }
+
+    /// The dotted key of an `Invalid` error.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::Invalid { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}
+
+/// Parses one of the version constants above; they are tested to be valid.
+fn default_version(text: &str) -> NodeVersion {
+    NodeVersion::parse(text).expect("default version constants are valid")
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            node: NodeConfig {
+                chain_id: DEFAULT_CHAIN_ID,
+                data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+                node_version: default_version(DEFAULT_NODE_VERSION),
+            },
+            network: NetworkConfig {
+                listen_address: DEFAULT_LISTEN_ADDRESS,
+                listening_port: DEFAULT_LISTENING_PORT,
+                boot_nodes: Vec::new(),
+                max_peers: DEFAULT_MAX_PEERS,
+                max_peers_per_ip_address: DEFAULT_MAX_PEERS_PER_IP_ADDRESS,
+                peer_dial_timeout_ms: DEFAULT_PEER_DIAL_TIMEOUT_MS,
+                peer_reconnection_period_ms: DEFAULT_PEER_RECONNECTION_PERIOD_MS,
+                maximum_reconnection_time_ms: DEFAULT_MAXIMUM_RECONNECTION_TIME_MS,
+                compress_blocks_on_request: DEFAULT_COMPRESS_BLOCKS_ON_REQUEST,
+                enable_peer_discovery: DEFAULT_ENABLE_PEER_DISCOVERY,
+                peer_discovery_max_nodes_to_keep: DEFAULT_PEER_DISCOVERY_MAX_NODES_TO_KEEP,
+                initial_sync_offset: DEFAULT_INITIAL_SYNC_OFFSET,
+                peer_invalid_transaction_timeout_ms: DEFAULT_PEER_INVALID_TRANSACTION_TIMEOUT_MS,
+                peer_invalid_transaction_limit: DEFAULT_PEER_INVALID_TRANSACTION_LIMIT,
+                support_stream_min_version: default_version(DEFAULT_SUPPORT_STREAM_MIN_VERSION),
+                authorized_peers: DEFAULT_AUTHORIZED_PEERS,
+                authorized_keys: Vec::new(),
+            },
+            chain: ChainConfig {
+                genesis_time: DEFAULT_GENESIS_TIME,
+                irreversible_depth: DEFAULT_IRREVERSIBLE_DEPTH,
+            },
+            producer: ProducerConfig {
+                enabled: DEFAULT_PRODUCER_ENABLED,
+                interval_ms: DEFAULT_PRODUCER_INTERVAL_MS,
+                transactions_per_block: DEFAULT_TRANSACTIONS_PER_BLOCK,
+            },
+            api: ApiConfig {
+                listen: DEFAULT_API_LISTEN,
+            },
+            threads: ThreadsConfig {
+                grpc_completion_queues: DEFAULT_GRPC_COMPLETION_QUEUES,
+            },
+            log: LogConfig {
+                level: DEFAULT_LOG_LEVEL,
+                file: None,
+            },
+        }
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.to_owned(),
+            source,
+        })?;
+        Config::from_toml_str(&text, path)
+    }
+
+    /// Parses and validates TOML text; `origin` is only used to name the file in errors.
+    pub fn from_toml_str(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+        let deserializer = toml::Deserializer::parse(text).map_err(|e| ConfigError::Syntax {
+            file: origin.to_owned(),
+            reason: syntax_reason(text, &e),
+        })?;
+        let raw: raw::RawConfig = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let key = e.path().to_string();
+            ConfigError::Invalid {
+                file: origin.to_owned(),
+                // The path of a root-level error is "."; name the document instead.
+                key: if key == "." {
+                    "(top level)".into()
+                } else {
+                    key
+                },
+                reason: e.inner().message().to_owned(),
+            }
+        })?;
+        validate::validate(raw).map_err(|e| ConfigError::Invalid {
+            file: origin.to_owned(),
+            key: e.key,
+            reason: e.reason,
+        })
+    }
+}
+
+/// A one-line syntax error: `line L, column C: message`.
+fn syntax_reason(text: &str, error: &toml::de::Error) -> String {
+    let lines: Vec<&str> = error
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let message = lines.join("; ");
+    match error.span() {
+        Some(span) => {
+            let (line, column) = line_column(text, span.start);
+            format!("TOML syntax error at line {line}, column {column}: {message}")
+        }
+        None => format!("TOML syntax error: {message}"),
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset, clamped to the text.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::chain_id_from_name;
+
+    #[test]
+    fn default_constants_are_consistent() {
+        assert_eq!(chain_id_from_name(DEFAULT_CHAIN_NAME), Ok(DEFAULT_CHAIN_ID));
+        assert!(NodeVersion::parse(DEFAULT_NODE_VERSION).is_ok());
+        assert!(NodeVersion::parse(DEFAULT_SUPPORT_STREAM_MIN_VERSION).is_ok());
+        let d = Config::default();
+        assert_eq!(d.network.listening_port, 6800);
+        assert_eq!(d.api.listen.to_string(), "127.0.0.1:8000");
+        assert_eq!(d.network.listen_address.to_string(), "0.0.0.0");
+        assert_eq!(d.node.node_version.to_string(), "1.9.0.0");
+        assert!(d
+            .node
+            .node_version
+            .at_least(&d.network.support_stream_min_version));
+    }
+
+    #[test]
+    fn line_column_counts_lines_and_characters() {
+        let text = "a = 1\nbé = x\n";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 6), (2, 1));
+        assert_eq!(line_column(text, 10), (2, 4));
+        // Inside a multi-byte character, or past the end: clamped, never a panic.
+        assert_eq!(line_column(text, 8), (2, 2));
+        assert_eq!(line_column(text, 999), (3, 1));
+    }
+
+    #[test]
+    fn syntax_errors_are_one_line_with_a_position() {
+        let e =
+            Config::from_toml_str("[network]\nmax_peers = = 3\n", Path::new("f.toml")).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, ConfigError::Syntax { .. }), "{msg}");
+        assert!(
+            msg.starts_with("f.toml: TOML syntax error at line 2"),
+            "{msg}"
+        );
+        assert!(!msg.contains('\n'), "{msg}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_syntax_errors() {
+        let e = Config::from_toml_str(
+            "[log]\nlevel = \"info\"\nlevel = \"warn\"\n",
+            Path::new("f"),
+        )
+        .unwrap_err();
+        assert!(matches!(e, ConfigError::Syntax { .. }), "{e}");
+    }
+
+    #[test]
+    fn type_errors_name_the_exact_key() {
+        let e = Config::from_toml_str("[network]\nmax_peers = \"x\"\n", Path::new("conf/a.toml"))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "conf/a.toml: network.max_peers: invalid type: string \"x\", expected u32"
+        );
+        assert_eq!(e.key(), Some("network.max_peers"));
+        assert_eq!(e.file(), Path::new("conf/a.toml"));
+    }
+}
