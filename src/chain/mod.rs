@@ -1,0 +1,43 @@
+//! The embedded chain: the network layer's view of the blockchain, and the development block
+//! producer.
+//!
+//! Owns the block store (`<data_dir>/chain.redb`), block validation on attach, fork choice, the
+//! last irreversible block (LIB), chain events, and the `producer` thread. The network layer
+//! sees only the narrow [`Chain`] trait.
+//!
+//! It must not touch the network, parse configuration (the node maps the config into
+//! [`ChainSettings`]) or read the system clock directly (time enters through
+//! [`crate::types::Clock`]). Blocks may come from hostile peers: nothing here panics on their
+//! content.
+//!
+//! # Files
+//!
+//! * `api` — the [`Chain`] trait and its value types.
+//! * `error` — [`ChainError`], the one error type of this layer.
+//! * `genesis` — [`ChainSettings`] and the deterministic [`genesis_block`].
+//! * `validate` — the stateless checks of a block (header, chain id, hash, roots, signature).
+//! * `index` — the in-memory index and fork choice.
+//! * `store` — the redb layout.
+//! * `events` — bounded subscriber queues.
+//! * `embedded` — [`EmbeddedChain`], gluing the above together.
+//! * `producer` — [`BlockProducer`], [`build_block`], [`build_block_on`] and [`synthetic_transactions`].
+
+mod api;
+mod embedded;
+mod error;
+mod events;
+mod genesis;
+mod index;
+mod producer;
+mod store;
+mod validate;
+
+pub use api::{AttachOutcome, Chain, ChainEvent, ChainTip};
+pub use embedded::{EmbeddedChain, CHAIN_FILE};
+pub use error::ChainError;
+pub use genesis::{genesis_block, ChainSettings, GENESIS_HEIGHT};
+pub use producer::{
+    build_block, build_block_on, synthetic_transactions, BlockProducer, NoPendingTransactions,
+    PendingTransactions, ProducerSettings, MAX_PENDING_PER_BLOCK, SYNTHETIC_METHOD,
+    SYNTHETIC_SINK_SEED,
+};
