@@ -1,0 +1,214 @@
+//! `Node`: a running aelf-net node assembled from a [`Config`]: node key, embedded chain,
+//! handshake provider and (when enabled) the development block producer.
+//!
+//! Owns the start order, the live reload of what can change without a restart, and the ordered
+//! shutdown. It must not parse command lines or handle signals (that is [`crate::daemon`]'s).
+
+use crate::chain::{
+    BlockProducer, Chain, ChainError, ChainSettings, EmbeddedChain, NoPendingTransactions,
+    ProducerSettings,
+};
+use crate::config::{AuthorizedPeers, Config, NetworkConfig};
+use crate::crypto::{load_or_create_key_file, KeyFileError, NodeKey};
+use crate::network::handshake::{Authorization, HandshakeProvider};
+use crate::types::{chain_id_to_name, Clock};
+use log::{info, warn};
+use std::sync::Arc;
+use std::time::Instant;
+use thiserror::Error;
+
+/// Why a node could not start.
+#[derive(Debug, Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
+    #[error("cannot open the chain: {0}")]
+    Chain(#[from] ChainError),
+    #[error("cannot start the {what} thread: {source}")]
+    Thread {
+        what: &'static str,
+        source: std::io::Error,
+    },
+}
+
+/// A started node. Dropping it without [`Node::shutdown`] still closes the store, but skips the
+/// ordered stop of its threads.
+pub struct Node {
+    /// The config the node runs with; replaced (the live parts) on reload.
+    config: Config,
+    key: NodeKey,
+    chain: Arc<EmbeddedChain>,
+    handshakes: Arc<HandshakeProvider>,
+    /// Present when `[producer] enabled`; stopped first on shutdown.
+    producer: Option<BlockProducer>,
+}
+
+impl Node {
+    /// Loads (or creates) the node key, opens the chain and starts the producer.
+    pub fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Node, NodeError> {
+        let data_dir = &config.node.data_dir;
+        let (key, created) = load_or_create_key_file(data_dir)?;
+        if created {
+            info!("created a new node key in {}", data_dir.display());
+        }
+        let chain = Arc::new(EmbeddedChain::open(
+            data_dir,
+            ChainSettings {
+                chain_id: config.node.chain_id,
+                genesis_time: config.chain.genesis_time,
+                irreversible_depth: config.chain.irreversible_depth as i64,
+            },
+        )?);
+        let name = chain_id_to_name(config.node.chain_id).unwrap_or_else(|| "?".into());
+        info!("node pubkey {}", key.pubkey_hex());
+        info!("node address {}", key.address());
+        info!(
+            "chain id {name} ({}), genesis hash {}",
+            config.node.chain_id,
+            chain.genesis_hash()
+        );
+        let (best, lib) = (chain.best_chain(), chain.last_irreversible());
+        info!(
+            "best chain height {} hash {}, last irreversible height {} hash {}",
+            best.height, best.hash, lib.height, lib.hash
+        );
+
+        let handshakes = Arc::new(HandshakeProvider::new(
+            key.clone(),
+            chain.clone(),
+            config.network.listening_port,
+            config.node.node_version.to_string(),
+            clock.clone(),
+            authorization(&config.network),
+        ));
+
+        let producer = if config.producer.enabled {
+            let settings = ProducerSettings {
+                interval_ms: config.producer.interval_ms,
+                transactions_per_block: config.producer.transactions_per_block,
+            };
+            info!(
+                "block producer on: every {} ms, {} synthetic transactions per block",
+                settings.interval_ms, settings.transactions_per_block
+            );
+            let producer = BlockProducer::start(
+                chain.clone(),
+                key.clone(),
+                settings,
+                clock,
+                Arc::new(NoPendingTransactions),
+                Box::new(|_| {}),
+            )
+            .map_err(|source| NodeError::Thread {
+                what: "producer",
+                source,
+            })?;
+            Some(producer)
+        } else {
+            None
+        };
+
+        Ok(Node {
+            config,
+            key,
+            chain,
+            handshakes,
+            producer,
+        })
+    }
+
+    pub fn key(&self) -> &NodeKey {
+        &self.key
+    }
+
+    pub fn chain(&self) -> &Arc<EmbeddedChain> {
+        &self.chain
+    }
+
+    pub fn handshakes(&self) -> &Arc<HandshakeProvider> {
+        &self.handshakes
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Applies what can change live (log level, authorized peers and keys) and names, in the
+    /// log, each changed section that only takes effect after a restart.
+    pub fn reload(&mut self, new: Config) {
+        if new.log.level != self.config.log.level {
+            crate::logging::set_level(new.log.level);
+            info!("reload: log level is now {}", new.log.level);
+        }
+        let auth = authorization(&new.network);
+        if auth != self.handshakes.authorization() {
+            self.handshakes.set_authorization(auth);
+            info!("reload: authorized peers updated");
+        }
+        let pending = restart_needed(&self.config, &new);
+        if pending.is_empty() {
+            info!("reload: configuration applied");
+        } else {
+            warn!(
+                "reload: changes to {} take effect after a restart",
+                pending.join(", ")
+            );
+        }
+        self.config.log.level = new.log.level;
+        self.config.network.authorized_peers = new.network.authorized_peers;
+        self.config.network.authorized_keys = new.network.authorized_keys;
+    }
+
+    /// Ordered stop: the producer first (no new blocks), then the chain store is closed.
+    pub fn shutdown(self) {
+        let started = Instant::now();
+        if let Some(producer) = self.producer {
+            producer.stop();
+        }
+        drop(self.handshakes);
+        drop(self.chain);
+        info!("node stopped in {} ms", started.elapsed().as_millis());
+    }
+}
+
+/// The handshake authorization policy of a `[network]` section.
+pub fn authorization(network: &NetworkConfig) -> Authorization {
+    match network.authorized_peers {
+        AuthorizedPeers::Any => Authorization::Any,
+        AuthorizedPeers::Authorized => {
+            Authorization::Only(network.authorized_keys.iter().copied().collect())
+        }
+    }
+}
+
+/// Sections (or keys) whose change needs a restart.
+fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
+    let without_live = |n: &NetworkConfig| NetworkConfig {
+        authorized_peers: AuthorizedPeers::Any,
+        authorized_keys: Vec::new(),
+        ..n.clone()
+    };
+    let mut changed = Vec::new();
+    if old.node != new.node {
+        changed.push("[node]");
+    }
+    if without_live(&old.network) != without_live(&new.network) {
+        changed.push("[network]");
+    }
+    if old.chain != new.chain {
+        changed.push("[chain]");
+    }
+    if old.producer != new.producer {
+        changed.push("[producer]");
+    }
+    if old.api != new.api {
+        changed.push("[api]");
+    }
+    if old.threads != new.threads {
+        changed.push("[threads]");
+    }
+    if old.log.file != new.log.file {
+        changed.push("log.file");
+    }
+    changed
+}

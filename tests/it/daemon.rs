@@ -1,0 +1,242 @@
+//! The `aelf-netd` binary as an operator runs it: start, log its identity, reload on SIGHUP,
+//! stop on SIGTERM/SIGINT with status 0, and refuse bad input with a clear message.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use crossbeam_channel::{unbounded, Receiver};
+
+/// Generous: the machine may be loaded. Nothing waits this long unless something is broken.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+const BIN: &str = env!("CARGO_BIN_EXE_aelf-netd");
+
+struct Daemon {
+    pid: i32,
+    lines: Receiver<String>,
+    exited: Receiver<std::io::Result<ExitStatus>>,
+    seen: Vec<String>,
+}
+
+impl Daemon {
+    fn start(config: &Path, extra: &[&str]) -> Daemon {
+        let mut child: Child = Command::new(BIN)
+            .arg("--config")
+            .arg(config)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn aelf-netd");
+        let pid = child.id() as i32;
+        let stderr = child.stderr.take().expect("piped stderr");
+        // Test-only channels: the daemon's output is short and read to the end.
+        let (line_tx, lines) = unbounded();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = line_tx.send(line);
+            }
+        });
+        let (exit_tx, exited) = unbounded();
+        std::thread::spawn(move || {
+            let _ = exit_tx.send(child.wait());
+        });
+        Daemon {
+            pid,
+            lines,
+            exited,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a log line containing `needle` and returns it.
+    fn wait_for(&mut self, needle: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(DEADLINE) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line with {needle:?}; output so far:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: plain kill(2) on the pid of a child we spawned and have not reaped.
+        assert_eq!(unsafe { libc::kill(self.pid, signal) }, 0);
+    }
+
+    fn wait_exit(&mut self) -> ExitStatus {
+        match self.exited.recv_timeout(DEADLINE) {
+            Ok(status) => status.expect("wait for aelf-netd"),
+            Err(_) => {
+                self.signal(libc::SIGKILL);
+                panic!("aelf-netd did not exit; output:\n{}", self.seen.join("\n"))
+            }
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.exited.try_recv().is_err() {
+            unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        }
+    }
+}
+
+fn write_config(dir: &Path, extra: &str) -> PathBuf {
+    let path = dir.join("aelf-netd.toml");
+    let data_dir = dir.join("data");
+    let text = format!(
+        "[node]\ndata_dir = {:?}\n\n{extra}\n",
+        data_dir.display().to_string()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn value_after<'a>(line: &'a str, marker: &str) -> &'a str {
+    let rest = &line[line.find(marker).expect("marker") + marker.len()..];
+    rest.split_whitespace().next().unwrap_or("")
+}
+
+#[test]
+fn starts_logs_identity_and_stops_on_sigterm_keeping_its_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+
+    let mut first = Daemon::start(&config, &[]);
+    let pubkey = value_after(&first.wait_for("node pubkey "), "node pubkey ").to_owned();
+    assert_eq!(pubkey.len(), 130);
+    let chain = first.wait_for("chain id ");
+    assert!(chain.contains("AELF (9992731)"), "{chain}");
+    let genesis = value_after(&chain, "genesis hash ").to_owned();
+    first.wait_for("node started");
+    first.signal(libc::SIGTERM);
+    let status = first.wait_exit();
+    assert_eq!(status.code(), Some(0), "SIGTERM exits 0");
+    assert!(dir.path().join("data/node.key").exists());
+
+    let mut second = Daemon::start(&config, &[]);
+    let again = second.wait_for("node pubkey ");
+    assert_eq!(
+        value_after(&again, "node pubkey "),
+        pubkey,
+        "same key after restart"
+    );
+    assert_eq!(
+        value_after(&second.wait_for("chain id "), "genesis hash "),
+        genesis
+    );
+    second.wait_for("node started");
+    second.signal(libc::SIGINT);
+    assert_eq!(second.wait_exit().code(), Some(0), "SIGINT exits 0");
+}
+
+#[test]
+fn sighup_applies_the_log_level_and_names_what_needs_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "[log]\nlevel = \"info\"");
+    let mut daemon = Daemon::start(&config, &[]);
+    daemon.wait_for("node started");
+
+    write_config(
+        dir.path(),
+        "[log]\nlevel = \"debug\"\n\n[network]\nlistening_port = 7001",
+    );
+    daemon.signal(libc::SIGHUP);
+    let level = daemon.wait_for("reload: log level");
+    assert!(level.to_lowercase().contains("debug"), "{level}");
+    let restart = daemon.wait_for("take effect after a restart");
+    assert!(restart.contains("[network]"), "{restart}");
+
+    // A broken file on reload is reported and the node keeps running.
+    std::fs::write(&config, "[network]\nmax_peers = \"many\"\n").unwrap();
+    daemon.signal(libc::SIGHUP);
+    let failed = daemon.wait_for("reload failed");
+    assert!(failed.contains("network.max_peers"), "{failed}");
+
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit().code(), Some(0));
+}
+
+#[test]
+fn data_dir_flag_overrides_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let elsewhere = dir.path().join("elsewhere");
+    let mut daemon = Daemon::start(&config, &["--data-dir", elsewhere.to_str().unwrap()]);
+    daemon.wait_for("node started");
+    assert!(elsewhere.join("node.key").exists());
+    assert!(!dir.path().join("data").exists());
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit().code(), Some(0));
+}
+
+#[test]
+fn malformed_key_file_is_a_startup_error_and_is_not_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    let key_file = dir.path().join("data/node.key");
+    std::fs::write(&key_file, "not a key\n").unwrap();
+
+    let mut daemon = Daemon::start(&config, &[]);
+    let error = daemon.wait_for("cannot start");
+    assert!(error.contains("node.key"), "{error}");
+    assert_eq!(daemon.wait_exit().code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), "not a key\n");
+}
+
+#[test]
+fn check_config_validates_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_config(dir.path(), "");
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&good)
+        .arg("--check-config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!dir.path().join("data").exists(), "checking starts nothing");
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[network]\nmax_peer = 3\n").unwrap();
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&bad)
+        .arg("--check-config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.toml") && stderr.contains("max_peer"),
+        "{stderr}"
+    );
+
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/aelf-netd.toml");
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&shipped)
+        .arg("--check-config")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

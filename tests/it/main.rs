@@ -1,0 +1,9 @@
+//! The integration tests, one binary with a module per topic (one link of grpcio, not one per
+//! file). Everything runs on real files in temporary directories; nothing sleeps to wait.
+
+mod aelf_rules;
+mod chain;
+mod config;
+mod daemon;
+mod handshake;
+mod support;
