@@ -3,3 +3,6 @@
 //!
 //! Nothing here yet: the connections issue fills it. It may use [`crate::network`] and below,
 //! never [`crate::os`].
+
+pub mod channel;
+pub mod tls;

@@ -7,3 +7,4 @@ mod config;
 mod daemon;
 mod handshake;
 mod support;
+mod tls;
