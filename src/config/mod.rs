@@ -43,6 +43,20 @@ pub const DEFAULT_MAX_PEERS: u32 = 25;
 /// Default `max_peers_per_ip_address`, 0 = unlimited
 /// (C# `NetworkConstants.DefaultMaxPeersPerIpAddress`).
 pub const DEFAULT_MAX_PEERS_PER_IP_ADDRESS: u32 = 1;
+/// Default `max_inbound_peers`: inbound connections may take 17 of the 25 places, so an inbound
+/// flood always leaves room for our own dials (beyond the C# node, as reth and geth reserve
+/// dial slots); 0 = no separate inbound limit.
+pub const DEFAULT_MAX_INBOUND_PEERS: u32 = 17;
+/// Default `max_outbound_peers`: about a third of the places for our own dials (geth's dial
+/// ratio); 0 = no separate outbound limit.
+pub const DEFAULT_MAX_OUTBOUND_PEERS: u32 = 8;
+/// Default `max_message_size`: 100 MiB, both directions (C# `GrpcConstants.DefaultMaxSendMessageLength`
+/// and `DefaultMaxReceiveMessageLength`).
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 104_857_600;
+/// Smallest `max_message_size`: a full block must fit.
+pub const MIN_MAX_MESSAGE_SIZE: usize = 1 << 20;
+/// Largest `max_message_size` gRPC accepts (an `int` in C-core).
+pub const MAX_MAX_MESSAGE_SIZE: usize = i32::MAX as usize;
 /// Default `peer_dial_timeout_ms` (C# `NetworkConstants.DefaultPeerDialTimeout`).
 pub const DEFAULT_PEER_DIAL_TIMEOUT_MS: u64 = 3_000;
 /// Default `peer_reconnection_period_ms` (C# `NetworkConstants.DefaultPeerReconnectionPeriod`).
@@ -93,6 +107,11 @@ pub const DEFAULT_API_LISTEN: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8000));
 /// Default `[threads] grpc_completion_queues`.
 pub const DEFAULT_GRPC_COMPLETION_QUEUES: usize = 2;
+/// Default `[threads] handshake_workers`: threads that run inbound handshakes (dial-back) and
+/// other server work that may block.
+pub const DEFAULT_HANDSHAKE_WORKERS: usize = 2;
+/// Largest `[threads] handshake_workers`.
+pub const MAX_HANDSHAKE_WORKERS: usize = 64;
 /// Default `[log] level`.
 pub const DEFAULT_LOG_LEVEL: log::LevelFilter = log::LevelFilter::Info;
 
@@ -133,6 +152,9 @@ pub struct NetworkConfig {
     pub boot_nodes: Vec<Endpoint>,
     pub max_peers: u32,
     pub max_peers_per_ip_address: u32,
+    pub max_inbound_peers: u32,
+    pub max_outbound_peers: u32,
+    pub max_message_size: usize,
     pub peer_dial_timeout_ms: u64,
     pub peer_reconnection_period_ms: u64,
     pub maximum_reconnection_time_ms: u64,
@@ -182,6 +204,7 @@ pub struct ApiConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThreadsConfig {
     pub grpc_completion_queues: usize,
+    pub handshake_workers: usize,
 }
 
 /// `[log]`: level and destination (`file = None` is stderr).
@@ -245,6 +268,9 @@ impl Default for Config {
                 boot_nodes: Vec::new(),
                 max_peers: DEFAULT_MAX_PEERS,
                 max_peers_per_ip_address: DEFAULT_MAX_PEERS_PER_IP_ADDRESS,
+                max_inbound_peers: DEFAULT_MAX_INBOUND_PEERS,
+                max_outbound_peers: DEFAULT_MAX_OUTBOUND_PEERS,
+                max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
                 peer_dial_timeout_ms: DEFAULT_PEER_DIAL_TIMEOUT_MS,
                 peer_reconnection_period_ms: DEFAULT_PEER_RECONNECTION_PERIOD_MS,
                 maximum_reconnection_time_ms: DEFAULT_MAXIMUM_RECONNECTION_TIME_MS,
@@ -272,6 +298,7 @@ impl Default for Config {
             },
             threads: ThreadsConfig {
                 grpc_completion_queues: DEFAULT_GRPC_COMPLETION_QUEUES,
+                handshake_workers: DEFAULT_HANDSHAKE_WORKERS,
             },
             log: LogConfig {
                 level: DEFAULT_LOG_LEVEL,

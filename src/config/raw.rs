@@ -39,6 +39,9 @@ pub(super) struct RawNetwork {
     pub boot_nodes: Option<Vec<String>>,
     pub max_peers: Option<Int<u32>>,
     pub max_peers_per_ip_address: Option<Int<u32>>,
+    pub max_inbound_peers: Option<Int<u32>>,
+    pub max_outbound_peers: Option<Int<u32>>,
+    pub max_message_size: Option<Int<usize>>,
     pub peer_dial_timeout_ms: Option<Int<u64>>,
     pub peer_reconnection_period_ms: Option<Int<u64>>,
     pub maximum_reconnection_time_ms: Option<Int<u64>>,
@@ -78,6 +81,7 @@ pub(super) struct RawApi {
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawThreads {
     pub grpc_completion_queues: Option<Int<usize>>,
+    pub handshake_workers: Option<Int<usize>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -11,7 +11,8 @@ use super::raw::{
 };
 use super::{
     ApiConfig, AuthorizedPeers, ChainConfig, Config, LogConfig, NetworkConfig, NodeConfig,
-    ProducerConfig, ThreadsConfig, MAX_GRPC_COMPLETION_QUEUES, MAX_TRANSACTIONS_PER_BLOCK,
+    ProducerConfig, ThreadsConfig, MAX_GRPC_COMPLETION_QUEUES, MAX_HANDSHAKE_WORKERS,
+    MAX_MAX_MESSAGE_SIZE, MAX_TRANSACTIONS_PER_BLOCK, MIN_MAX_MESSAGE_SIZE,
     MIN_PRODUCER_INTERVAL_MS,
 };
 use crate::crypto::{pubkey_from_hex, PUBKEY_LEN};
@@ -187,6 +188,24 @@ fn network(raw: RawNetwork, d: NetworkConfig) -> Checked<NetworkConfig> {
             d.max_peers_per_ip_address,
             U32,
         )?,
+        max_inbound_peers: int(
+            "network.max_inbound_peers",
+            raw.max_inbound_peers,
+            d.max_inbound_peers,
+            U32,
+        )?,
+        max_outbound_peers: int(
+            "network.max_outbound_peers",
+            raw.max_outbound_peers,
+            d.max_outbound_peers,
+            U32,
+        )?,
+        max_message_size: int(
+            "network.max_message_size",
+            raw.max_message_size,
+            d.max_message_size,
+            (MIN_MAX_MESSAGE_SIZE as i64, MAX_MAX_MESSAGE_SIZE as i64),
+        )?,
         peer_dial_timeout_ms: int(
             "network.peer_dial_timeout_ms",
             raw.peer_dial_timeout_ms,
@@ -309,6 +328,12 @@ fn threads(raw: RawThreads, d: ThreadsConfig) -> Checked<ThreadsConfig> {
             raw.grpc_completion_queues,
             d.grpc_completion_queues,
             (1, MAX_GRPC_COMPLETION_QUEUES as i64),
+        )?,
+        handshake_workers: int(
+            "threads.handshake_workers",
+            raw.handshake_workers,
+            d.handshake_workers,
+            (1, MAX_HANDSHAKE_WORKERS as i64),
         )?,
     })
 }
