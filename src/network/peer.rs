@@ -1,0 +1,164 @@
+//! `Peer`: the core layer's view of a connected (or connecting) peer, implemented by the gRPC
+//! layer's peer objects (legacy, stream, stream-back; spec 4.1).
+//!
+//! Narrow on purpose: identity, direction, confirmation state, the session, and the few commands
+//! the connection logic sends down. It must not expose transport types (no grpcio, no channels)
+//! and holds no policy: the pool ([`crate::network::peer_pool`]) decides admission.
+
+use crate::network::endpoint::Endpoint;
+use crate::types::UnixMillis;
+use thiserror::Error;
+
+/// How long a peer may stay unconfirmed before it is invalid: ten seconds, in ms
+/// (C# `NetworkConstants.PeerConnectionTimeout`). Invalid peers do not count toward a full pool
+/// and are purged by the health check.
+pub const PEER_CONNECTION_TIMEOUT_MS: i64 = 10_000;
+
+/// A request to a peer failed; the text says why (for logs, not for matching).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{0}")]
+pub struct PeerRequestError(pub String);
+
+/// Who opened the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PeerDirection {
+    /// The remote dialed us (C# `IsInbound = true`).
+    Inbound,
+    /// We dialed the remote.
+    Outbound,
+}
+
+impl PeerDirection {
+    pub fn from_inbound(inbound: bool) -> PeerDirection {
+        if inbound {
+            PeerDirection::Inbound
+        } else {
+            PeerDirection::Outbound
+        }
+    }
+}
+
+/// A remote node as the pool and the connection logic see it.
+pub trait Peer: Send + Sync + 'static {
+    /// Lowercase hex of the remote's 65-byte public key: the pool key.
+    fn pubkey_hex(&self) -> &str;
+    /// The remote's 65-byte public key.
+    fn pubkey(&self) -> &[u8];
+    /// Where the remote listens: `ip:listening_port` for inbound peers, the dialed endpoint for
+    /// outbound ones.
+    fn endpoint(&self) -> &Endpoint;
+    fn is_inbound(&self) -> bool;
+    /// When the peer object was created (unix ms).
+    fn connection_time(&self) -> UnixMillis;
+    /// Set once ConfirmHandshake completed.
+    fn is_connected(&self) -> bool;
+    /// Connected and its transport usable.
+    fn is_ready(&self) -> bool;
+
+    /// Inbound or outbound, from [`Peer::is_inbound`].
+    fn direction(&self) -> PeerDirection {
+        PeerDirection::from_inbound(self.is_inbound())
+    }
+
+    /// Unconfirmed for longer than [`PEER_CONNECTION_TIMEOUT_MS`] (C# `IsInvalid`). Saturating,
+    /// so a connection time near the end of time cannot overflow.
+    fn is_invalid(&self, now: UnixMillis) -> bool {
+        !self.is_connected()
+            && self
+                .connection_time()
+                .saturating_add(PEER_CONNECTION_TIMEOUT_MS)
+                < now
+    }
+
+    /// The session id we gave the remote; it must present it on authenticated calls.
+    fn inbound_session_id(&self) -> &[u8];
+    /// When the remote's handshake was stamped (unix ns): the cross-dial tie-break (spec 4.2).
+    fn last_received_handshake_time(&self) -> i128;
+    /// When our handshake to the remote was stamped (unix ns).
+    fn last_sent_handshake_time(&self) -> i128;
+    /// Marks the handshake confirmed; ignored once the peer was disconnected.
+    fn mark_connected(&self);
+    /// Sends our ConfirmHandshake to the remote (outbound connections).
+    fn confirm_handshake(&self) -> Result<(), PeerRequestError>;
+    /// Asks the remote whether it still knows us (CheckHealth, one attempt).
+    fn check_health(&self) -> Result<(), PeerRequestError>;
+    /// Closes the peer; `graceful` tells the remote first. Idempotent.
+    fn disconnect(&self, graceful: bool);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Stub {
+        endpoint: Endpoint,
+        connected: bool,
+        connection_time: UnixMillis,
+    }
+
+    impl Peer for Stub {
+        fn pubkey_hex(&self) -> &str {
+            "04"
+        }
+        fn pubkey(&self) -> &[u8] {
+            &[4]
+        }
+        fn endpoint(&self) -> &Endpoint {
+            &self.endpoint
+        }
+        fn is_inbound(&self) -> bool {
+            true
+        }
+        fn connection_time(&self) -> UnixMillis {
+            self.connection_time
+        }
+        fn is_connected(&self) -> bool {
+            self.connected
+        }
+        fn is_ready(&self) -> bool {
+            self.connected
+        }
+        fn inbound_session_id(&self) -> &[u8] {
+            &[]
+        }
+        fn last_received_handshake_time(&self) -> i128 {
+            0
+        }
+        fn last_sent_handshake_time(&self) -> i128 {
+            0
+        }
+        fn mark_connected(&self) {}
+        fn confirm_handshake(&self) -> Result<(), PeerRequestError> {
+            Ok(())
+        }
+        fn check_health(&self) -> Result<(), PeerRequestError> {
+            Ok(())
+        }
+        fn disconnect(&self, _graceful: bool) {}
+    }
+
+    fn stub(connected: bool, connection_time: UnixMillis) -> Stub {
+        Stub {
+            endpoint: Endpoint {
+                host: "1.2.3.4".into(),
+                port: 6800,
+            },
+            connected,
+            connection_time,
+        }
+    }
+
+    #[test]
+    fn unconfirmed_peer_turns_invalid_strictly_after_the_timeout() {
+        let peer = stub(false, 1_000);
+        assert!(!peer.is_invalid(1_000 + PEER_CONNECTION_TIMEOUT_MS));
+        assert!(peer.is_invalid(1_001 + PEER_CONNECTION_TIMEOUT_MS));
+        assert_eq!(peer.direction(), PeerDirection::Inbound);
+    }
+
+    #[test]
+    fn confirmed_peer_is_never_invalid_and_late_times_do_not_overflow() {
+        assert!(!stub(true, 0).is_invalid(i64::MAX));
+        assert!(!stub(false, i64::MAX - 1).is_invalid(i64::MAX));
+    }
+}
