@@ -10,7 +10,11 @@ use crate::chain::{
 };
 use crate::config::{AuthorizedPeers, Config, NetworkConfig};
 use crate::crypto::{load_or_create_key_file, KeyFileError, NodeKey};
+use crate::grpc::connection::ConnectionSettings;
+use crate::grpc::error::GrpcError;
+use crate::grpc::network_server::{NetworkServer, NetworkServerSettings};
 use crate::network::handshake::{Authorization, HandshakeProvider};
+use crate::network::peer_pool::PoolLimits;
 use crate::types::{chain_id_to_name, Clock};
 use log::{info, warn};
 use std::sync::Arc;
@@ -24,6 +28,8 @@ pub enum NodeError {
     KeyFile(#[from] KeyFileError),
     #[error("cannot open the chain: {0}")]
     Chain(#[from] ChainError),
+    #[error("cannot start the network: {0}")]
+    Network(#[from] GrpcError),
     #[error("cannot start the {what} thread: {source}")]
     Thread {
         what: &'static str,
@@ -39,7 +45,9 @@ pub struct Node {
     key: NodeKey,
     chain: Arc<EmbeddedChain>,
     handshakes: Arc<HandshakeProvider>,
-    /// Present when `[producer] enabled`; stopped first on shutdown.
+    /// The peer service and connections; stopped first on shutdown.
+    network: Option<NetworkServer>,
+    /// Present when `[producer] enabled`; stopped after the network.
     producer: Option<BlockProducer>,
 }
 
@@ -82,6 +90,13 @@ impl Node {
             authorization(&config.network),
         ));
 
+        let network = NetworkServer::start(
+            network_settings(&config),
+            handshakes.clone(),
+            clock.clone(),
+            key.pubkey_hex(),
+        )?;
+
         let producer = if config.producer.enabled {
             let settings = ProducerSettings {
                 interval_ms: config.producer.interval_ms,
@@ -113,8 +128,14 @@ impl Node {
             key,
             chain,
             handshakes,
+            network: Some(network),
             producer,
         })
+    }
+
+    /// The running network server.
+    pub fn network(&self) -> Option<&NetworkServer> {
+        self.network.as_ref()
     }
 
     pub fn key(&self) -> &NodeKey {
@@ -159,15 +180,44 @@ impl Node {
         self.config.network.authorized_keys = new.network.authorized_keys;
     }
 
-    /// Ordered stop: the producer first (no new blocks), then the chain store is closed.
-    pub fn shutdown(self) {
+    /// Ordered stop: the network first (peers are told goodbye), then the producer (no new
+    /// blocks), then the chain store is closed.
+    pub fn shutdown(mut self) {
         let started = Instant::now();
-        if let Some(producer) = self.producer {
+        if let Some(network) = self.network.take() {
+            network.stop();
+        }
+        if let Some(producer) = self.producer.take() {
             producer.stop();
         }
         drop(self.handshakes);
         drop(self.chain);
         info!("node stopped in {} ms", started.elapsed().as_millis());
+    }
+}
+
+/// What the network server takes from the config.
+fn network_settings(config: &Config) -> NetworkServerSettings {
+    let n = &config.network;
+    NetworkServerSettings {
+        listen_address: n.listen_address,
+        listening_port: n.listening_port,
+        boot_nodes: n.boot_nodes.clone(),
+        limits: PoolLimits {
+            max_peers: n.max_peers,
+            max_peers_per_ip_address: n.max_peers_per_ip_address,
+            max_inbound_peers: n.max_inbound_peers,
+            max_outbound_peers: n.max_outbound_peers,
+        },
+        node_table_capacity: n.peer_discovery_max_nodes_to_keep as usize,
+        connection: ConnectionSettings {
+            dial_timeout: std::time::Duration::from_millis(n.peer_dial_timeout_ms),
+            max_message_length: n.max_message_size,
+            stream_min_version: n.support_stream_min_version,
+            node_version: config.node.node_version,
+        },
+        completion_queues: config.threads.grpc_completion_queues,
+        handshake_workers: config.threads.handshake_workers,
     }
 }
 

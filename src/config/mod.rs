@@ -38,18 +38,12 @@ pub const DEFAULT_NODE_VERSION: &str = "1.9.0.0";
 pub const DEFAULT_LISTEN_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 /// Default `listening_port` (C# `NetworkConstants.DefaultPeerPort`).
 pub const DEFAULT_LISTENING_PORT: u16 = crate::network::endpoint::DEFAULT_PEER_PORT;
-/// Default `max_peers`, 0 = unlimited (C# `NetworkConstants.DefaultMaxPeers`).
-pub const DEFAULT_MAX_PEERS: u32 = 25;
-/// Default `max_peers_per_ip_address`, 0 = unlimited
-/// (C# `NetworkConstants.DefaultMaxPeersPerIpAddress`).
-pub const DEFAULT_MAX_PEERS_PER_IP_ADDRESS: u32 = 1;
-/// Default `max_inbound_peers`: inbound connections may take 17 of the 25 places, so an inbound
-/// flood always leaves room for our own dials (beyond the C# node, as reth and geth reserve
-/// dial slots); 0 = no separate inbound limit.
-pub const DEFAULT_MAX_INBOUND_PEERS: u32 = 17;
-/// Default `max_outbound_peers`: about a third of the places for our own dials (geth's dial
-/// ratio); 0 = no separate outbound limit.
-pub const DEFAULT_MAX_OUTBOUND_PEERS: u32 = 8;
+// The pool limits' defaults (25 in total, 1 per IP, 17 inbound, 8 outbound) live beside the
+// pool that applies them.
+pub use crate::network::peer_pool::{
+    DEFAULT_MAX_INBOUND_PEERS, DEFAULT_MAX_OUTBOUND_PEERS, DEFAULT_MAX_PEERS,
+    DEFAULT_MAX_PEERS_PER_IP_ADDRESS,
+};
 /// Default `max_message_size`: 100 MiB, both directions (C# `GrpcConstants.DefaultMaxSendMessageLength`
 /// and `DefaultMaxReceiveMessageLength`).
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 104_857_600;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
+use crate::support::free_port;
 use crossbeam_channel::{unbounded, Receiver};
 
 /// Generous: the machine may be loaded. Nothing waits this long unless something is broken.
@@ -13,7 +14,7 @@ const DEADLINE: Duration = Duration::from_secs(60);
 
 const BIN: &str = env!("CARGO_BIN_EXE_aelf-netd");
 
-struct Daemon {
+pub(crate) struct Daemon {
     pid: i32,
     lines: Receiver<String>,
     exited: Receiver<std::io::Result<ExitStatus>>,
@@ -21,7 +22,7 @@ struct Daemon {
 }
 
 impl Daemon {
-    fn start(config: &Path, extra: &[&str]) -> Daemon {
+    pub(crate) fn start(config: &Path, extra: &[&str]) -> Daemon {
         let mut child: Child = Command::new(BIN)
             .arg("--config")
             .arg(config)
@@ -53,7 +54,7 @@ impl Daemon {
     }
 
     /// Waits for a log line containing `needle` and returns it.
-    fn wait_for(&mut self, needle: &str) -> String {
+    pub(crate) fn wait_for(&mut self, needle: &str) -> String {
         loop {
             match self.lines.recv_timeout(DEADLINE) {
                 Ok(line) => {
@@ -70,12 +71,12 @@ impl Daemon {
         }
     }
 
-    fn signal(&self, signal: i32) {
+    pub(crate) fn signal(&self, signal: i32) {
         // SAFETY: plain kill(2) on the pid of a child we spawned and have not reaped.
         assert_eq!(unsafe { libc::kill(self.pid, signal) }, 0);
     }
 
-    fn wait_exit(&mut self) -> ExitStatus {
+    pub(crate) fn wait_exit(&mut self) -> ExitStatus {
         match self.exited.recv_timeout(DEADLINE) {
             Ok(status) => status.expect("wait for aelf-netd"),
             Err(_) => {
@@ -94,15 +95,21 @@ impl Drop for Daemon {
     }
 }
 
-fn write_config(dir: &Path, extra: &str) -> PathBuf {
+/// A config listening on `port` on loopback; `network` lines go into `[network]`, `extra` is
+/// appended as further sections.
+pub(crate) fn write_config_with(dir: &Path, port: u16, network: &str, extra: &str) -> PathBuf {
     let path = dir.join("aelf-netd.toml");
     let data_dir = dir.join("data");
     let text = format!(
-        "[node]\ndata_dir = {:?}\n\n{extra}\n",
+        "[node]\ndata_dir = {:?}\n\n[network]\nlisten_address = \"127.0.0.1\"\nlistening_port = {port}\n{network}\n\n{extra}\n",
         data_dir.display().to_string()
     );
     std::fs::write(&path, text).unwrap();
     path
+}
+
+fn write_config(dir: &Path, extra: &str) -> PathBuf {
+    write_config_with(dir, free_port(), "", extra)
 }
 
 fn value_after<'a>(line: &'a str, marker: &str) -> &'a str {
@@ -146,13 +153,16 @@ fn starts_logs_identity_and_stops_on_sigterm_keeping_its_identity() {
 #[test]
 fn sighup_applies_the_log_level_and_names_what_needs_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), "[log]\nlevel = \"info\"");
+    let port = free_port();
+    let config = write_config_with(dir.path(), port, "", "[log]\nlevel = \"info\"");
     let mut daemon = Daemon::start(&config, &[]);
     daemon.wait_for("node started");
 
-    write_config(
+    write_config_with(
         dir.path(),
-        "[log]\nlevel = \"debug\"\n\n[network]\nlistening_port = 7001",
+        port,
+        "max_peers = 7",
+        "[log]\nlevel = \"debug\"",
     );
     daemon.signal(libc::SIGHUP);
     let level = daemon.wait_for("reload: log level");

@@ -4,7 +4,10 @@
 mod aelf_rules;
 mod chain;
 mod config;
+mod connections;
 mod daemon;
 mod handshake;
+mod peer_pool;
 mod support;
 mod tls;
+mod two_nodes;

@@ -20,3 +20,9 @@ pub fn genesis_chain() -> (Arc<EmbeddedChain>, TempDir) {
     .expect("open chain");
     (Arc::new(chain), dir)
 }
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}

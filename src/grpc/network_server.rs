@@ -1,0 +1,195 @@
+//! `NetworkServer`: the running gRPC side of a node — the TLS `PeerService` server, the
+//! connection service, the boot-node dialer and the upkeep thread — started and stopped in order.
+//!
+//! Owns the threads of layer 1: grpcio's completion-queue threads (`grpc-server-*`,
+//! `grpc-client-*`), `handshake-<i>` workers, the `dialer` and `net-upkeep`. It must not touch
+//! the chain beyond what the handshake provider reads.
+
+use super::channel::server_channel_args;
+use super::connection::{ConnectionService, ConnectionSettings};
+use super::error::GrpcError;
+use super::server::{AuthChecker, HandshakeWorkers, PeerServiceImpl};
+use super::tls::{server_credentials, TlsIdentity};
+use crate::network::endpoint::Endpoint;
+use crate::network::handshake::HandshakeProvider;
+use crate::network::node_table::NodeTable;
+use crate::network::peer_pool::{PeerPool, PoolLimits};
+use crate::pb::peer_service_grpc::create_peer_service;
+use crate::types::Clock;
+use crossbeam_channel::{bounded, select, tick, Sender};
+use grpcio::{EnvBuilder, Environment, Server, ServerBuilder};
+use log::{info, warn};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How often unconfirmed peers are looked for (they expire after 10 s).
+const UPKEEP_PERIOD: Duration = Duration::from_secs(1);
+
+/// What the network server needs to start.
+#[derive(Debug, Clone)]
+pub struct NetworkServerSettings {
+    pub listen_address: IpAddr,
+    pub listening_port: u16,
+    pub boot_nodes: Vec<Endpoint>,
+    pub limits: PoolLimits,
+    pub node_table_capacity: usize,
+    pub connection: ConnectionSettings,
+    /// `[threads] grpc_completion_queues`: for the server and for our outgoing channels each.
+    pub completion_queues: usize,
+    /// `[threads] handshake_workers`.
+    pub handshake_workers: usize,
+}
+
+/// A started network server. [`NetworkServer::stop`] stops it in order.
+pub struct NetworkServer {
+    server: Server,
+    connections: Arc<ConnectionService>,
+    workers: HandshakeWorkers,
+    /// Dropping it stops the dialer and the upkeep thread.
+    stop: Option<Sender<()>>,
+    threads: Vec<JoinHandle<()>>,
+    local_addr: SocketAddr,
+}
+
+impl NetworkServer {
+    /// Binds the TLS server (a fresh self-signed certificate), then dials the boot nodes.
+    pub fn start(
+        settings: NetworkServerSettings,
+        handshakes: Arc<HandshakeProvider>,
+        clock: Arc<dyn Clock>,
+        own_pubkey_hex: String,
+    ) -> Result<NetworkServer, GrpcError> {
+        let queues = settings.completion_queues.max(1);
+        let server_env = Arc::new(
+            EnvBuilder::new()
+                .cq_count(queues)
+                .name_prefix("grpc-server")
+                .build(),
+        );
+        let client_env: Arc<Environment> = Arc::new(
+            EnvBuilder::new()
+                .cq_count(queues)
+                .name_prefix("grpc-client")
+                .build(),
+        );
+        let pool = Arc::new(PeerPool::new(settings.limits));
+        let connections = Arc::new(ConnectionService::new(
+            handshakes,
+            pool.clone(),
+            Arc::new(NodeTable::new(settings.node_table_capacity)),
+            client_env,
+            clock,
+            settings.connection.clone(),
+            own_pubkey_hex,
+        ));
+        let workers =
+            HandshakeWorkers::start(settings.handshake_workers).map_err(GrpcError::Thread)?;
+        let identity = TlsIdentity::generate()?;
+        let service = create_peer_service(PeerServiceImpl::new(connections.clone(), &workers));
+        let mut server = ServerBuilder::new(server_env.clone())
+            .channel_args(
+                server_channel_args(&server_env, settings.connection.max_message_length)
+                    .build_args(),
+            )
+            .register_service(service)
+            .add_checker(AuthChecker::new(pool))
+            .build()
+            .map_err(GrpcError::Server)?;
+        let host = match settings.listen_address {
+            IpAddr::V6(ip) => format!("[{ip}]"),
+            IpAddr::V4(ip) => ip.to_string(),
+        };
+        let port = server
+            .add_listening_port(
+                format!("{host}:{}", settings.listening_port),
+                server_credentials(&identity),
+            )
+            .map_err(GrpcError::Server)?;
+        server.start();
+        let local_addr = SocketAddr::new(settings.listen_address, port);
+        info!("peer service listening on {local_addr} (TLS)");
+
+        let (stop_tx, stop_rx) = bounded::<()>(0);
+        let mut threads = Vec::new();
+        let dialer = connections.clone();
+        let boot_nodes = settings.boot_nodes.clone();
+        let dialer_stop = stop_rx.clone();
+        threads.push(
+            crate::thread::spawn("dialer", move || {
+                for endpoint in &boot_nodes {
+                    if !matches!(
+                        dialer_stop.try_recv(),
+                        Err(crossbeam_channel::TryRecvError::Empty)
+                    ) {
+                        break;
+                    }
+                    match dialer.connect(endpoint) {
+                        Ok(true) => {}
+                        Ok(false) => info!("boot node {endpoint}: not dialed"),
+                        Err(e) => warn!("boot node {endpoint}: {e}"),
+                    }
+                }
+                Ok(())
+            })
+            .map_err(GrpcError::Thread)?,
+        );
+        let upkeep = connections.clone();
+        threads.push(
+            crate::thread::spawn("net-upkeep", move || {
+                let ticker = tick(UPKEEP_PERIOD);
+                loop {
+                    select! {
+                        recv(stop_rx) -> _ => return Ok(()),
+                        recv(ticker) -> _ => { upkeep.purge_invalid(); }
+                    }
+                }
+            })
+            .map_err(GrpcError::Thread)?,
+        );
+        Ok(NetworkServer {
+            server,
+            connections,
+            workers,
+            stop: Some(stop_tx),
+            threads,
+            local_addr,
+        })
+    }
+
+    /// The address the server listens on (with the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn connections(&self) -> &Arc<ConnectionService> {
+        &self.connections
+    }
+
+    /// Ordered stop: dialer and upkeep, then every peer is told goodbye (graceful Disconnect),
+    /// then the server stops accepting and open calls are cancelled, then the workers end.
+    pub fn stop(self) {
+        let NetworkServer {
+            mut server,
+            connections,
+            workers,
+            stop,
+            threads,
+            ..
+        } = self;
+        drop(stop);
+        for t in threads {
+            let _ = t.join();
+        }
+        connections.disconnect_all(true);
+        let shutdown = server.shutdown();
+        server.cancel_all_calls();
+        let _ = futures_executor::block_on(shutdown);
+        // The service clones inside the server hold the workers' queue: drop them first so the
+        // workers see it close.
+        drop(server);
+        workers.stop();
+        info!("peer service stopped");
+    }
+}

@@ -1,0 +1,281 @@
+//! `GrpcPeer`: a connected legacy-mode peer — the channel we opened to it (our dial, or the
+//! dial-back of an inbound handshake), its session ids, and its request thread.
+//!
+//! Owns the peer's outbound work: every request to the remote runs on the peer's own
+//! `peer-<id>` thread, fed by a bounded queue, so a slow or dead peer can only stall itself.
+//! It must not touch the pool: the connection service decides when a peer enters or leaves it.
+
+use super::client::PeerClient;
+use super::error::GrpcError;
+use super::metadata::{
+    CallPolicy, CHECK_HEALTH_POLICY, CONFIRM_HANDSHAKE_POLICY, DISCONNECT_POLICY,
+};
+use crate::network::endpoint::Endpoint;
+use crate::network::peer::{Peer, PeerRequestError};
+use crate::pb::network_types::HandshakeData;
+use crate::types::{timestamp_nanos, Hash, UnixMillis};
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{JoinHandle, ThreadId};
+use std::time::Duration;
+
+/// Requests queued for one peer's request thread at most; more fail with `PeerBusy`.
+pub const PEER_REQUEST_QUEUE: usize = 16;
+/// Extra time a caller waits for a request's answer beyond the call's own deadlines.
+const REPLY_MARGIN: Duration = Duration::from_secs(1);
+
+/// What the remote told us about itself in its handshake.
+#[derive(Debug, Clone)]
+pub struct PeerInfo {
+    /// The remote's 65-byte public key.
+    pub pubkey: Vec<u8>,
+    /// `pubkey` as lowercase hex: the pool key.
+    pub pubkey_hex: String,
+    /// Where the remote listens (dialed endpoint, or `caller_ip:listening_port`).
+    pub endpoint: Endpoint,
+    pub inbound: bool,
+    pub connection_time: UnixMillis,
+    pub protocol_version: i32,
+    pub node_version: String,
+}
+
+/// The remote's chain tips as last announced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RemoteChainState {
+    pub best_hash: Hash,
+    pub best_height: i64,
+    pub lib_hash: Hash,
+    pub lib_height: i64,
+}
+
+impl RemoteChainState {
+    /// The tips a handshake announces (hashes that are not 32 bytes read as zero).
+    pub fn from_handshake(data: &HandshakeData) -> RemoteChainState {
+        let hash = |h: Option<&crate::pb::aelf_core::Hash>| {
+            h.and_then(|h| Hash::from_proto(h).ok()).unwrap_or_default()
+        };
+        RemoteChainState {
+            best_hash: hash(data.best_chain_hash.as_ref()),
+            best_height: data.best_chain_height,
+            lib_hash: hash(data.last_irreversible_block_hash.as_ref()),
+            lib_height: data.last_irreversible_block_height,
+        }
+    }
+}
+
+type Job = Box<dyn FnOnce(&PeerClient, &[u8]) + Send>;
+
+/// A legacy-mode peer.
+pub struct GrpcPeer {
+    info: PeerInfo,
+    client: PeerClient,
+    /// The session id the remote put in its handshake; we present it on our calls
+    /// (C# `Info.SessionId`, the outbound session).
+    outbound_session: Vec<u8>,
+    /// The session id we put in our handshake; the remote must present it (C# `InboundSessionId`).
+    inbound_session: Vec<u8>,
+    /// When the remote's and our handshakes were stamped (unix ns): the cross-dial tie-break.
+    last_received_handshake: i128,
+    last_sent_handshake: i128,
+    chain_state: Mutex<RemoteChainState>,
+    /// Set once the handshake is confirmed; cleared on disconnect.
+    connected: AtomicBool,
+    shut_down: AtomicBool,
+    /// The request thread's queue; `None` once disconnected (dropping it stops the thread).
+    jobs: Mutex<Option<Sender<Job>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    thread_id: Option<ThreadId>,
+}
+
+impl GrpcPeer {
+    /// Creates the peer and starts its request thread.
+    pub fn start(
+        info: PeerInfo,
+        client: PeerClient,
+        outbound_session: Vec<u8>,
+        inbound_session: Vec<u8>,
+        received: &HandshakeData,
+        sent: &HandshakeData,
+    ) -> Result<GrpcPeer, GrpcError> {
+        let (tx, rx) = bounded::<Job>(PEER_REQUEST_QUEUE);
+        let worker_client = client.clone();
+        let session = outbound_session.clone();
+        let name = format!("peer-{}", &info.pubkey_hex.get(2..10).unwrap_or("?"));
+        let thread = crate::thread::spawn(&name, move || {
+            run_requests(&rx, &worker_client, &session);
+            Ok(())
+        })
+        .map_err(GrpcError::Thread)?;
+        let thread_id = Some(thread.thread().id());
+        let nanos = |d: &HandshakeData| d.time.as_ref().map(timestamp_nanos).unwrap_or(0);
+        Ok(GrpcPeer {
+            chain_state: Mutex::new(RemoteChainState::from_handshake(received)),
+            last_received_handshake: nanos(received),
+            last_sent_handshake: nanos(sent),
+            info,
+            client,
+            outbound_session,
+            inbound_session,
+            connected: AtomicBool::new(false),
+            shut_down: AtomicBool::new(false),
+            jobs: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+            thread_id,
+        })
+    }
+
+    pub fn info(&self) -> &PeerInfo {
+        &self.info
+    }
+
+    pub fn chain_state(&self) -> RemoteChainState {
+        *self.chain_state.lock()
+    }
+
+    /// Runs `f` on the peer's request thread and waits for its answer (at most `wait`).
+    pub fn request<R: Send + 'static>(
+        &self,
+        wait: Duration,
+        f: impl FnOnce(&PeerClient, &[u8]) -> Result<R, GrpcError> + Send + 'static,
+    ) -> Result<R, GrpcError> {
+        let (reply_tx, reply_rx) = bounded(1);
+        let job: Job = Box::new(move |client, session| {
+            let _ = reply_tx.send(f(client, session));
+        });
+        let sender = self.jobs.lock().clone().ok_or(GrpcError::PeerBusy)?;
+        match sender.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                return Err(GrpcError::PeerBusy)
+            }
+        }
+        reply_rx
+            .recv_timeout(wait + REPLY_MARGIN)
+            .map_err(|_| GrpcError::PeerBusy)?
+    }
+
+    /// Sends CheckHealth on the request thread.
+    pub fn check_health_with(&self, policy: CallPolicy) -> Result<(), GrpcError> {
+        self.request(policy_wait(policy), move |client, session| {
+            client.check_health(session, policy)
+        })
+    }
+}
+
+/// How long a caller waits for a call made under `policy` (all attempts).
+pub fn policy_wait(policy: CallPolicy) -> Duration {
+    policy.timeout * (policy.retries + 1)
+}
+
+fn run_requests(jobs: &Receiver<Job>, client: &PeerClient, session: &[u8]) {
+    while let Ok(job) = jobs.recv() {
+        job(client, session);
+    }
+}
+
+impl Peer for GrpcPeer {
+    fn pubkey_hex(&self) -> &str {
+        &self.info.pubkey_hex
+    }
+
+    fn endpoint(&self) -> &Endpoint {
+        &self.info.endpoint
+    }
+
+    fn is_inbound(&self) -> bool {
+        self.info.inbound
+    }
+
+    fn connection_time(&self) -> UnixMillis {
+        self.info.connection_time
+    }
+
+    fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
+    }
+
+    fn is_ready(&self) -> bool {
+        use grpcio::ConnectivityState::*;
+        self.is_connected()
+            && matches!(
+                self.client.channel().check_connectivity_state(false),
+                GRPC_CHANNEL_IDLE | GRPC_CHANNEL_READY
+            )
+    }
+
+    fn inbound_session_id(&self) -> &[u8] {
+        &self.inbound_session
+    }
+
+    fn confirm_handshake(&self) -> Result<(), PeerRequestError> {
+        self.request(policy_wait(CONFIRM_HANDSHAKE_POLICY), |client, session| {
+            client.confirm_handshake(session, CONFIRM_HANDSHAKE_POLICY)
+        })
+        .map_err(|e| PeerRequestError(e.to_string()))
+    }
+
+    fn check_health(&self) -> Result<(), PeerRequestError> {
+        let policy = CallPolicy {
+            retries: 0,
+            ..CHECK_HEALTH_POLICY
+        };
+        self.check_health_with(policy)
+            .map_err(|e| PeerRequestError(e.to_string()))
+    }
+
+    fn mark_connected(&self) {
+        if !self.shut_down.load(Ordering::SeqCst) {
+            self.connected.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn last_received_handshake_time(&self) -> i128 {
+        self.last_received_handshake
+    }
+
+    fn last_sent_handshake_time(&self) -> i128 {
+        self.last_sent_handshake
+    }
+
+    fn pubkey(&self) -> &[u8] {
+        &self.info.pubkey
+    }
+
+    fn disconnect(&self, graceful: bool) {
+        let was_connected = self.connected.swap(false, Ordering::SeqCst);
+        if self.shut_down.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // Stop taking requests; the thread ends after the one it is running.
+        drop(self.jobs.lock().take());
+        if graceful && was_connected {
+            use grpcio::ConnectivityState::*;
+            let state = self.client.channel().check_connectivity_state(false);
+            if matches!(state, GRPC_CHANNEL_IDLE | GRPC_CHANNEL_READY) {
+                if let Err(e) = self
+                    .client
+                    .disconnect(&self.outbound_session, DISCONNECT_POLICY)
+                {
+                    log::debug!("disconnect to {} not delivered: {e}", self.info.endpoint);
+                }
+            }
+        }
+        // Joined unless we are that thread (a request that ends in a disconnect).
+        if std::thread::current().id()
+            != self
+                .thread_id
+                .unwrap_or_else(|| std::thread::current().id())
+        {
+            if let Some(handle) = self.thread.lock().take() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+impl Drop for GrpcPeer {
+    fn drop(&mut self) {
+        self.disconnect(false);
+    }
+}

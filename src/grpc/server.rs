@@ -1,0 +1,254 @@
+//! The `PeerService` server: thin handlers on grpcio's completion-queue threads, the
+//! authentication checker (spec 3.2), and the handshake worker threads that run everything that
+//! may block (dial-back, disconnects).
+//!
+//! Owns the mapping of RPCs to the connection service and of outcomes to replies or statuses.
+//! Handlers never block: work that may wait on the network goes to a bounded worker queue, and
+//! the reply is completed by a future on the completion queue when the worker answers.
+
+use super::connection::ConnectionService;
+use super::error::{overloaded, unauthenticated};
+use super::metadata::{caller_ip, caller_pubkey, caller_session};
+use crate::network::node_table::MAX_NODES_PER_RESPONSE;
+use crate::network::peer_pool::PeerPool;
+use crate::pb::network_types::{
+    ConfirmHandshakeRequest, DisconnectReason, HandshakeReply, HandshakeRequest, NodeInfo,
+    NodeList, NodesRequest,
+};
+use crate::pb::peer_service::{
+    HealthCheckReply, HealthCheckRequest, PingRequest, PongReply, VoidReply,
+};
+use crate::pb::peer_service_grpc::PeerService;
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use grpcio::{CheckResult, RpcContext, RpcStatus, RpcStatusCode, ServerChecker, UnarySink};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// RPCs the C# AuthInterceptor lets through without a session (spec 3.2).
+const UNAUTHENTICATED_METHODS: [&[u8]; 3] = [
+    b"/PeerService/Ping",
+    b"/PeerService/DoHandshake",
+    b"/PeerService/RequestByStream",
+];
+/// Jobs waiting for a handshake worker at most; more are refused with RESOURCE_EXHAUSTED.
+pub const HANDSHAKE_QUEUE: usize = 64;
+
+type Work = Box<dyn FnOnce() + Send>;
+
+/// Threads that run blocking connection work for the server (named `handshake-<i>`).
+pub struct HandshakeWorkers {
+    queue: Option<Sender<Work>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl HandshakeWorkers {
+    pub fn start(count: usize) -> std::io::Result<HandshakeWorkers> {
+        let (tx, rx) = bounded::<Work>(HANDSHAKE_QUEUE);
+        let threads = (0..count.max(1))
+            .map(|i| {
+                let rx: Receiver<Work> = rx.clone();
+                crate::thread::spawn(&format!("handshake-{i}"), move || {
+                    while let Ok(work) = rx.recv() {
+                        work();
+                    }
+                    Ok(())
+                })
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
+        Ok(HandshakeWorkers {
+            queue: Some(tx),
+            threads,
+        })
+    }
+
+    fn sender(&self) -> Option<Sender<Work>> {
+        self.queue.clone()
+    }
+
+    /// Stops taking work and joins the threads after the queued work is done.
+    pub fn stop(mut self) {
+        self.queue.take();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Runs `work` on a handshake worker and completes `sink` with its result on the completion
+/// queue. A full queue answers RESOURCE_EXHAUSTED at once.
+fn offload<T: Send + 'static>(
+    ctx: &RpcContext,
+    workers: &Option<Sender<Work>>,
+    sink: UnarySink<T>,
+    work: impl FnOnce() -> Result<T, RpcStatus> + Send + 'static,
+) {
+    let (tx, rx) = futures_channel::oneshot::channel();
+    let job: Work = Box::new(move || {
+        let _ = tx.send(work());
+    });
+    let queued = match workers {
+        Some(queue) => match queue.try_send(job) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => false,
+        },
+        None => false,
+    };
+    if !queued {
+        ctx.spawn(async move {
+            let _ = sink.fail(overloaded("the handshake worker pool")).await;
+        });
+        return;
+    }
+    ctx.spawn(async move {
+        let result = match rx.await {
+            Ok(result) => result,
+            Err(_) => Err(RpcStatus::with_message(
+                RpcStatusCode::INTERNAL,
+                "worker stopped".into(),
+            )),
+        };
+        let _ = match result {
+            Ok(reply) => sink.success(reply).await,
+            Err(status) => sink.fail(status).await,
+        };
+    });
+}
+
+fn reply<T: Send + 'static>(ctx: &RpcContext, sink: UnarySink<T>, value: T) {
+    ctx.spawn(async move {
+        let _ = sink.success(value).await;
+    });
+}
+
+/// The `PeerService` implementation; cloned for every completion queue.
+#[derive(Clone)]
+pub struct PeerServiceImpl {
+    connections: Arc<ConnectionService>,
+    workers: Option<Sender<Work>>,
+}
+
+impl PeerServiceImpl {
+    pub fn new(connections: Arc<ConnectionService>, workers: &HandshakeWorkers) -> PeerServiceImpl {
+        PeerServiceImpl {
+            connections,
+            workers: workers.sender(),
+        }
+    }
+}
+
+impl PeerService for PeerServiceImpl {
+    fn ping(&mut self, ctx: RpcContext, _req: PingRequest, sink: UnarySink<PongReply>) {
+        reply(&ctx, sink, PongReply::new());
+    }
+
+    fn check_health(
+        &mut self,
+        ctx: RpcContext,
+        _req: HealthCheckRequest,
+        sink: UnarySink<HealthCheckReply>,
+    ) {
+        reply(&ctx, sink, HealthCheckReply::new());
+    }
+
+    fn get_nodes(&mut self, ctx: RpcContext, req: NodesRequest, sink: UnarySink<NodeList>) {
+        let n = usize::try_from(req.max_count)
+            .unwrap_or(0)
+            .min(MAX_NODES_PER_RESPONSE);
+        let nodes = self
+            .connections
+            .nodes()
+            .random(n)
+            .into_iter()
+            .map(|node| NodeInfo {
+                endpoint: node.endpoint.to_string(),
+                pubkey: node.pubkey,
+                ..Default::default()
+            })
+            .collect();
+        reply(
+            &ctx,
+            sink,
+            NodeList {
+                nodes,
+                ..Default::default()
+            },
+        );
+    }
+
+    fn do_handshake(
+        &mut self,
+        ctx: RpcContext,
+        req: HandshakeRequest,
+        sink: UnarySink<HandshakeReply>,
+    ) {
+        let caller = caller_ip(&ctx.peer());
+        let connections = self.connections.clone();
+        offload(&ctx, &self.workers, sink, move || {
+            let handshake = req.handshake.into_option().unwrap_or_default();
+            connections.accept_handshake(caller, &handshake)
+        });
+    }
+
+    fn confirm_handshake(
+        &mut self,
+        ctx: RpcContext,
+        _req: ConfirmHandshakeRequest,
+        sink: UnarySink<VoidReply>,
+    ) {
+        if let Some(pubkey) = caller_pubkey(ctx.request_headers()) {
+            self.connections.confirm_inbound(&pubkey);
+        }
+        reply(&ctx, sink, VoidReply::new());
+    }
+
+    fn disconnect(&mut self, ctx: RpcContext, req: DisconnectReason, sink: UnarySink<VoidReply>) {
+        let pubkey = caller_pubkey(ctx.request_headers());
+        let connections = self.connections.clone();
+        offload(&ctx, &self.workers, sink, move || {
+            if let Some(pubkey) = pubkey {
+                log::info!(
+                    "peer {} says goodbye ({:?})",
+                    super::connection::short(&pubkey),
+                    req.why
+                );
+                // The remote is leaving: nothing is sent back (C# `DisconnectAsync(false)`).
+                connections.disconnect_by_pubkey(&pubkey, false);
+            }
+            Ok(VoidReply::new())
+        });
+    }
+}
+
+/// Server-side authentication (C# `AuthInterceptor`, spec 3.2): except for Ping, DoHandshake
+/// and RequestByStream, the `public-key` header must name a pool peer and `session-id-bin`
+/// must equal the session id we gave it; otherwise the call ends with CANCELLED.
+#[derive(Clone)]
+pub struct AuthChecker {
+    pool: Arc<PeerPool>,
+}
+
+impl AuthChecker {
+    pub fn new(pool: Arc<PeerPool>) -> AuthChecker {
+        AuthChecker { pool }
+    }
+}
+
+impl ServerChecker for AuthChecker {
+    fn check(&mut self, ctx: &RpcContext) -> CheckResult {
+        if UNAUTHENTICATED_METHODS.contains(&ctx.method()) {
+            return CheckResult::Continue;
+        }
+        let headers = ctx.request_headers();
+        let Some(peer) = caller_pubkey(headers).and_then(|key| self.pool.get(&key)) else {
+            return CheckResult::Abort(unauthenticated("unknown peer"));
+        };
+        if caller_session(headers) != Some(peer.inbound_session_id()) {
+            return CheckResult::Abort(unauthenticated("wrong session"));
+        }
+        CheckResult::Continue
+    }
+
+    fn box_clone(&self) -> Box<dyn ServerChecker> {
+        Box::new(self.clone())
+    }
+}

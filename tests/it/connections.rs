@@ -1,0 +1,473 @@
+//! Connections over real TLS on 127.0.0.1: legacy-mode dialing and inbound handshakes with
+//! dial-back, authentication, refusals, disconnection and expiry (spec 4, 11.1–11.4).
+//!
+//! The "remote" side of several tests is built here from the generated stubs and hand-built
+//! handshakes, not from our peer code, so the server is checked by something else than our
+//! own client.
+
+use crate::support::{free_port, genesis_chain};
+use aelf_net::crypto::NodeKey;
+use aelf_net::grpc::channel::connect;
+use aelf_net::grpc::connection::ConnectionSettings;
+use aelf_net::grpc::metadata::call_option;
+use aelf_net::grpc::network_server::{NetworkServer, NetworkServerSettings};
+use aelf_net::network::endpoint::Endpoint;
+use aelf_net::network::handshake::{Authorization, HandshakeProvider};
+use aelf_net::network::peer_pool::PoolLimits;
+use aelf_net::pb::network_types::{
+    ConfirmHandshakeRequest, Handshake, HandshakeError, HandshakeRequest, NodesRequest,
+};
+use aelf_net::pb::peer_service::HealthCheckRequest;
+use aelf_net::pb::peer_service_grpc::PeerServiceClient;
+use aelf_net::types::{handshake_hash, Clock, ManualClock, NodeVersion, SystemClock};
+use grpcio::{EnvBuilder, Environment, RpcStatusCode};
+use protobuf::MessageField;
+use std::sync::Arc;
+use std::time::Duration;
+
+const CALL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// One node's network side on a free loopback port.
+struct TestNode {
+    key: NodeKey,
+    handshakes: Arc<HandshakeProvider>,
+    server: Option<NetworkServer>,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+fn settings(port: u16, node_version: &str) -> NetworkServerSettings {
+    NetworkServerSettings {
+        listen_address: "127.0.0.1".parse().unwrap(),
+        listening_port: port,
+        boot_nodes: Vec::new(),
+        limits: PoolLimits {
+            max_peers: 25,
+            max_peers_per_ip_address: 1,
+            max_inbound_peers: 17,
+            max_outbound_peers: 8,
+        },
+        node_table_capacity: 512,
+        connection: ConnectionSettings {
+            dial_timeout: Duration::from_secs(3),
+            max_message_length: 104_857_600,
+            stream_min_version: NodeVersion::parse("1.4.0.0").unwrap(),
+            node_version: NodeVersion::parse(node_version).unwrap(),
+        },
+        completion_queues: 1,
+        handshake_workers: 2,
+    }
+}
+
+impl TestNode {
+    fn start_with(clock: Arc<dyn Clock>, auth: Authorization) -> TestNode {
+        let (chain, dir) = genesis_chain();
+        let key = NodeKey::generate();
+        let port = free_port();
+        let handshakes = Arc::new(HandshakeProvider::new(
+            key.clone(),
+            chain,
+            port,
+            "1.3.0.0".into(),
+            clock.clone(),
+            auth,
+        ));
+        let server = NetworkServer::start(
+            settings(port, "1.3.0.0"),
+            handshakes.clone(),
+            clock,
+            key.pubkey_hex(),
+        )
+        .expect("start network server");
+        TestNode {
+            key,
+            handshakes,
+            server: Some(server),
+            port,
+            _dir: dir,
+        }
+    }
+
+    fn start() -> TestNode {
+        TestNode::start_with(Arc::new(SystemClock), Authorization::Any)
+    }
+
+    fn net(&self) -> &NetworkServer {
+        self.server.as_ref().unwrap()
+    }
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint {
+            host: "127.0.0.1".into(),
+            port: self.port,
+        }
+    }
+
+    fn peer_count(&self) -> usize {
+        self.net().connections().pool().len()
+    }
+
+    fn has_ready_peer(&self, other: &TestNode) -> bool {
+        self.net()
+            .connections()
+            .pool()
+            .get(&other.key.pubkey_hex())
+            .is_some_and(|p| p.is_ready())
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop();
+        }
+    }
+}
+
+fn env() -> Arc<Environment> {
+    Arc::new(
+        EnvBuilder::new()
+            .cq_count(1)
+            .name_prefix("test-client")
+            .build(),
+    )
+}
+
+/// A raw client for `node`, speaking as `as_key`.
+fn raw_client(node: &TestNode) -> PeerServiceClient {
+    let (channel, _) = connect(
+        "127.0.0.1",
+        node.port,
+        env(),
+        Duration::from_secs(5),
+        104_857_600,
+    )
+    .expect("connect");
+    PeerServiceClient::new(channel)
+}
+
+/// Sends `handshake` with DoHandshake and returns the reply's error code.
+fn do_handshake(node: &TestNode, as_key: &NodeKey, handshake: Handshake) -> HandshakeError {
+    let request = HandshakeRequest {
+        handshake: MessageField::some(handshake),
+        ..Default::default()
+    };
+    raw_client(node)
+        .do_handshake_opt(
+            &request,
+            call_option(&as_key.pubkey_hex(), None, CALL_TIMEOUT),
+        )
+        .expect("DoHandshake call")
+        .error
+        .enum_value_or_default()
+}
+
+#[test]
+fn two_legacy_nodes_connect_and_both_see_a_ready_peer() {
+    let a = TestNode::start();
+    let b = TestNode::start();
+    assert!(a
+        .net()
+        .connections()
+        .connect(&b.endpoint())
+        .expect("connect"));
+    assert!(a.has_ready_peer(&b), "dialer sees the listener ready");
+    // The listener marked the dialer connected before it answered ConfirmHandshake.
+    assert!(b.has_ready_peer(&a), "listener sees the dialer ready");
+    assert_eq!(a.peer_count(), 1);
+    assert_eq!(b.peer_count(), 1);
+    // Dialing again is refused by the pre-check: already in the pool.
+    assert!(!a.net().connections().connect(&b.endpoint()).unwrap());
+    // Both know each other in their node tables (what GetNodes serves).
+    assert_eq!(a.net().connections().nodes().len(), 1);
+    assert_eq!(b.net().connections().nodes().len(), 1);
+}
+
+#[test]
+fn graceful_disconnect_removes_the_peer_on_both_sides() {
+    let a = TestNode::start();
+    let b = TestNode::start();
+    assert!(a.net().connections().connect(&b.endpoint()).unwrap());
+    assert!(a
+        .net()
+        .connections()
+        .disconnect_by_pubkey(&b.key.pubkey_hex(), true));
+    assert_eq!(a.peer_count(), 0);
+    // Disconnect is answered only after the listener removed the peer.
+    assert_eq!(b.peer_count(), 0);
+}
+
+#[test]
+fn authenticated_calls_need_a_known_key_and_the_right_session() {
+    let a = TestNode::start();
+    let b = TestNode::start();
+    assert!(a.net().connections().connect(&b.endpoint()).unwrap());
+    let client = raw_client(&b);
+    let health = |key: &str, session: Option<&[u8]>| {
+        client
+            .check_health_opt(
+                &HealthCheckRequest::new(),
+                call_option(key, session, CALL_TIMEOUT),
+            )
+            .map(drop)
+            .map_err(|e| match e {
+                grpcio::Error::RpcFailure(s) => s.code(),
+                other => panic!("unexpected {other}"),
+            })
+    };
+    let stranger = NodeKey::generate();
+    assert_eq!(
+        health(&stranger.pubkey_hex(), Some(&[1, 2, 3, 4, 5])),
+        Err(RpcStatusCode::CANCELLED)
+    );
+    assert_eq!(
+        health(&a.key.pubkey_hex(), Some(&[1, 2, 3, 4, 5])),
+        Err(RpcStatusCode::CANCELLED)
+    );
+    assert_eq!(
+        health(&a.key.pubkey_hex(), None),
+        Err(RpcStatusCode::CANCELLED)
+    );
+    let session = b
+        .net()
+        .connections()
+        .pool()
+        .get(&a.key.pubkey_hex())
+        .unwrap()
+        .inbound_session_id()
+        .to_vec();
+    assert_eq!(health(&a.key.pubkey_hex(), Some(&session)), Ok(()));
+    // Ping needs no session.
+    client
+        .ping_opt(
+            &Default::default(),
+            call_option(&stranger.pubkey_hex(), None, CALL_TIMEOUT),
+        )
+        .expect("ping");
+    // GetNodes is authenticated and serves the node table.
+    let nodes = client
+        .get_nodes_opt(
+            &NodesRequest {
+                max_count: 10,
+                ..Default::default()
+            },
+            call_option(&a.key.pubkey_hex(), Some(&session), CALL_TIMEOUT),
+        )
+        .expect("GetNodes");
+    assert_eq!(nodes.nodes.len(), 1);
+    assert_eq!(nodes.nodes[0].pubkey, a.key.pubkey().to_vec());
+}
+
+/// A hand-built handshake from `key` claiming `listening_port`, signed after `edit`.
+fn handshake_from(
+    key: &NodeKey,
+    listening_port: u16,
+    edit: impl FnOnce(&mut aelf_net::pb::network_types::HandshakeData),
+) -> Handshake {
+    let (chain, _dir) = genesis_chain();
+    let provider = HandshakeProvider::new(
+        key.clone(),
+        chain,
+        listening_port,
+        "1.3.0.0".into(),
+        Arc::new(SystemClock),
+        Authorization::Any,
+    );
+    let mut h = provider.build();
+    let data = h.handshake_data.as_mut().unwrap();
+    edit(data);
+    h.signature = key.sign(&handshake_hash(data)).to_vec();
+    h
+}
+
+#[test]
+fn inbound_handshake_refusals_carry_the_c_sharp_codes() {
+    let b = TestNode::start();
+    let dialer = TestNode::start();
+    let key = dialer.key.clone();
+    let port = dialer.port;
+    assert_eq!(
+        do_handshake(
+            &b,
+            &key,
+            handshake_from(&key, port, |d| d.chain_id = 1866392)
+        ),
+        HandshakeError::CHAIN_MISMATCH
+    );
+    assert_eq!(
+        do_handshake(&b, &key, handshake_from(&key, port, |d| d.version = 2)),
+        HandshakeError::PROTOCOL_MISMATCH
+    );
+    let mut bad_signature = handshake_from(&key, port, |_| {});
+    bad_signature.signature = NodeKey::generate()
+        .sign(&handshake_hash(
+            bad_signature.handshake_data.as_ref().unwrap(),
+        ))
+        .to_vec();
+    assert_eq!(
+        do_handshake(&b, &key, bad_signature),
+        HandshakeError::WRONG_SIGNATURE
+    );
+    assert_eq!(
+        do_handshake(
+            &b,
+            &key,
+            handshake_from(&key, port, |d| {
+                d.time = MessageField::some(aelf_net::types::timestamp_from_millis(
+                    SystemClock.now_millis() - 60_000,
+                ))
+            })
+        ),
+        HandshakeError::SIGNATURE_TIMEOUT
+    );
+    assert_eq!(
+        do_handshake(&b, &b.key, handshake_from(&b.key, b.port, |_| {})),
+        HandshakeError::CONNECTION_REFUSED,
+        "our own key"
+    );
+    // Nothing was admitted.
+    assert_eq!(b.peer_count(), 0);
+}
+
+#[test]
+fn failed_dial_back_is_invalid_connection_and_leaves_no_mark() {
+    let b = TestNode::start();
+    let key = NodeKey::generate();
+    let closed = free_port();
+    assert_eq!(
+        do_handshake(&b, &key, handshake_from(&key, closed, |_| {})),
+        HandshakeError::INVALID_CONNECTION
+    );
+    assert_eq!(b.peer_count(), 0);
+    assert_eq!(
+        b.net().connections().pool().handshaking_from("127.0.0.1"),
+        0
+    );
+}
+
+#[test]
+fn a_second_handshake_for_a_connected_key_is_a_repeated_connection() {
+    let a = TestNode::start();
+    let b = TestNode::start();
+    assert!(a.net().connections().connect(&b.endpoint()).unwrap());
+    assert_eq!(
+        do_handshake(&b, &a.key, handshake_from(&a.key, a.port, |_| {})),
+        HandshakeError::REPEATED_CONNECTION
+    );
+    assert!(b.has_ready_peer(&a), "the first connection is untouched");
+}
+
+#[test]
+fn a_stream_mode_initiator_is_refused_until_stream_mode_lands() {
+    let b = TestNode::start();
+    let dialer = TestNode::start();
+    assert_eq!(
+        do_handshake(
+            &b,
+            &dialer.key,
+            handshake_from(&dialer.key, dialer.port, |d| d.node_version =
+                "1.9.0.0".into())
+        ),
+        HandshakeError::CONNECTION_REFUSED
+    );
+}
+
+#[test]
+fn an_unconfirmed_inbound_peer_expires_after_ten_seconds() {
+    let clock = ManualClock::new(SystemClock.now_millis());
+    let b = TestNode::start_with(Arc::new(clock.clone()), Authorization::Any);
+    let dialer = TestNode::start();
+    // A handshake that is answered but never confirmed.
+    assert_eq!(
+        do_handshake(
+            &b,
+            &dialer.key,
+            handshake_from(&dialer.key, dialer.port, |_| {})
+        ),
+        HandshakeError::HANDSHAKE_OK
+    );
+    let peer = b
+        .net()
+        .connections()
+        .pool()
+        .get(&dialer.key.pubkey_hex())
+        .expect("in the pool");
+    assert!(!peer.is_ready(), "not ready before ConfirmHandshake");
+    assert_eq!(b.net().connections().purge_invalid(), 0);
+    clock.advance(10_001);
+    assert_eq!(b.net().connections().purge_invalid(), 1);
+    assert_eq!(b.peer_count(), 0);
+}
+
+#[test]
+fn confirm_handshake_makes_an_inbound_peer_ready() {
+    let b = TestNode::start();
+    let dialer = TestNode::start();
+    let request = HandshakeRequest {
+        handshake: MessageField::some(handshake_from(&dialer.key, dialer.port, |_| {})),
+        ..Default::default()
+    };
+    let client = raw_client(&b);
+    let reply = client
+        .do_handshake_opt(
+            &request,
+            call_option(&dialer.key.pubkey_hex(), None, CALL_TIMEOUT),
+        )
+        .unwrap();
+    assert_eq!(
+        reply.error.enum_value_or_default(),
+        HandshakeError::HANDSHAKE_OK
+    );
+    let session = reply.handshake.session_id.clone();
+    assert_eq!(session.len(), 5);
+    client
+        .confirm_handshake_opt(
+            &ConfirmHandshakeRequest::new(),
+            call_option(&dialer.key.pubkey_hex(), Some(&session), CALL_TIMEOUT),
+        )
+        .expect("ConfirmHandshake");
+    assert!(b.has_ready_peer(&dialer));
+    // The reply handshake is B's own, valid for the dialer.
+    assert!(dialer
+        .handshakes
+        .validate(reply.handshake.as_ref().unwrap())
+        .is_ok());
+}
+
+#[test]
+fn authorized_keys_mode_refuses_strangers() {
+    let b = TestNode::start_with(
+        Arc::new(SystemClock),
+        Authorization::Only(Default::default()),
+    );
+    let a = TestNode::start();
+    assert!(a.net().connections().connect(&b.endpoint()).is_err());
+    assert_eq!(b.peer_count(), 0);
+    b.handshakes
+        .set_authorization(Authorization::Only([*a.key.pubkey()].into()));
+    assert!(a.net().connections().connect(&b.endpoint()).unwrap());
+}
+
+#[test]
+fn blacklisted_hosts_are_not_dialed_and_refused() {
+    let a = TestNode::start();
+    let b = TestNode::start();
+    let now = SystemClock.now_millis();
+    a.net()
+        .connections()
+        .pool()
+        .blacklist()
+        .add("127.0.0.1", 60_000, now);
+    assert!(!a.net().connections().connect(&b.endpoint()).unwrap());
+    b.net()
+        .connections()
+        .pool()
+        .blacklist()
+        .add("127.0.0.1", 60_000, now);
+    let key = NodeKey::generate();
+    let dialer = TestNode::start();
+    assert_eq!(
+        do_handshake(&b, &key, handshake_from(&key, dialer.port, |_| {})),
+        HandshakeError::CONNECTION_REFUSED
+    );
+}

@@ -1,0 +1,61 @@
+//! Two `aelf-netd` processes that name each other as boot nodes: they connect in legacy mode,
+//! reconnect after one is killed and restarted, and say goodbye on a graceful stop.
+
+use crate::daemon::{write_config_with, Daemon};
+use crate::support::free_port;
+
+/// Before stream mode lands, nodes that should connect announce a legacy version.
+const LEGACY: &str = "[node]\nnode_version = \"1.3.0.0\"";
+
+fn config(dir: &std::path::Path, port: u16, boot: u16) -> std::path::PathBuf {
+    let path = write_config_with(
+        dir,
+        port,
+        &format!("boot_nodes = [\"127.0.0.1:{boot}\"]"),
+        "",
+    );
+    // write_config_with starts with a [node] section; give it the legacy version.
+    let text =
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .replacen("[node]\n", &format!("{LEGACY}\n"), 1);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn boot_nodes_connect_reconnect_after_a_crash_and_say_goodbye() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (port_a, port_b) = (free_port(), free_port());
+    let config_a = config(dir_a.path(), port_a, port_b);
+    let config_b = config(dir_b.path(), port_b, port_a);
+
+    let mut a = Daemon::start(&config_a, &[]);
+    a.wait_for("node started");
+    let mut b = Daemon::start(&config_b, &[]);
+    // B dials its boot node A; A had found nobody at B when it started.
+    let line = b.wait_for("peer connected:");
+    assert!(
+        line.contains(&format!("127.0.0.1:{port_a}")) && line.contains("outbound"),
+        "{line}"
+    );
+    let line = a.wait_for("peer connected:");
+    assert!(
+        line.contains(&format!("127.0.0.1:{port_b}")) && line.contains("inbound"),
+        "{line}"
+    );
+
+    // B crashes and comes back with the same key: A replaces the dead connection.
+    b.signal(libc::SIGKILL);
+    b.wait_exit();
+    let mut b = Daemon::start(&config_b, &[]);
+    b.wait_for("peer connected:");
+    a.wait_for("peer connected:");
+
+    // A graceful stop of A tells B.
+    a.signal(libc::SIGTERM);
+    assert_eq!(a.wait_exit().code(), Some(0));
+    b.wait_for("says goodbye");
+    b.signal(libc::SIGTERM);
+    assert_eq!(b.wait_exit().code(), Some(0));
+}
