@@ -28,10 +28,32 @@
 //! |---|---|---|---|
 //! | `main` (aelf-netd) | the [`node::Node`] | the signal channel | — |
 //! | `signals` | the signal-hook iterator | SIGINT, SIGTERM, SIGHUP | `main` on exit |
+//! | `grpc-server-*` | grpcio completion queues of the `PeerService` server (`[threads] grpc_completion_queues`) | incoming calls | dropping the server |
+//! | `grpc-client-*` | completion queues of our outgoing channels (same count) | replies to our calls | dropping the last channel |
+//! | `handshake-<i>` | inbound handshakes with dial-back, disconnects (`[threads] handshake_workers`) | a bounded work queue | [`grpc::network_server::NetworkServer::stop`] |
+//! | `peer-<id>` | one peer's outgoing requests | that peer's bounded request queue | the peer's `disconnect` |
+//! | `dialer` | dialing the boot nodes at start | — | `NetworkServer::stop` |
+//! | `net-upkeep` | dropping peers that never confirm | a tick and its stop channel | `NetworkServer::stop` |
 //! | `producer` | block production (when `[producer] enabled`) | a tick and its stop channel | [`node::Node::shutdown`] |
 //!
-//! Later layers add grpcio completion-queue threads, per-peer sender threads, the event thread
-//! and the scheduler thread; each is listed here as it lands.
+//! Later layers add per-peer broadcast threads, the event thread and the scheduler thread;
+//! each is listed here as it lands.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use aelf_net::config::Config;
+//! use aelf_net::node::Node;
+//! use aelf_net::types::SystemClock;
+//! use std::sync::Arc;
+//!
+//! let mut config = Config::default();
+//! config.node.data_dir = "/tmp/aelf-net-example".into();
+//! config.network.listen_address = "127.0.0.1".parse().unwrap();
+//! config.network.listening_port = 16800;
+//! let node = Node::start(config, Arc::new(SystemClock)).expect("node starts");
+//! node.shutdown();
+//! ```
 
 pub mod chain;
 pub mod config;

@@ -34,11 +34,11 @@ pub const KEEPALIVE_PERMIT_WITHOUT_CALLS: bool = true;
 pub const HTTP2_MAX_PINGS_WITHOUT_DATA: i32 = 0;
 
 /// Shortest interval at which we accept pings from a remote with no call open, 10 s
-/// (`grpc.http2.min_ping_interval_without_data_ms`). Not set by the C# node; see [`builder`].
+/// (`grpc.http2.min_ping_interval_without_data_ms`). Not set by the C# node; see `builder`.
 pub const MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS: u64 = 10_000;
 
 /// Pings arriving faster than that tolerated before GOAWAY "too_many_pings", 0 = unlimited
-/// (`grpc.http2.max_ping_strikes`). Not set by the C# node; see [`builder`].
+/// (`grpc.http2.max_ping_strikes`). Not set by the C# node; see `builder`.
 pub const HTTP2_MAX_PING_STRIKES: i32 = 0;
 
 /// The arguments shared by the server and every client channel: spec 3.6 plus ping tolerance.

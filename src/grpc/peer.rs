@@ -85,7 +85,8 @@ pub struct GrpcPeer {
     /// The request thread's queue; `None` once disconnected (dropping it stops the thread).
     jobs: Mutex<Option<Sender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
-    thread_id: Option<ThreadId>,
+    /// The request thread's id: a disconnect running on it must not join itself.
+    thread_id: ThreadId,
 }
 
 impl GrpcPeer {
@@ -107,7 +108,7 @@ impl GrpcPeer {
             Ok(())
         })
         .map_err(GrpcError::Thread)?;
-        let thread_id = Some(thread.thread().id());
+        let thread_id = thread.thread().id();
         let nanos = |d: &HandshakeData| d.time.as_ref().map(timestamp_nanos).unwrap_or(0);
         Ok(GrpcPeer {
             chain_state: Mutex::new(RemoteChainState::from_handshake(received)),
@@ -262,11 +263,7 @@ impl Peer for GrpcPeer {
             }
         }
         // Joined unless we are that thread (a request that ends in a disconnect).
-        if std::thread::current().id()
-            != self
-                .thread_id
-                .unwrap_or_else(|| std::thread::current().id())
-        {
+        if std::thread::current().id() != self.thread_id {
             if let Some(handle) = self.thread.lock().take() {
                 let _ = handle.join();
             }

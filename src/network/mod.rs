@@ -12,3 +12,5 @@ pub mod handshake;
 pub mod node_table;
 pub mod peer;
 pub mod peer_pool;
+#[cfg(test)]
+mod test_peer;

@@ -90,59 +90,16 @@ pub trait Peer: Send + Sync + 'static {
 mod tests {
     use super::*;
 
-    struct Stub {
-        endpoint: Endpoint,
-        connected: bool,
-        connection_time: UnixMillis,
-    }
+    use crate::network::test_peer::StubPeer;
 
-    impl Peer for Stub {
-        fn pubkey_hex(&self) -> &str {
-            "04"
-        }
-        fn pubkey(&self) -> &[u8] {
-            &[4]
-        }
-        fn endpoint(&self) -> &Endpoint {
-            &self.endpoint
-        }
-        fn is_inbound(&self) -> bool {
-            true
-        }
-        fn connection_time(&self) -> UnixMillis {
-            self.connection_time
-        }
-        fn is_connected(&self) -> bool {
-            self.connected
-        }
-        fn is_ready(&self) -> bool {
-            self.connected
-        }
-        fn inbound_session_id(&self) -> &[u8] {
-            &[]
-        }
-        fn last_received_handshake_time(&self) -> i128 {
-            0
-        }
-        fn last_sent_handshake_time(&self) -> i128 {
-            0
-        }
-        fn mark_connected(&self) {}
-        fn confirm_handshake(&self) -> Result<(), PeerRequestError> {
-            Ok(())
-        }
-        fn check_health(&self) -> Result<(), PeerRequestError> {
-            Ok(())
-        }
-        fn disconnect(&self, _graceful: bool) {}
-    }
-
-    fn stub(connected: bool, connection_time: UnixMillis) -> Stub {
-        Stub {
+    fn stub(connected: bool, connection_time: UnixMillis) -> StubPeer {
+        StubPeer {
+            key: "04".into(),
             endpoint: Endpoint {
                 host: "1.2.3.4".into(),
                 port: 6800,
             },
+            inbound: true,
             connected,
             connection_time,
         }

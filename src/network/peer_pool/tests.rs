@@ -2,61 +2,13 @@
 //! behaviour scenarios (102–111) live in `tests/it/peer_pool.rs`.
 
 use super::*;
-use crate::network::peer::{PeerRequestError, PEER_CONNECTION_TIMEOUT_MS};
+use crate::network::peer::PEER_CONNECTION_TIMEOUT_MS;
+use crate::network::test_peer::StubPeer;
 
 const NOW: UnixMillis = 1_800_000_000_000;
 
-struct Stub {
-    key: String,
-    endpoint: Endpoint,
-    inbound: bool,
-    connected: bool,
-    connection_time: UnixMillis,
-}
-
-impl Peer for Stub {
-    fn pubkey_hex(&self) -> &str {
-        &self.key
-    }
-    fn pubkey(&self) -> &[u8] {
-        &[]
-    }
-    fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
-    }
-    fn is_inbound(&self) -> bool {
-        self.inbound
-    }
-    fn connection_time(&self) -> UnixMillis {
-        self.connection_time
-    }
-    fn is_connected(&self) -> bool {
-        self.connected
-    }
-    fn is_ready(&self) -> bool {
-        self.connected
-    }
-    fn inbound_session_id(&self) -> &[u8] {
-        &[]
-    }
-    fn last_received_handshake_time(&self) -> i128 {
-        0
-    }
-    fn last_sent_handshake_time(&self) -> i128 {
-        0
-    }
-    fn mark_connected(&self) {}
-    fn confirm_handshake(&self) -> Result<(), PeerRequestError> {
-        Ok(())
-    }
-    fn check_health(&self) -> Result<(), PeerRequestError> {
-        Ok(())
-    }
-    fn disconnect(&self, _graceful: bool) {}
-}
-
 fn peer(key: &str, host: &str, inbound: bool) -> Arc<dyn Peer> {
-    Arc::new(Stub {
+    Arc::new(StubPeer {
         key: key.to_owned(),
         endpoint: Endpoint {
             host: host.to_owned(),
@@ -69,7 +21,7 @@ fn peer(key: &str, host: &str, inbound: bool) -> Arc<dyn Peer> {
 }
 
 fn stale(key: &str, host: &str, inbound: bool) -> Arc<dyn Peer> {
-    Arc::new(Stub {
+    Arc::new(StubPeer {
         key: key.to_owned(),
         endpoint: Endpoint {
             host: host.to_owned(),

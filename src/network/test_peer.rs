@@ -1,0 +1,55 @@
+//! A minimal in-memory [`Peer`] for the unit tests of this layer.
+
+use super::endpoint::Endpoint;
+use super::peer::{Peer, PeerRequestError};
+use crate::types::UnixMillis;
+
+/// A peer that only holds the state the pool reads.
+pub(crate) struct StubPeer {
+    pub key: String,
+    pub endpoint: Endpoint,
+    pub inbound: bool,
+    pub connected: bool,
+    pub connection_time: UnixMillis,
+}
+
+impl Peer for StubPeer {
+    fn pubkey_hex(&self) -> &str {
+        &self.key
+    }
+    fn pubkey(&self) -> &[u8] {
+        &[]
+    }
+    fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+    fn is_inbound(&self) -> bool {
+        self.inbound
+    }
+    fn connection_time(&self) -> UnixMillis {
+        self.connection_time
+    }
+    fn is_connected(&self) -> bool {
+        self.connected
+    }
+    fn is_ready(&self) -> bool {
+        self.connected
+    }
+    fn inbound_session_id(&self) -> &[u8] {
+        &[]
+    }
+    fn last_received_handshake_time(&self) -> i128 {
+        0
+    }
+    fn last_sent_handshake_time(&self) -> i128 {
+        0
+    }
+    fn mark_connected(&self) {}
+    fn confirm_handshake(&self) -> Result<(), PeerRequestError> {
+        Ok(())
+    }
+    fn check_health(&self) -> Result<(), PeerRequestError> {
+        Ok(())
+    }
+    fn disconnect(&self, _graceful: bool) {}
+}
