@@ -250,3 +250,42 @@ fn check_config_validates_and_exits() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn netctl_makes_a_key_file_prints_its_identity_and_never_overwrites() {
+    const CTL: &str = env!("CARGO_BIN_EXE_aelf-netctl");
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("node.key");
+    let out = Command::new(CTL)
+        .args(["keygen", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let made = String::from_utf8_lossy(&out.stdout).to_string();
+    let shown = Command::new(CTL)
+        .args(["pubkey", "--key-file"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert_eq!(shown.status.code(), Some(0));
+    let shown = String::from_utf8_lossy(&shown.stdout).to_string();
+    let pubkey_line = shown.lines().find(|l| l.starts_with("pubkey: ")).unwrap();
+    assert_eq!(pubkey_line.len(), "pubkey: ".len() + 130);
+    assert!(made.contains(pubkey_line), "{made} / {shown}");
+    let before = std::fs::read(&key).unwrap();
+    let again = Command::new(CTL)
+        .args(["keygen", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("refusing to overwrite"));
+    assert_eq!(std::fs::read(&key).unwrap(), before);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
