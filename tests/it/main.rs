@@ -11,3 +11,4 @@ mod peer_pool;
 mod support;
 mod tls;
 mod two_nodes;
+mod wire_peer;

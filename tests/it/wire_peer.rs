@@ -1,0 +1,207 @@
+//! A peer written here from the wire format up — generated stubs, a hand-built signed
+//! `HandshakeData`, raw metadata — does a legacy handshake with the `aelf-netd` daemon,
+//! including the daemon's dial-back to it, so the server is checked by something other than
+//! our own peer code.
+
+use crate::daemon::{write_config_with, Daemon};
+use crate::support::free_port;
+use aelf_net::crypto::{verify, NodeKey};
+use aelf_net::grpc::channel::{connect, server_channel_args, DEFAULT_MAX_MESSAGE_LENGTH};
+use aelf_net::grpc::tls::{server_credentials, TlsIdentity};
+use aelf_net::pb::aelf_core::Hash as PbHash;
+use aelf_net::pb::network_types::{
+    ConfirmHandshakeRequest, DisconnectReason, Handshake, HandshakeData, HandshakeError,
+    HandshakeRequest,
+};
+use aelf_net::pb::peer_service::{HealthCheckRequest, PingRequest, PongReply, VoidReply};
+use aelf_net::pb::peer_service_grpc::{create_peer_service, PeerService, PeerServiceClient};
+use aelf_net::types::{handshake_hash, timestamp_from_millis, Clock, SystemClock};
+use crossbeam_channel::{bounded, Sender};
+use grpcio::{
+    CallOption, EnvBuilder, MetadataBuilder, RpcContext, RpcStatusCode, ServerBuilder, UnarySink,
+};
+use protobuf::MessageField;
+use std::sync::Arc;
+use std::time::Duration;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// The wire peer's own server: answers the daemon's dial-back Ping and records its Disconnect.
+#[derive(Clone)]
+struct WireServer {
+    pings: Sender<()>,
+    goodbyes: Sender<Vec<u8>>,
+}
+
+impl PeerService for WireServer {
+    fn ping(&mut self, ctx: RpcContext, _req: PingRequest, sink: UnarySink<PongReply>) {
+        let _ = self.pings.try_send(());
+        ctx.spawn(async move {
+            let _ = sink.success(PongReply::new()).await;
+        });
+    }
+
+    fn disconnect(&mut self, ctx: RpcContext, _req: DisconnectReason, sink: UnarySink<VoidReply>) {
+        let session = ctx
+            .request_headers()
+            .iter()
+            .find(|(k, _)| *k == "session-id-bin")
+            .map(|(_, v)| v.to_vec())
+            .unwrap_or_default();
+        let _ = self.goodbyes.try_send(session);
+        ctx.spawn(async move {
+            let _ = sink.success(VoidReply::new()).await;
+        });
+    }
+}
+
+fn headers(pubkey_hex: &str, session: Option<&[u8]>) -> CallOption {
+    let mut md = MetadataBuilder::new();
+    md.add_str("public-key", pubkey_hex).unwrap();
+    if let Some(s) = session {
+        md.add_bytes("session-id-bin", s).unwrap();
+    }
+    CallOption::default().headers(md.build()).timeout(DEADLINE)
+}
+
+#[test]
+fn a_hand_written_peer_completes_a_legacy_handshake_with_dial_back() {
+    // Our side: a TLS server for the dial-back, on its own port.
+    let (ping_tx, pings) = bounded(16);
+    let (bye_tx, goodbyes) = bounded(16);
+    let env = Arc::new(
+        EnvBuilder::new()
+            .cq_count(1)
+            .name_prefix("wire-peer")
+            .build(),
+    );
+    let mut server = ServerBuilder::new(env.clone())
+        .channel_args(server_channel_args(&env, DEFAULT_MAX_MESSAGE_LENGTH).build_args())
+        .register_service(create_peer_service(WireServer {
+            pings: ping_tx,
+            goodbyes: bye_tx,
+        }))
+        .build()
+        .unwrap();
+    let our_port = server
+        .add_listening_port(
+            "127.0.0.1:0",
+            server_credentials(&TlsIdentity::generate().unwrap()),
+        )
+        .unwrap();
+    server.start();
+
+    // The daemon.
+    let dir = tempfile::tempdir().unwrap();
+    let daemon_port = free_port();
+    let config = write_config_with(dir.path(), daemon_port, "", "");
+    let mut daemon = Daemon::start(&config, &[]);
+    daemon.wait_for("node started");
+
+    // Handshake data built field by field and signed over SHA-256 of its encoding.
+    let key = NodeKey::generate();
+    let zero = PbHash {
+        value: vec![0; 32],
+        ..Default::default()
+    };
+    let data = HandshakeData {
+        chain_id: 9992731,
+        version: 1,
+        listening_port: i32::from(our_port),
+        pubkey: key.pubkey().to_vec(),
+        best_chain_hash: MessageField::some(zero.clone()),
+        best_chain_height: 1,
+        last_irreversible_block_hash: MessageField::some(zero),
+        last_irreversible_block_height: 1,
+        time: MessageField::some(timestamp_from_millis(SystemClock.now_millis())),
+        node_version: "1.3.0.0".into(),
+        ..Default::default()
+    };
+    let our_session = vec![9, 8, 7, 6, 5];
+    let request = HandshakeRequest {
+        handshake: MessageField::some(Handshake {
+            signature: key.sign(&handshake_hash(&data)).to_vec(),
+            handshake_data: MessageField::some(data),
+            session_id: our_session.clone(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let (channel, _) = connect(
+        "127.0.0.1",
+        daemon_port,
+        env.clone(),
+        Duration::from_secs(10),
+        DEFAULT_MAX_MESSAGE_LENGTH,
+    )
+    .unwrap();
+    let client = PeerServiceClient::new(channel);
+    let reply = client
+        .do_handshake_opt(&request, headers(&key.pubkey_hex(), None))
+        .unwrap();
+    assert_eq!(
+        reply.error.enum_value_or_default(),
+        HandshakeError::HANDSHAKE_OK
+    );
+    pings
+        .recv_timeout(DEADLINE)
+        .expect("the daemon pinged us back");
+
+    // The reply is the daemon's own handshake, signed by the key it logs.
+    let theirs = reply.handshake.as_ref().unwrap();
+    let their_data = theirs.handshake_data.as_ref().unwrap();
+    assert!(verify(
+        &handshake_hash(their_data),
+        &theirs.signature,
+        &their_data.pubkey
+    )
+    .is_ok());
+    assert_eq!(their_data.listening_port, i32::from(daemon_port));
+    assert_eq!(theirs.session_id.len(), 5);
+    let their_session = theirs.session_id.clone();
+
+    // Authenticated calls carry the session the daemon gave us.
+    let health = |session: &[u8]| {
+        client
+            .check_health_opt(
+                &HealthCheckRequest::new(),
+                headers(&key.pubkey_hex(), Some(session)),
+            )
+            .map(drop)
+            .map_err(|e| match e {
+                grpcio::Error::RpcFailure(s) => s.code(),
+                other => panic!("{other}"),
+            })
+    };
+    assert_eq!(
+        health(&our_session),
+        Err(RpcStatusCode::CANCELLED),
+        "our own session is not theirs"
+    );
+    client
+        .confirm_handshake_opt(
+            &ConfirmHandshakeRequest::new(),
+            headers(&key.pubkey_hex(), Some(&their_session)),
+        )
+        .unwrap();
+    assert_eq!(health(&their_session), Ok(()));
+    let line = daemon.wait_for("peer connected:");
+    assert!(
+        line.contains(&format!("127.0.0.1:{our_port}")) && line.contains("inbound"),
+        "{line}"
+    );
+
+    // A graceful stop says goodbye over the dial-back channel, with our session.
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit().code(), Some(0));
+    assert_eq!(
+        goodbyes
+            .recv_timeout(DEADLINE)
+            .expect("Disconnect from the daemon"),
+        our_session
+    );
+
+    let done = server.shutdown();
+    server.cancel_all_calls();
+    let _ = futures_executor::block_on(done);
+}
