@@ -32,6 +32,7 @@
 //! | `grpc-client-*` | completion queues of our outgoing channels (same count) | replies to our calls | dropping the last channel |
 //! | `handshake-<i>` | inbound handshakes with dial-back, disconnects (`[threads] handshake_workers`) | a bounded work queue | [`grpc::network_server::NetworkServer::stop`] |
 //! | `peer-<id>` | one peer's outgoing requests | that peer's bounded request queue | the peer's `disconnect` |
+//! | `stream-<id>` | one stream-mode peer's incoming requests | that peer's bounded inbox | the peer's `disconnect` |
 //! | `dialer` | dialing the boot nodes at start | — | `NetworkServer::stop` |
 //! | `net-upkeep` | dropping peers that never confirm | a tick and its stop channel | `NetworkServer::stop` |
 //! | `producer` | block production (when `[producer] enabled`) | a tick and its stop channel | [`node::Node::shutdown`] |

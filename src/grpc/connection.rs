@@ -1,6 +1,7 @@
-//! `ConnectionService`: the connection lifecycle of legacy-mode peers — outbound `connect`
-//! (spec 4.2), inbound `DoHandshake` with dial-back (spec 4.3), confirmation, disconnection and
-//! the expiry of peers that never confirm.
+//! `ConnectionService`: the connection lifecycle of peers — outbound `connect` (spec 4.2, legacy
+//! or stream mode by the node versions, 4.6), inbound `DoHandshake` with dial-back (spec 4.3) or
+//! its stream variant (spec 4.5), confirmation, disconnection and the expiry of peers that never
+//! confirm. [`PeerLifecycle`] is the part peers' own threads call back into.
 //!
 //! Owns the order of those steps and the pool decisions they take. Every method may block on
 //! the network (dials, pings), so callers run them on dialer or handshake worker threads, never
@@ -11,18 +12,25 @@ use super::client::PeerClient;
 use super::error::{handler_failure, GrpcError};
 use super::metadata::{do_handshake_policy, ping_policy};
 use super::peer::{GrpcPeer, PeerInfo};
+use super::stream::dialer::{dial_stream, StreamDial};
+use super::stream::link::Link;
+use super::stream::stream_peer::{StreamPeer, StreamPeerParts, StreamRole};
+use super::stream::INBOX_CAPACITY;
 use crate::network::endpoint::Endpoint;
 use crate::network::handshake::HandshakeProvider;
 use crate::network::node_table::{NodeRecord, NodeTable};
 use crate::network::peer::Peer;
 use crate::network::peer_pool::PeerPool;
 use crate::pb::network_types::{Handshake, HandshakeData, HandshakeError, HandshakeReply};
+use crate::pb::peer_service::StreamMessage;
 use crate::types::{Clock, NodeVersion};
+use crossbeam_channel::{bounded, Sender};
 use grpcio::{Environment, RpcStatus};
-use log::{debug, info, warn};
+use log::{debug, info};
+use parking_lot::Mutex;
 use protobuf::{Message, MessageField};
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// What the connection service needs from the config.
@@ -43,6 +51,7 @@ pub struct ConnectionService {
     handshakes: Arc<HandshakeProvider>,
     pool: Arc<PeerPool>,
     nodes: Arc<NodeTable>,
+    lifecycle: Arc<PeerLifecycle>,
     /// The completion queues of our outgoing channels.
     env: Arc<Environment>,
     clock: Arc<dyn Clock>,
@@ -61,6 +70,11 @@ impl ConnectionService {
         own_pubkey_hex: String,
     ) -> ConnectionService {
         ConnectionService {
+            lifecycle: Arc::new(PeerLifecycle {
+                pool: pool.clone(),
+                nodes: nodes.clone(),
+                streams: Mutex::new(Vec::new()),
+            }),
             handshakes,
             pool,
             nodes,
@@ -77,6 +91,15 @@ impl ConnectionService {
 
     pub fn nodes(&self) -> &Arc<NodeTable> {
         &self.nodes
+    }
+
+    pub fn lifecycle(&self) -> &Arc<PeerLifecycle> {
+        &self.lifecycle
+    }
+
+    /// The pool's peer for `pubkey_hex` as a stream peer, if it is one.
+    pub fn stream_peer(&self, pubkey_hex: &str) -> Option<Arc<StreamPeer>> {
+        self.lifecycle.stream_peer(pubkey_hex)
     }
 
     /// Dials `endpoint`, handshakes, enters the pool and confirms (spec 4.2). `Ok(false)` when a
@@ -153,16 +176,30 @@ impl ConnectionService {
             .validate(theirs)
             .map_err(GrpcError::InvalidReply)?;
         let (our_data, their_data) = (data(&ours), data(theirs));
+        let info = PeerInfo {
+            pubkey: their_data.pubkey.clone(),
+            pubkey_hex: hex::encode(&their_data.pubkey),
+            endpoint: endpoint.clone(),
+            inbound: false,
+            connection_time: self.clock.now_millis(),
+            protocol_version: their_data.version,
+            node_version: their_data.node_version.clone(),
+        };
+        if self.streams_with(&our_data.node_version, &their_data.node_version) {
+            let peer = dial_stream(StreamDial {
+                client,
+                info,
+                own_pubkey_hex: self.own_pubkey_hex.clone(),
+                handshakes: &self.handshakes,
+                lifecycle: self.lifecycle.clone(),
+                unary_session: theirs.session_id.clone(),
+                received: their_data.clone(),
+                sent: our_data.clone(),
+            })?;
+            return Ok(peer);
+        }
         let peer = GrpcPeer::start(
-            PeerInfo {
-                pubkey: their_data.pubkey.clone(),
-                pubkey_hex: hex::encode(&their_data.pubkey),
-                endpoint: endpoint.clone(),
-                inbound: false,
-                connection_time: self.clock.now_millis(),
-                protocol_version: their_data.version,
-                node_version: their_data.node_version.clone(),
-            },
+            info,
             client,
             theirs.session_id.clone(),
             ours.session_id.clone(),
@@ -174,6 +211,15 @@ impl ConnectionService {
 
     fn confirm_outbound(&self, peer: &Arc<dyn Peer>) -> Result<(), GrpcError> {
         Ok(peer.confirm_handshake()?)
+    }
+
+    /// Whether a connection whose initiator announced `initiator` and whose listener announced
+    /// `listener` runs in stream mode: both must be at least `support_stream_min_version`
+    /// (spec 4.6). An unparseable version means legacy mode.
+    fn streams_with(&self, initiator: &str, listener: &str) -> bool {
+        let min = &self.settings.stream_min_version;
+        let capable = |v: &str| NodeVersion::parse(v).is_ok_and(|v| v.at_least(min));
+        capable(initiator) && capable(listener)
     }
 
     /// The legacy inbound `DoHandshake` (spec 4.3). `Err` is a gRPC status for the call (the C#
@@ -195,13 +241,23 @@ impl ConnectionService {
         let theirs = data(handshake);
         let their_version =
             NodeVersion::parse(&theirs.node_version).map_err(|e| handler_failure(e.to_string()))?;
-        if their_version.at_least(&self.settings.stream_min_version) {
-            // The stream path (spec 4.5) is not served yet: refuse cleanly rather than promise
-            // a stream this node cannot open.
-            warn!(
-                "refusing stream-mode handshake from {ip} (node_version {their_version}): stream mode is not supported yet"
-            );
-            return Ok(refusal(HandshakeError::CONNECTION_REFUSED));
+        if their_version.at_least(&self.settings.stream_min_version)
+            && self
+                .settings
+                .node_version
+                .at_least(&self.settings.stream_min_version)
+        {
+            // Stream path (spec 4.5): answer with a fresh handshake and keep no state; the
+            // initiator opens RequestByStream next. Beyond the C# rule (initiator's version
+            // alone), our own version must allow streams too: a listener configured below
+            // the minimum behaves as an old C# node would, in legacy mode, and so agrees with
+            // the dialer, which decides on both versions.
+            debug!("stream-mode handshake from {ip} (node_version {their_version})");
+            return Ok(HandshakeReply {
+                handshake: MessageField::some(self.handshakes.build()),
+                error: HandshakeError::HANDSHAKE_OK.into(),
+                ..Default::default()
+            });
         }
         let host = ip.to_string();
         let pubkey_hex = hex::encode(&theirs.pubkey);
@@ -306,7 +362,206 @@ impl ConnectionService {
         })
     }
 
+    /// The HAND_SHAKE request of an inbound stream (spec 4.5): validate, mark the handshake in
+    /// progress, create a back peer writing on `link`, put it in the pool (replacing any peer
+    /// with the same key, C# quirk 9 — but only once the new handshake is valid), answer with
+    /// our handshake. Refusals are replies with `error` set; the call stays open either way.
+    /// Returns the back peer's inbox when one was admitted. Blocks (it may disconnect the
+    /// peer it replaces): runs on a handshake worker.
+    pub fn accept_stream_handshake(
+        &self,
+        caller: Option<IpAddr>,
+        handshake: &Handshake,
+        link: &Link,
+    ) -> (HandshakeReply, Option<Sender<StreamMessage>>) {
+        let Some(ip) = caller else {
+            return (refusal(HandshakeError::INVALID_CONNECTION), None);
+        };
+        if let Err(rejection) = self.handshakes.validate(handshake) {
+            debug!("stream handshake from {ip} refused: {rejection}");
+            let code = rejection
+                .handshake_error()
+                .unwrap_or(HandshakeError::INVALID_CONNECTION);
+            return (refusal(code), None);
+        }
+        let theirs = data(handshake);
+        let host = ip.to_string();
+        let pubkey_hex = hex::encode(&theirs.pubkey);
+        if let Err(reason) = self
+            .pool
+            .add_handshaking(&host, &pubkey_hex, self.clock.now_millis())
+        {
+            debug!("refusing stream handshake from {host}: {reason}");
+            return (refusal(reason.handshake_error()), None);
+        }
+        let outcome = self.admit_back_peer(ip, handshake, theirs, link);
+        self.pool.remove_handshaking(&host, &pubkey_hex);
+        match outcome {
+            Ok((reply, inbox)) => (reply, Some(inbox)),
+            Err(code) => (refusal(code), None),
+        }
+    }
+
+    fn admit_back_peer(
+        &self,
+        ip: IpAddr,
+        handshake: &Handshake,
+        theirs: &HandshakeData,
+        link: &Link,
+    ) -> Result<(HandshakeReply, Sender<StreamMessage>), HandshakeError> {
+        let port = u16::try_from(theirs.listening_port)
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or(HandshakeError::INVALID_CONNECTION)?;
+        let ours = self.handshakes.build();
+        let peer = Arc::new(StreamPeer::new(
+            StreamPeerParts {
+                info: PeerInfo {
+                    pubkey: theirs.pubkey.clone(),
+                    pubkey_hex: hex::encode(&theirs.pubkey),
+                    endpoint: Endpoint {
+                        host: ip.to_string(),
+                        port,
+                    },
+                    inbound: true,
+                    connection_time: self.clock.now_millis(),
+                    protocol_version: theirs.version,
+                    node_version: theirs.node_version.clone(),
+                },
+                role: StreamRole::Back,
+                client: None,
+                own_pubkey_hex: self.own_pubkey_hex.clone(),
+                outbound_session: handshake.session_id.clone(),
+                inbound_session: ours.session_id.clone(),
+                received: theirs.clone(),
+                sent: data(&ours).clone(),
+            },
+            link.clone(),
+        ));
+        let entry: Arc<dyn Peer> = peer.clone();
+        let now = self.clock.now_millis();
+        match self.pool.get(entry.pubkey_hex()) {
+            Some(existing) => {
+                if !self
+                    .pool
+                    .try_replace(entry.pubkey_hex(), &existing, entry.clone())
+                {
+                    return Err(HandshakeError::REPEATED_CONNECTION);
+                }
+                info!(
+                    "stream handshake from {} replaces the existing connection",
+                    short(entry.pubkey_hex())
+                );
+                existing.disconnect(false);
+            }
+            None => {
+                if let Err(e) = self.pool.try_add(entry.clone(), now) {
+                    return Err(e.handshake_error());
+                }
+            }
+        }
+        let (inbox_tx, inbox) = bounded(INBOX_CAPACITY);
+        if let Err(e) = peer.start(self.lifecycle.clone(), inbox) {
+            log::warn!("cannot start the stream thread for {peer}: {e}");
+            self.pool.remove_exact(entry.pubkey_hex(), &entry);
+            return Err(HandshakeError::INVALID_CONNECTION);
+        }
+        self.lifecycle.register_stream(&peer);
+        Ok((
+            HandshakeReply {
+                handshake: MessageField::some(ours),
+                error: HandshakeError::HANDSHAKE_OK.into(),
+                ..Default::default()
+            },
+            inbox_tx,
+        ))
+    }
+
     /// The remote confirmed its handshake (ConfirmHandshake RPC): the peer becomes ready.
+    pub fn confirm_inbound(&self, pubkey_hex: &str) -> bool {
+        self.lifecycle.confirm_inbound(pubkey_hex)
+    }
+
+    fn on_connected(&self, peer: &dyn Peer) {
+        self.lifecycle.on_connected(peer);
+    }
+
+    /// Removes the peer named by `pubkey_hex` and closes it; `graceful` tells the remote.
+    pub fn disconnect_by_pubkey(&self, pubkey_hex: &str, graceful: bool) -> bool {
+        self.lifecycle.disconnect_by_pubkey(pubkey_hex, graceful)
+    }
+
+    fn remove_and_disconnect(&self, peer: &Arc<dyn Peer>, graceful: bool) {
+        self.lifecycle.remove_and_disconnect(peer, graceful);
+    }
+
+    /// Drops peers that stayed unconfirmed past the connection timeout (C# `IsInvalid`).
+    pub fn purge_invalid(&self) -> usize {
+        let now = self.clock.now_millis();
+        let stale: Vec<Arc<dyn Peer>> = self
+            .pool
+            .peers(true)
+            .into_iter()
+            .filter(|p| p.is_invalid(now))
+            .collect();
+        for peer in &stale {
+            info!(
+                "dropping {} at {}: never confirmed",
+                short(peer.pubkey_hex()),
+                peer.endpoint()
+            );
+            self.remove_and_disconnect(peer, false);
+        }
+        stale.len()
+    }
+
+    /// Disconnects every peer (node shutdown); `graceful` sends Disconnect to each.
+    pub fn disconnect_all(&self, graceful: bool) {
+        for peer in self.pool.peers(true) {
+            self.remove_and_disconnect(&peer, graceful);
+        }
+    }
+}
+
+/// The pool and node-table side of the connection service: what peers' own threads (the
+/// stream peers' inbox threads) call back into when the remote confirms, says goodbye, or the
+/// stream closes. Also keeps track of the stream peers, so their concrete type can be found
+/// from a pool entry.
+pub struct PeerLifecycle {
+    pool: Arc<PeerPool>,
+    nodes: Arc<NodeTable>,
+    /// Stream peers created by this service (weak: the pool owns them).
+    streams: Mutex<Vec<Weak<StreamPeer>>>,
+}
+
+impl PeerLifecycle {
+    pub fn pool(&self) -> &Arc<PeerPool> {
+        &self.pool
+    }
+
+    pub fn nodes(&self) -> &Arc<NodeTable> {
+        &self.nodes
+    }
+
+    /// Remembers a stream peer (forgets the ones gone).
+    pub fn register_stream(&self, peer: &Arc<StreamPeer>) {
+        let mut streams = self.streams.lock();
+        streams.retain(|w| w.strong_count() > 0);
+        streams.push(Arc::downgrade(peer));
+    }
+
+    /// The pool's peer for `pubkey_hex` as a stream peer, if it is one.
+    pub fn stream_peer(&self, pubkey_hex: &str) -> Option<Arc<StreamPeer>> {
+        let entry = self.pool.get(pubkey_hex)?;
+        self.streams
+            .lock()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|s| s.is(&entry))
+    }
+
+    /// The remote confirmed its handshake (ConfirmHandshake RPC or CONFIRM_HAND_SHAKE): the
+    /// peer becomes ready.
     pub fn confirm_inbound(&self, pubkey_hex: &str) -> bool {
         match self.pool.get(pubkey_hex) {
             Some(peer) => {
@@ -357,36 +612,29 @@ impl ConnectionService {
         }
     }
 
-    fn remove_and_disconnect(&self, peer: &Arc<dyn Peer>, graceful: bool) {
+    /// Removes `peer` from the pool if it is still the entry for its key, and closes it.
+    pub fn remove_and_disconnect(&self, peer: &Arc<dyn Peer>, graceful: bool) {
         self.pool.remove_exact(peer.pubkey_hex(), peer);
         peer.disconnect(graceful);
     }
 
-    /// Drops peers that stayed unconfirmed past the connection timeout (C# `IsInvalid`).
-    pub fn purge_invalid(&self) -> usize {
-        let now = self.clock.now_millis();
-        let stale: Vec<Arc<dyn Peer>> = self
-            .pool
-            .peers(true)
-            .into_iter()
-            .filter(|p| p.is_invalid(now))
-            .collect();
-        for peer in &stale {
-            info!(
-                "dropping {} at {}: never confirmed",
-                short(peer.pubkey_hex()),
-                peer.endpoint()
-            );
-            self.remove_and_disconnect(peer, false);
-        }
-        stale.len()
+    /// Removes `peer` from the pool if it is still the entry for its key (not a replacement).
+    pub fn remove_exact(&self, peer: &Arc<dyn Peer>) -> bool {
+        self.pool.remove_exact(peer.pubkey_hex(), peer)
     }
 
-    /// Disconnects every peer (node shutdown); `graceful` sends Disconnect to each.
-    pub fn disconnect_all(&self, graceful: bool) {
-        for peer in self.pool.peers(true) {
-            self.remove_and_disconnect(&peer, graceful);
+    /// A stream peer's call ended (the remote closed it, it failed, or a write failed): an
+    /// unrecoverable failure, so the peer leaves the pool and is closed.
+    pub fn stream_closed(&self, peer: Arc<StreamPeer>) {
+        let entry: Arc<dyn Peer> = peer;
+        if self.remove_exact(&entry) {
+            info!(
+                "peer {} at {}: stream closed, removed",
+                short(entry.pubkey_hex()),
+                entry.endpoint()
+            );
         }
+        entry.disconnect(false);
     }
 }
 

@@ -7,6 +7,8 @@
 //! * `metadata` — header names, call deadlines and retries, caller addresses.
 //! * `client` — blocking unary calls to one remote.
 //! * `peer` — a connected legacy-mode peer with its request thread.
+//! * `stream` — stream peer mode (`RequestByStream`): both ends, the request registry, the
+//!   per-peer inbox threads.
 //! * `connection` — dialing, inbound handshakes, confirmation, disconnection.
 //! * `server` — the `PeerService` handlers and the authentication checker.
 //! * `network_server` — starting and stopping all of it.
@@ -20,4 +22,5 @@ pub mod metadata;
 pub mod network_server;
 pub mod peer;
 pub mod server;
+pub mod stream;
 pub mod tls;

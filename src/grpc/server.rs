@@ -1,6 +1,7 @@
 //! The `PeerService` server: thin handlers on grpcio's completion-queue threads, the
 //! authentication checker (spec 3.2), and the handshake worker threads that run everything that
-//! may block (dial-back, disconnects).
+//! may block (dial-back, stream handshakes, disconnects). `RequestByStream` is served by
+//! [`super::stream::back_peer`].
 //!
 //! Owns the mapping of RPCs to the connection service and of outcomes to replies or statuses.
 //! Handlers never block: work that may wait on the network goes to a bounded worker queue, and
@@ -9,18 +10,22 @@
 use super::connection::ConnectionService;
 use super::error::{overloaded, unauthenticated};
 use super::metadata::{caller_ip, caller_pubkey, caller_session};
-use crate::network::node_table::MAX_NODES_PER_RESPONSE;
+use super::stream::back_peer;
+use crate::network::node_table::{NodeTable, MAX_NODES_PER_RESPONSE};
 use crate::network::peer_pool::PeerPool;
 use crate::pb::network_types::{
     ConfirmHandshakeRequest, DisconnectReason, HandshakeReply, HandshakeRequest, NodeInfo,
     NodeList, NodesRequest,
 };
 use crate::pb::peer_service::{
-    HealthCheckReply, HealthCheckRequest, PingRequest, PongReply, VoidReply,
+    HealthCheckReply, HealthCheckRequest, PingRequest, PongReply, StreamMessage, VoidReply,
 };
 use crate::pb::peer_service_grpc::PeerService;
-use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
-use grpcio::{CheckResult, RpcContext, RpcStatus, RpcStatusCode, ServerChecker, UnarySink};
+use crossbeam_channel::{bounded, Receiver, Sender};
+use grpcio::{
+    CheckResult, DuplexSink, RequestStream, RpcContext, RpcStatus, RpcStatusCode, ServerChecker,
+    UnarySink,
+};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -86,14 +91,7 @@ fn offload<T: Send + 'static>(
     let job: Work = Box::new(move || {
         let _ = tx.send(work());
     });
-    let queued = match workers {
-        Some(queue) => match queue.try_send(job) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => false,
-        },
-        None => false,
-    };
-    if !queued {
+    if !submit(workers, job) {
         ctx.spawn(async move {
             let _ = sink.fail(overloaded("the handshake worker pool")).await;
         });
@@ -112,6 +110,33 @@ fn offload<T: Send + 'static>(
             Err(status) => sink.fail(status).await,
         };
     });
+}
+
+/// Queues `job` on a handshake worker; `false` when the queue is full or gone.
+fn submit(workers: &Option<Sender<Work>>, job: Work) -> bool {
+    workers
+        .as_ref()
+        .is_some_and(|queue| queue.try_send(job).is_ok())
+}
+
+/// Up to `min(max_count, 10)` random entries of the node table (GetNodes, unary or stream).
+pub fn node_list(nodes: &NodeTable, max_count: i32) -> NodeList {
+    let n = usize::try_from(max_count)
+        .unwrap_or(0)
+        .min(MAX_NODES_PER_RESPONSE);
+    let nodes = nodes
+        .random(n)
+        .into_iter()
+        .map(|node| NodeInfo {
+            endpoint: node.endpoint.to_string(),
+            pubkey: node.pubkey,
+            ..Default::default()
+        })
+        .collect();
+    NodeList {
+        nodes,
+        ..Default::default()
+    }
 }
 
 fn reply<T: Send + 'static>(ctx: &RpcContext, sink: UnarySink<T>, value: T) {
@@ -151,28 +176,8 @@ impl PeerService for PeerServiceImpl {
     }
 
     fn get_nodes(&mut self, ctx: RpcContext, req: NodesRequest, sink: UnarySink<NodeList>) {
-        let n = usize::try_from(req.max_count)
-            .unwrap_or(0)
-            .min(MAX_NODES_PER_RESPONSE);
-        let nodes = self
-            .connections
-            .nodes()
-            .random(n)
-            .into_iter()
-            .map(|node| NodeInfo {
-                endpoint: node.endpoint.to_string(),
-                pubkey: node.pubkey,
-                ..Default::default()
-            })
-            .collect();
-        reply(
-            &ctx,
-            sink,
-            NodeList {
-                nodes,
-                ..Default::default()
-            },
-        );
+        let list = node_list(self.connections.nodes(), req.max_count);
+        reply(&ctx, sink, list);
     }
 
     fn do_handshake(
@@ -216,6 +221,24 @@ impl PeerService for PeerServiceImpl {
             }
             Ok(VoidReply::new())
         });
+    }
+
+    fn request_by_stream(
+        &mut self,
+        ctx: RpcContext,
+        stream: RequestStream<StreamMessage>,
+        sink: DuplexSink<StreamMessage>,
+    ) {
+        let caller = caller_ip(&ctx.peer());
+        let workers = self.workers.clone();
+        back_peer::serve(
+            &ctx,
+            stream,
+            sink,
+            caller,
+            self.connections.clone(),
+            move |job| submit(&workers, job),
+        );
     }
 }
 

@@ -1,5 +1,6 @@
 //! Connections over real TLS on 127.0.0.1: legacy-mode dialing and inbound handshakes with
-//! dial-back, authentication, refusals, disconnection and expiry (spec 4, 11.1–11.4).
+//! dial-back, authentication, refusals, disconnection and expiry (spec 4, 11.1–11.4). Stream
+//! mode has its own module, `stream`.
 //!
 //! The "remote" side of several tests is built here from the generated stubs and hand-built
 //! handshakes, not from our peer code, so the server is checked by something else than our
@@ -355,21 +356,6 @@ fn a_second_handshake_for_a_connected_key_is_a_repeated_connection() {
         HandshakeError::REPEATED_CONNECTION
     );
     assert!(b.has_ready_peer(&a), "the first connection is untouched");
-}
-
-#[test]
-fn a_stream_mode_initiator_is_refused_until_stream_mode_lands() {
-    let b = TestNode::start();
-    let dialer = TestNode::start();
-    assert_eq!(
-        do_handshake(
-            &b,
-            &dialer.key,
-            handshake_from(&dialer.key, dialer.port, |d| d.node_version =
-                "1.9.0.0".into())
-        ),
-        HandshakeError::CONNECTION_REFUSED
-    );
 }
 
 #[test]

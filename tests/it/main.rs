@@ -8,6 +8,7 @@ mod connections;
 mod daemon;
 mod handshake;
 mod peer_pool;
+mod stream;
 mod support;
 mod tls;
 mod two_nodes;

@@ -1,12 +1,14 @@
-//! Two `aelf-netd` processes that name each other as boot nodes: they connect in legacy mode,
-//! reconnect after one is killed and restarted, and say goodbye on a graceful stop.
+//! Two `aelf-netd` processes that name each other as boot nodes: they connect (in legacy mode
+//! with node_version 1.3.0.0, in stream mode with the default 1.9.0.0), reconnect after one is
+//! killed and restarted, and say goodbye on a graceful stop.
 
 use crate::daemon::{write_config_with, Daemon};
 use crate::support::free_port;
 
-/// Before stream mode lands, nodes that should connect announce a legacy version.
+/// A version below `support_stream_min_version`: legacy mode.
 const LEGACY: &str = "[node]\nnode_version = \"1.3.0.0\"";
 
+/// A config with the legacy version.
 fn config(dir: &std::path::Path, port: u16, boot: u16) -> std::path::PathBuf {
     let path = write_config_with(
         dir,
@@ -23,8 +25,28 @@ fn config(dir: &std::path::Path, port: u16, boot: u16) -> std::path::PathBuf {
     path
 }
 
+/// A config with the default node_version (1.9.0.0): stream mode.
+fn stream_config(dir: &std::path::Path, port: u16, boot: u16) -> std::path::PathBuf {
+    write_config_with(
+        dir,
+        port,
+        &format!("boot_nodes = [\"127.0.0.1:{boot}\"]"),
+        "",
+    )
+}
+
 #[test]
 fn boot_nodes_connect_reconnect_after_a_crash_and_say_goodbye() {
+    run(config, false);
+}
+
+#[test]
+fn stream_mode_boot_nodes_connect_reconnect_after_a_crash_and_say_goodbye() {
+    run(stream_config, true);
+}
+
+/// The shared scenario; `stream` also checks that the dialer opened a stream.
+fn run(config: fn(&std::path::Path, u16, u16) -> std::path::PathBuf, stream: bool) {
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (port_a, port_b) = (free_port(), free_port());
     let config_a = config(dir_a.path(), port_a, port_b);
@@ -34,6 +56,10 @@ fn boot_nodes_connect_reconnect_after_a_crash_and_say_goodbye() {
     a.wait_for("node started");
     let mut b = Daemon::start(&config_b, &[]);
     // B dials its boot node A; A had found nobody at B when it started.
+    if stream {
+        let line = b.wait_for("stream handshake with");
+        assert!(line.contains(&format!("127.0.0.1:{port_a}")), "{line}");
+    }
     let line = b.wait_for("peer connected:");
     assert!(
         line.contains(&format!("127.0.0.1:{port_a}")) && line.contains("outbound"),

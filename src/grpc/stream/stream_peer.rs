@@ -1,0 +1,488 @@
+//! `StreamPeer`: a peer connected in stream mode, on either side of the call — the dialer's
+//! stream peer (C# `GrpcStreamPeer`, which also keeps the pinned channel) or the listener's
+//! back peer (C# `GrpcStreamBackPeer`, which writes on the server call's response stream).
+//!
+//! Owns the peer's session ids, its [`Link`], its requests over the stream (spec 7.4) and its
+//! `stream-<id>` inbox thread, which handles what the remote asks ([`super::dispatch`]). It must
+//! not decide pool membership: the connection service (through
+//! [`PeerLifecycle`]) does, also when the stream closes.
+
+use super::dispatch::run_inbox;
+use super::link::Link;
+use super::registry::{RegisterError, RequestRegistry};
+use super::{
+    is_single_attempt, new_request_id, peer_info, StreamError, CHECK_HEALTH_TIMEOUT, CLOSE_GRACE,
+    CONFIRM_HANDSHAKE_TIMEOUT, STREAM_RECOVERY_WAIT, STREAM_WAIT_TIME, TIMEOUT_META_KEY,
+    TIMEOUT_RETRY_TIMES,
+};
+use crate::grpc::client::PeerClient;
+use crate::grpc::connection::PeerLifecycle;
+use crate::grpc::metadata::{PUBKEY_METADATA_KEY, SESSION_ID_METADATA_KEY};
+use crate::grpc::peer::{PeerInfo, RemoteChainState};
+use crate::network::endpoint::Endpoint;
+use crate::network::peer::{Peer, PeerRequestError};
+use crate::pb::network_types::{
+    disconnect_reason, ConfirmHandshakeRequest, DisconnectReason, HandshakeData, NodeList,
+    NodesRequest,
+};
+use crate::pb::peer_service::{HealthCheckRequest, MessageType, StreamMessage, StreamType};
+use crate::types::{timestamp_nanos, UnixMillis};
+use crossbeam_channel::{bounded, select, Receiver, Sender, TryRecvError};
+use log::debug;
+use parking_lot::Mutex;
+use protobuf::{EnumOrUnknown, Message};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::{JoinHandle, ThreadId};
+use std::time::Duration;
+
+/// Which end of the call a stream peer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamRole {
+    /// We dialed and opened the call (C# `GrpcStreamPeer`).
+    Dialer,
+    /// The remote dialed; we answer on the server call (C# `GrpcStreamBackPeer`).
+    Back,
+}
+
+/// Everything a stream peer is made of, apart from its link.
+pub struct StreamPeerParts {
+    pub info: PeerInfo,
+    pub role: StreamRole,
+    /// The dialer's client (channel); `None` for a back peer.
+    pub client: Option<PeerClient>,
+    pub own_pubkey_hex: String,
+    /// The session id the remote put in its stream handshake; we present it.
+    pub outbound_session: Vec<u8>,
+    /// The session id we put in our stream handshake; the remote must present it.
+    pub inbound_session: Vec<u8>,
+    /// The remote's handshake whose chain tips and time we keep.
+    pub received: HandshakeData,
+    /// Time of our handshake (for the cross-dial tie-break).
+    pub sent: HandshakeData,
+}
+
+/// A stream-mode peer (see the module documentation).
+pub struct StreamPeer {
+    info: PeerInfo,
+    role: StreamRole,
+    client: Option<PeerClient>,
+    outbound_session: Vec<u8>,
+    inbound_session: Vec<u8>,
+    /// `public-key`, `peer-info` and `session-id-bin` (hex): the meta of every request we send.
+    request_meta: HashMap<String, String>,
+    last_received_handshake: i128,
+    last_sent_handshake: i128,
+    chain_state: Mutex<RemoteChainState>,
+    link: Link,
+    connected: AtomicBool,
+    shut_down: AtomicBool,
+    /// Set by [`StreamPeer::start`]: from then on the peer owns the link and closes it. A back
+    /// peer that was never admitted leaves its call open (the error reply goes out on it).
+    started: AtomicBool,
+    /// Dropping it stops the inbox thread.
+    stop: Mutex<Option<Sender<()>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    thread_id: Mutex<Option<ThreadId>>,
+    /// Requests from the remote dropped because they failed authentication.
+    unauthenticated: AtomicU64,
+}
+
+impl StreamPeer {
+    /// A peer on `link`. Its inbox thread starts with [`StreamPeer::start`].
+    pub fn new(parts: StreamPeerParts, link: Link) -> StreamPeer {
+        let request_meta = HashMap::from([
+            (PUBKEY_METADATA_KEY.to_owned(), parts.own_pubkey_hex.clone()),
+            (
+                crate::grpc::metadata::PEER_INFO_METADATA_KEY.to_owned(),
+                peer_info(&parts.info.pubkey_hex),
+            ),
+            (
+                SESSION_ID_METADATA_KEY.to_owned(),
+                hex::encode(&parts.outbound_session),
+            ),
+        ]);
+        let nanos = |d: &HandshakeData| d.time.as_ref().map(timestamp_nanos).unwrap_or(0);
+        StreamPeer {
+            chain_state: Mutex::new(RemoteChainState::from_handshake(&parts.received)),
+            last_received_handshake: nanos(&parts.received),
+            last_sent_handshake: nanos(&parts.sent),
+            info: parts.info,
+            role: parts.role,
+            client: parts.client,
+            outbound_session: parts.outbound_session,
+            inbound_session: parts.inbound_session,
+            request_meta,
+            link,
+            connected: AtomicBool::new(false),
+            shut_down: AtomicBool::new(false),
+            started: AtomicBool::new(false),
+            stop: Mutex::new(None),
+            thread: Mutex::new(None),
+            thread_id: Mutex::new(None),
+            unauthenticated: AtomicU64::new(0),
+        }
+    }
+
+    /// Starts the inbox thread (`stream-<id>`) on the requests the reader forwards; from now on
+    /// the peer owns its link.
+    pub fn start(
+        self: &Arc<Self>,
+        lifecycle: Arc<PeerLifecycle>,
+        inbox: Receiver<StreamMessage>,
+    ) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = bounded::<()>(0);
+        *self.stop.lock() = Some(stop_tx);
+        // Before the thread runs: a request it handles may already close the peer.
+        self.started.store(true, Ordering::SeqCst);
+        // The thread waits until its id and handle are recorded, so a disconnect it runs
+        // itself knows not to join it.
+        let (go_tx, go) = bounded::<()>(1);
+        let weak = Arc::downgrade(self);
+        let name = format!("stream-{}", self.info.pubkey_hex.get(2..10).unwrap_or("?"));
+        let spawned = crate::thread::spawn(&name, move || {
+            if go.recv().is_ok() {
+                run_inbox(&weak, &lifecycle, &inbox, &stop_rx);
+            }
+            Ok(())
+        });
+        let handle = match spawned {
+            Ok(handle) => handle,
+            Err(e) => {
+                self.started.store(false, Ordering::SeqCst);
+                drop(self.stop.lock().take());
+                return Err(e);
+            }
+        };
+        *self.thread_id.lock() = Some(handle.thread().id());
+        *self.thread.lock() = Some(handle);
+        let _ = go_tx.send(());
+        Ok(())
+    }
+
+    pub fn info(&self) -> &PeerInfo {
+        &self.info
+    }
+
+    pub fn role(&self) -> StreamRole {
+        self.role
+    }
+
+    pub fn link(&self) -> &Link {
+        &self.link
+    }
+
+    /// The session id we present (hex, as in stream meta).
+    pub fn outbound_session_hex(&self) -> String {
+        hex::encode(&self.outbound_session)
+    }
+
+    pub fn chain_state(&self) -> RemoteChainState {
+        *self.chain_state.lock()
+    }
+
+    /// Requests from the remote dropped because they failed authentication.
+    pub fn unauthenticated_requests(&self) -> u64 {
+        self.unauthenticated.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_unauthenticated(&self) {
+        self.unauthenticated.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether the stream is closed (either side ended, a write failed, or we disconnected).
+    pub fn is_closed(&self) -> bool {
+        self.shut_down.load(Ordering::SeqCst) || self.link.is_closed()
+    }
+
+    /// Sends `payload` as a `message_type` request and waits for the reply (spec 7.4): up to
+    /// `timeout` (default [`STREAM_WAIT_TIME`]) per attempt, three attempts except for
+    /// HAND_SHAKE, CONFIRM_HAND_SHAKE and DISCONNECT. Fails at once when the peer is closed.
+    pub fn request(
+        &self,
+        message_type: MessageType,
+        payload: &dyn protobuf::MessageDyn,
+        timeout: Option<Duration>,
+    ) -> Result<StreamMessage, StreamError> {
+        if self.shut_down.load(Ordering::SeqCst) {
+            return Err(StreamError::Closed);
+        }
+        self.send_request(message_type, payload, timeout)
+    }
+
+    fn send_request(
+        &self,
+        message_type: MessageType,
+        payload: &dyn protobuf::MessageDyn,
+        timeout: Option<Duration>,
+    ) -> Result<StreamMessage, StreamError> {
+        let bytes = payload
+            .write_to_bytes_dyn()
+            .map_err(|e| StreamError::Codec(message_type, e.to_string()))?;
+        request(
+            &self.link,
+            &self.request_meta,
+            message_type,
+            bytes,
+            timeout,
+            &[],
+        )
+    }
+
+    /// GET_NODES over the stream (2000 ms).
+    pub fn get_nodes(&self, max_count: i32) -> Result<NodeList, StreamError> {
+        let request = NodesRequest {
+            max_count,
+            ..Default::default()
+        };
+        let reply = self.request(MessageType::GET_NODES, &request, Some(CHECK_HEALTH_TIMEOUT))?;
+        NodeList::parse_from_bytes(&reply.message)
+            .map_err(|e| StreamError::Codec(MessageType::GET_NODES, e.to_string()))
+    }
+
+    /// Whether `other` is this very peer object (the pool's entry for its key, say).
+    pub fn is(&self, other: &Arc<dyn Peer>) -> bool {
+        std::ptr::eq(
+            Arc::as_ptr(other) as *const (),
+            self as *const StreamPeer as *const (),
+        )
+    }
+}
+
+/// Sends one request over `link` with `meta` (plus `timeout` and `extra_meta`) and waits for
+/// its reply (C# `StreamRequestAsync`). Each attempt registers a fresh request id; a timed-out
+/// attempt is retried after [`STREAM_RECOVERY_WAIT`] unless the type is single-attempt. Stops
+/// early when the link closes.
+pub fn request(
+    link: &Link,
+    meta: &HashMap<String, String>,
+    message_type: MessageType,
+    payload: Vec<u8>,
+    timeout: Option<Duration>,
+    extra_meta: &[(&str, String)],
+) -> Result<StreamMessage, StreamError> {
+    let attempts = if is_single_attempt(message_type) {
+        1
+    } else {
+        TIMEOUT_RETRY_TIMES
+    };
+    let wait = timeout.unwrap_or(STREAM_WAIT_TIME);
+    let mut meta = meta.clone();
+    if let Some(t) = timeout {
+        meta.insert(TIMEOUT_META_KEY.to_owned(), t.as_millis().to_string());
+    }
+    for (k, v) in extra_meta {
+        meta.insert((*k).to_owned(), v.clone());
+    }
+    for attempt in 1..=attempts {
+        if let Some(reply) = attempt_once(link, &meta, message_type, &payload, wait)? {
+            return Ok(reply);
+        }
+        debug!("stream {message_type:?} request timed out, attempt {attempt}/{attempts}");
+        if attempt < attempts
+            && matches!(
+                link.reader_done().recv_timeout(STREAM_RECOVERY_WAIT),
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected)
+            )
+        {
+            return Err(StreamError::Closed);
+        }
+    }
+    Err(StreamError::TimedOut(message_type, wait))
+}
+
+/// One attempt: a fresh request id, registered, written, and waited for up to `wait`.
+/// `Ok(None)` when no reply came in time.
+fn attempt_once(
+    link: &Link,
+    meta: &HashMap<String, String>,
+    message_type: MessageType,
+    payload: &[u8],
+    wait: Duration,
+) -> Result<Option<StreamMessage>, StreamError> {
+    if link.is_closed() {
+        return Err(StreamError::Closed);
+    }
+    let registry = RequestRegistry::global();
+    let ticket = loop {
+        match registry.register(&new_request_id(), message_type as i32) {
+            Ok(ticket) => break ticket,
+            Err(RegisterError::Duplicate) => continue,
+            Err(RegisterError::Full) => return Err(StreamError::RegistryFull),
+        }
+    };
+    link.send(StreamMessage {
+        stream_type: EnumOrUnknown::new(StreamType::REQUEST),
+        message_type: EnumOrUnknown::new(message_type),
+        request_id: ticket.id().to_owned(),
+        message: payload.to_vec(),
+        meta: meta.clone(),
+        ..Default::default()
+    })?;
+    select! {
+        recv(ticket.reply()) -> reply => reply.map(Some).map_err(|_| StreamError::Closed),
+        // The call ended; a reply that made it just before still counts.
+        recv(link.reader_done()) -> _ => match ticket.reply().try_recv() {
+            Ok(reply) => Ok(Some(reply)),
+            Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => Err(StreamError::Closed),
+        },
+        default(wait) => Ok(None),
+    }
+}
+
+impl fmt::Display for StreamPeer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.role {
+            StreamRole::Dialer => "streamPeer",
+            StreamRole::Back => "streamBackPeer",
+        };
+        write!(
+            f,
+            "{{ {kind} listening-port: {}, {} }}",
+            self.info.endpoint,
+            peer_info(&self.info.pubkey_hex)
+        )
+    }
+}
+
+impl Peer for StreamPeer {
+    fn pubkey_hex(&self) -> &str {
+        &self.info.pubkey_hex
+    }
+
+    fn pubkey(&self) -> &[u8] {
+        &self.info.pubkey
+    }
+
+    fn endpoint(&self) -> &Endpoint {
+        &self.info.endpoint
+    }
+
+    fn is_inbound(&self) -> bool {
+        self.info.inbound
+    }
+
+    fn connection_time(&self) -> UnixMillis {
+        self.info.connection_time
+    }
+
+    fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
+    }
+
+    /// Connected, the stream open, and (dialer) the channel usable.
+    fn is_ready(&self) -> bool {
+        use grpcio::ConnectivityState::*;
+        self.is_connected()
+            && !self.link.is_closed()
+            && self.client.as_ref().is_none_or(|c| {
+                matches!(
+                    c.channel().check_connectivity_state(false),
+                    GRPC_CHANNEL_IDLE | GRPC_CHANNEL_READY
+                )
+            })
+    }
+
+    fn inbound_session_id(&self) -> &[u8] {
+        &self.inbound_session
+    }
+
+    fn last_received_handshake_time(&self) -> i128 {
+        self.last_received_handshake
+    }
+
+    fn last_sent_handshake_time(&self) -> i128 {
+        self.last_sent_handshake
+    }
+
+    fn mark_connected(&self) {
+        if !self.shut_down.load(Ordering::SeqCst) {
+            self.connected.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// CONFIRM_HAND_SHAKE over the stream: 3000 ms, a single attempt, an error without reply.
+    fn confirm_handshake(&self) -> Result<(), PeerRequestError> {
+        self.request(
+            MessageType::CONFIRM_HAND_SHAKE,
+            &ConfirmHandshakeRequest::new(),
+            Some(CONFIRM_HANDSHAKE_TIMEOUT),
+        )
+        .map(drop)
+        .map_err(|e| PeerRequestError(format!("confirm handshake with {self}: {e}")))
+    }
+
+    /// HEALTH_CHECK over the stream, one attempt of 2000 ms, for both roles. (The C# dialer
+    /// side also sends a unary CheckHealth first; the stream check covers the same connection.)
+    fn check_health(&self) -> Result<(), PeerRequestError> {
+        let payload = HealthCheckRequest::new()
+            .write_to_bytes()
+            .map_err(|e| PeerRequestError(e.to_string()))?;
+        if self.shut_down.load(Ordering::SeqCst) {
+            return Err(PeerRequestError(format!("{self}: {}", StreamError::Closed)));
+        }
+        // One attempt, as the trait promises: not through `request`'s retries.
+        let mut meta = self.request_meta.clone();
+        meta.insert(
+            TIMEOUT_META_KEY.to_owned(),
+            CHECK_HEALTH_TIMEOUT.as_millis().to_string(),
+        );
+        match attempt_once(
+            &self.link,
+            &meta,
+            MessageType::HEALTH_CHECK,
+            &payload,
+            CHECK_HEALTH_TIMEOUT,
+        ) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(StreamError::TimedOut(
+                MessageType::HEALTH_CHECK,
+                CHECK_HEALTH_TIMEOUT,
+            )),
+            Err(e) => Err(e),
+        }
+        .map_err(|e| PeerRequestError(format!("health check of {self}: {e}")))
+    }
+
+    /// Closes the peer. `graceful` on a confirmed peer first sends DISCONNECT over the stream
+    /// (one attempt, up to 3000 ms for the reply) — for both roles. The C# back peer marks
+    /// itself closed before its send and so never notifies the remote (spec 12 quirk 3); ours
+    /// really sends it. Unlike the C# dialer side, nothing is sent on a non-graceful close
+    /// (the remote notices the call ending) and no unary Disconnect follows (the remote has
+    /// already removed us). Then the stream is closed in order and the inbox thread joined.
+    fn disconnect(&self, graceful: bool) {
+        let was_connected = self.connected.swap(false, Ordering::SeqCst);
+        if self.shut_down.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if !self.started.load(Ordering::SeqCst) {
+            // Never admitted: the call is not ours to close.
+            return;
+        }
+        if graceful && was_connected && !self.link.is_closed() {
+            let reason = DisconnectReason {
+                why: disconnect_reason::Reason::SHUTDOWN.into(),
+                ..Default::default()
+            };
+            if let Err(e) = self.send_request(MessageType::DISCONNECT, &reason, None) {
+                debug!("DISCONNECT to {self} not answered: {e}");
+            }
+        }
+        drop(self.stop.lock().take());
+        self.link.close(CLOSE_GRACE);
+        let own_thread = *self.thread_id.lock() == Some(std::thread::current().id());
+        if !own_thread {
+            if let Some(handle) = self.thread.lock().take() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+impl Drop for StreamPeer {
+    fn drop(&mut self) {
+        self.disconnect(false);
+    }
+}
