@@ -37,6 +37,15 @@ impl PeerClient {
         &self.channel
     }
 
+    /// The channel is Idle or Ready: usable for calls (C# `IsReady` / graceful-disconnect test).
+    pub fn is_usable(&self) -> bool {
+        use grpcio::ConnectivityState::{GRPC_CHANNEL_IDLE, GRPC_CHANNEL_READY};
+        matches!(
+            self.channel.check_connectivity_state(false),
+            GRPC_CHANNEL_IDLE | GRPC_CHANNEL_READY
+        )
+    }
+
     /// Runs `call` up to `1 + policy.retries` times, each with a fresh deadline.
     fn call<R>(
         &self,

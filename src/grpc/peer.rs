@@ -197,12 +197,7 @@ impl Peer for GrpcPeer {
     }
 
     fn is_ready(&self) -> bool {
-        use grpcio::ConnectivityState::*;
-        self.is_connected()
-            && matches!(
-                self.client.channel().check_connectivity_state(false),
-                GRPC_CHANNEL_IDLE | GRPC_CHANNEL_READY
-            )
+        self.is_connected() && self.client.is_usable()
     }
 
     fn inbound_session_id(&self) -> &[u8] {
@@ -250,16 +245,12 @@ impl Peer for GrpcPeer {
         }
         // Stop taking requests; the thread ends after the one it is running.
         drop(self.jobs.lock().take());
-        if graceful && was_connected {
-            use grpcio::ConnectivityState::*;
-            let state = self.client.channel().check_connectivity_state(false);
-            if matches!(state, GRPC_CHANNEL_IDLE | GRPC_CHANNEL_READY) {
-                if let Err(e) = self
-                    .client
-                    .disconnect(&self.outbound_session, DISCONNECT_POLICY)
-                {
-                    log::debug!("disconnect to {} not delivered: {e}", self.info.endpoint);
-                }
+        if graceful && was_connected && self.client.is_usable() {
+            if let Err(e) = self
+                .client
+                .disconnect(&self.outbound_session, DISCONNECT_POLICY)
+            {
+                log::debug!("disconnect to {} not delivered: {e}", self.info.endpoint);
             }
         }
         // Joined unless we are that thread (a request that ends in a disconnect).

@@ -374,15 +374,9 @@ impl Peer for StreamPeer {
 
     /// Connected, the stream open, and (dialer) the channel usable.
     fn is_ready(&self) -> bool {
-        use grpcio::ConnectivityState::*;
         self.is_connected()
             && !self.link.is_closed()
-            && self.client.as_ref().is_none_or(|c| {
-                matches!(
-                    c.channel().check_connectivity_state(false),
-                    GRPC_CHANNEL_IDLE | GRPC_CHANNEL_READY
-                )
-            })
+            && self.client.as_ref().is_none_or(PeerClient::is_usable)
     }
 
     fn inbound_session_id(&self) -> &[u8] {
