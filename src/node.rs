@@ -4,17 +4,23 @@
 //! Owns the start order, the live reload of what can change without a restart, and the ordered
 //! shutdown. It must not parse command lines or handle signals (that is [`crate::daemon`]'s).
 
-use crate::chain::{
-    BlockProducer, Chain, ChainError, ChainSettings, EmbeddedChain, NoPendingTransactions,
-    ProducerSettings,
-};
+use crate::chain::{BlockProducer, Chain, ChainError, ChainSettings, EmbeddedChain, ProducerSettings};
 use crate::config::{AuthorizedPeers, Config, NetworkConfig};
 use crate::crypto::{load_or_create_key_file, KeyFileError, NodeKey};
 use crate::grpc::connection::ConnectionSettings;
 use crate::grpc::error::GrpcError;
 use crate::grpc::network_server::{NetworkServer, NetworkServerSettings};
+use crate::grpc::services::{NetworkCore, NetworkCoreSettings};
+use crate::network::broadcast::QueueCapacities;
 use crate::network::handshake::{Authorization, HandshakeProvider};
 use crate::network::peer_pool::PoolLimits;
+use crate::network::reconnection::ReconnectionQueue;
+use crate::network::service::NetworkService;
+use crate::network::sync_state::{SyncState, INITIAL_SYNC_OFFSET};
+use crate::os::announcement_cache::{AnnouncementCache, ANNOUNCEMENT_CACHE_CAPACITY};
+use crate::os::block_sync::{BlockSync, SyncSettings};
+use crate::os::events::{EventLoop, EventLoopParts};
+use crate::os::tx_pool::TxPool;
 use crate::types::{chain_id_to_name, Clock};
 use log::{info, warn};
 use std::sync::Arc;
@@ -47,6 +53,16 @@ pub struct Node {
     handshakes: Arc<HandshakeProvider>,
     /// The peer service and connections; stopped first on shutdown.
     network: Option<NetworkServer>,
+    /// Broadcasting, block requests, the failure policy.
+    network_service: Arc<NetworkService>,
+    /// Pending transactions (fed by peers and the local entry point).
+    tx_pool: Arc<TxPool>,
+    /// Dropped peers waiting to be re-dialed.
+    reconnections: Arc<ReconnectionQueue>,
+    /// The `block-sync` thread; stopped after the network.
+    block_sync: Option<BlockSync>,
+    /// The `os-events` thread; stopped after the network.
+    events: Option<EventLoop>,
     /// Present when `[producer] enabled`; stopped after the network.
     producer: Option<BlockProducer>,
 }
@@ -90,11 +106,48 @@ impl Node {
             authorization(&config.network),
         ));
 
+        let thread = |what: &'static str| move |source| NodeError::Thread { what, source };
+        let sync_state = Arc::new(SyncState::new(
+            i64::try_from(config.network.initial_sync_offset).unwrap_or(INITIAL_SYNC_OFFSET),
+        ));
+        let (core, network_events) = NetworkCore::new(
+            chain.clone(),
+            clock.clone(),
+            core_settings(&config, sync_state.clone()),
+        );
+        let network_service = core.services.network.clone();
+        let reconnections = core.reconnections.clone();
+        let tx_pool = Arc::new(TxPool::new(crate::os::tx_pool::DEFAULT_TX_POOL_CAPACITY));
+        let announcements = Arc::new(AnnouncementCache::new(ANNOUNCEMENT_CACHE_CAPACITY));
+        let (block_sync, jobs) = BlockSync::start(
+            chain.clone(),
+            network_service.clone(),
+            announcements.clone(),
+            SyncSettings {
+                max_block_download_count: 50,
+                max_batch_request_block_count: 10,
+            },
+        )
+        .map_err(thread("block-sync"))?;
+        let events = EventLoop::start(EventLoopParts {
+            chain: chain.clone(),
+            network: network_service.clone(),
+            tx_pool: tx_pool.clone(),
+            sync: sync_state,
+            announcements,
+            jobs,
+            events: network_events,
+            chain_events: chain.subscribe(CHAIN_EVENT_QUEUE),
+            producer_pubkey: config.producer.enabled.then(|| key.pubkey_hex()),
+        })
+        .map_err(thread("os-events"))?;
+
         let network = NetworkServer::start(
             network_settings(&config),
             handshakes.clone(),
             clock.clone(),
             key.pubkey_hex(),
+            core,
         )?;
 
         let producer = if config.producer.enabled {
@@ -111,13 +164,11 @@ impl Node {
                 key.clone(),
                 settings,
                 clock,
-                Arc::new(NoPendingTransactions),
+                tx_pool.clone(),
+                // Our blocks are broadcast by the event thread when the chain accepts them.
                 Box::new(|_| {}),
             )
-            .map_err(|source| NodeError::Thread {
-                what: "producer",
-                source,
-            })?;
+            .map_err(thread("producer"))?;
             Some(producer)
         } else {
             None
@@ -129,6 +180,11 @@ impl Node {
             chain,
             handshakes,
             network: Some(network),
+            network_service,
+            tx_pool,
+            reconnections,
+            block_sync: Some(block_sync),
+            events: Some(events),
             producer,
         })
     }
@@ -148,6 +204,19 @@ impl Node {
 
     pub fn handshakes(&self) -> &Arc<HandshakeProvider> {
         &self.handshakes
+    }
+
+    pub fn network_service(&self) -> &Arc<NetworkService> {
+        &self.network_service
+    }
+
+    pub fn tx_pool(&self) -> &Arc<TxPool> {
+        &self.tx_pool
+    }
+
+    /// Dropped peers waiting to be re-dialed (drained by the scheduler).
+    pub fn reconnections(&self) -> &Arc<ReconnectionQueue> {
+        &self.reconnections
     }
 
     pub fn config(&self) -> &Config {
@@ -180,12 +249,18 @@ impl Node {
         self.config.network.authorized_keys = new.network.authorized_keys;
     }
 
-    /// Ordered stop: the network first (peers are told goodbye), then the producer (no new
-    /// blocks), then the chain store is closed.
+    /// Ordered stop: the network first (peers are told goodbye), then the sync and event
+    /// threads, then the producer (no new blocks), then the chain store is closed.
     pub fn shutdown(mut self) {
         let started = Instant::now();
         if let Some(network) = self.network.take() {
             network.stop();
+        }
+        if let Some(block_sync) = self.block_sync.take() {
+            block_sync.stop();
+        }
+        if let Some(events) = self.events.take() {
+            events.stop();
         }
         if let Some(producer) = self.producer.take() {
             producer.stop();
@@ -196,6 +271,31 @@ impl Node {
     }
 }
 
+/// Chain events waiting for the event thread at most (more are dropped and counted by the
+/// chain; the next block's events carry the state forward).
+const CHAIN_EVENT_QUEUE: usize = 1_024;
+
+/// What the pool and the core network services take from the config.
+fn core_settings(config: &Config, sync: Arc<SyncState>) -> NetworkCoreSettings {
+    let n = &config.network;
+    NetworkCoreSettings {
+        limits: PoolLimits {
+            max_peers: n.max_peers,
+            max_peers_per_ip_address: n.max_peers_per_ip_address,
+            max_inbound_peers: n.max_inbound_peers,
+            max_outbound_peers: n.max_outbound_peers,
+        },
+        capacities: QueueCapacities {
+            blocks: 50,
+            transactions: 100,
+            announcements: 200,
+        },
+        compress_blocks: n.compress_blocks_on_request,
+        boot_nodes: n.boot_nodes.clone(),
+        sync,
+    }
+}
+
 /// What the network server takes from the config.
 fn network_settings(config: &Config) -> NetworkServerSettings {
     let n = &config.network;
@@ -203,12 +303,6 @@ fn network_settings(config: &Config) -> NetworkServerSettings {
         listen_address: n.listen_address,
         listening_port: n.listening_port,
         boot_nodes: n.boot_nodes.clone(),
-        limits: PoolLimits {
-            max_peers: n.max_peers,
-            max_peers_per_ip_address: n.max_peers_per_ip_address,
-            max_inbound_peers: n.max_inbound_peers,
-            max_outbound_peers: n.max_outbound_peers,
-        },
         node_table_capacity: n.peer_discovery_max_nodes_to_keep as usize,
         connection: ConnectionSettings {
             dial_timeout: std::time::Duration::from_millis(n.peer_dial_timeout_ms),
@@ -218,6 +312,7 @@ fn network_settings(config: &Config) -> NetworkServerSettings {
         },
         completion_queues: config.threads.grpc_completion_queues,
         handshake_workers: config.threads.handshake_workers,
+        block_servers: 2,
     }
 }
 

@@ -63,7 +63,15 @@ fn builder(env: Arc<Environment>, max_message_length: usize) -> ChannelBuilder {
             MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
         ))
         .http2_max_ping_strikes(HTTP2_MAX_PING_STRIKES)
+        // Only matters when a call asks for gzip (the served blocks, spec 3.5): grpcio-sys
+        // clamps the default level to 0, which never compresses.
+        .raw_cfg_int(GZIP_LEVEL_ARG.into(), GZIP_COMPRESSION_LEVEL)
 }
+
+/// C-core's gzip level argument.
+const GZIP_LEVEL_ARG: &std::ffi::CStr = c"grpc.gzip_compression_level";
+/// gzip level for compressed calls (zlib's usual default).
+pub const GZIP_COMPRESSION_LEVEL: i32 = 6;
 
 /// The peer service's channel arguments (spec 3.6), as a builder: pass
 /// `server_channel_args(&env, max).build_args()` to `ServerBuilder::channel_args`.

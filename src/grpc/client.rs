@@ -37,6 +37,11 @@ impl PeerClient {
         &self.channel
     }
 
+    /// Our own public key (hex), the `public-key` header of every call.
+    pub fn own_pubkey_hex(&self) -> &str {
+        &self.own_pubkey_hex
+    }
+
     /// The channel is Idle or Ready: usable for calls (C# `IsReady` / graceful-disconnect test).
     pub fn is_usable(&self) -> bool {
         use grpcio::ConnectivityState::{GRPC_CHANNEL_IDLE, GRPC_CHANNEL_READY};

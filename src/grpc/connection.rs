@@ -12,6 +12,7 @@ use super::client::PeerClient;
 use super::error::{handler_failure, GrpcError};
 use super::metadata::{do_handshake_policy, ping_policy};
 use super::peer::{GrpcPeer, PeerInfo};
+use super::services::CoreServices;
 use super::stream::dialer::{dial_stream, StreamDial};
 use super::stream::link::Link;
 use super::stream::stream_peer::{StreamPeer, StreamPeerParts, StreamRole};
@@ -60,20 +61,23 @@ pub struct ConnectionService {
 }
 
 impl ConnectionService {
+    /// A connection service on the pool of `services`.
     pub fn new(
         handshakes: Arc<HandshakeProvider>,
-        pool: Arc<PeerPool>,
         nodes: Arc<NodeTable>,
         env: Arc<Environment>,
         clock: Arc<dyn Clock>,
         settings: ConnectionSettings,
         own_pubkey_hex: String,
+        services: CoreServices,
     ) -> ConnectionService {
+        let pool = services.network.pool().clone();
         ConnectionService {
             lifecycle: Arc::new(PeerLifecycle {
                 pool: pool.clone(),
                 nodes: nodes.clone(),
                 streams: Mutex::new(Vec::new()),
+                services,
             }),
             handshakes,
             pool,
@@ -205,6 +209,7 @@ impl ConnectionService {
             ours.session_id.clone(),
             their_data,
             our_data,
+            &self.lifecycle.services.peer_context,
         )?;
         Ok(Arc::new(peer))
     }
@@ -325,6 +330,7 @@ impl ConnectionService {
                 ours.session_id.clone(),
                 theirs,
                 data(&ours),
+                &self.lifecycle.services.peer_context,
             )
             .map_err(|e| handler_failure(e.to_string()))?,
         );
@@ -435,6 +441,7 @@ impl ConnectionService {
                 inbound_session: ours.session_id.clone(),
                 received: theirs.clone(),
                 sent: data(&ours).clone(),
+                context: self.lifecycle.services.peer_context.clone(),
             },
             link.clone(),
         ));
@@ -532,6 +539,8 @@ pub struct PeerLifecycle {
     nodes: Arc<NodeTable>,
     /// Stream peers created by this service (weak: the pool owns them).
     streams: Mutex<Vec<Weak<StreamPeer>>>,
+    /// Where received items go, blocks are served from, and what new peers get.
+    services: CoreServices,
 }
 
 impl PeerLifecycle {
@@ -541,6 +550,10 @@ impl PeerLifecycle {
 
     pub fn nodes(&self) -> &Arc<NodeTable> {
         &self.nodes
+    }
+
+    pub fn services(&self) -> &CoreServices {
+        &self.services
     }
 
     /// Remembers a stream peer (forgets the ones gone).
@@ -594,6 +607,7 @@ impl PeerLifecycle {
         if !self.nodes.add(record.clone()) {
             self.nodes.update(&record);
         }
+        self.services.inbound.peer_connected(peer);
     }
 
     /// Removes the peer named by `pubkey_hex` and closes it; `graceful` tells the remote.

@@ -7,18 +7,7 @@ use crate::pb::network_types::HandshakeError;
 use grpcio::{ConnectivityState, RpcStatus, RpcStatusCode};
 use thiserror::Error;
 
-/// How bad a failed call is for the peer (C# `NetworkExceptionType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureKind {
-    /// The connection is gone: drop the peer (and maybe reconnect).
-    Unrecoverable,
-    /// The transport is struggling: try to recover the channel.
-    PeerUnstable,
-    /// The remote's handler failed (status UNKNOWN): keep the peer.
-    HandlerException,
-    /// Any other call failure (deadline, unavailable on a ready channel).
-    Rpc,
-}
+pub use crate::network::peer::FailureKind;
 
 /// Everything that can go wrong in the gRPC layer.
 #[derive(Debug, Error)]
@@ -55,8 +44,17 @@ impl GrpcError {
     pub fn kind(&self) -> FailureKind {
         match self {
             GrpcError::Call { kind, .. } => *kind,
+            GrpcError::Request(e) => e.kind,
+            // The peer's request queue is full (or it is closing): slow, not necessarily gone.
+            GrpcError::PeerBusy => FailureKind::PeerUnstable,
             _ => FailureKind::Unrecoverable,
         }
+    }
+}
+
+impl From<GrpcError> for crate::network::peer::PeerRequestError {
+    fn from(e: GrpcError) -> Self {
+        crate::network::peer::PeerRequestError::new(e.kind(), e.to_string())
     }
 }
 
@@ -91,6 +89,16 @@ pub fn unauthenticated(reason: &str) -> RpcStatus {
 /// The status for a handler failure the C# node would throw from (status UNKNOWN).
 pub fn handler_failure(reason: String) -> RpcStatus {
     RpcStatus::with_message(RpcStatusCode::UNKNOWN, reason)
+}
+
+/// The status that ends a broadcast stream whose item was refused (spec 1.2): CANCELLED for a
+/// caller that is not a pool peer, UNKNOWN for an item the C# node would throw on.
+pub fn inbound_status(e: &crate::network::inbound::InboundError) -> RpcStatus {
+    use crate::network::inbound::InboundError;
+    match e {
+        InboundError::UnknownPeer(_) => unauthenticated(&e.to_string()),
+        InboundError::Malformed { .. } => handler_failure(e.to_string()),
+    }
 }
 
 /// The status when a bounded worker queue is full: the caller may retry later.

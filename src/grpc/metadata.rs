@@ -73,6 +73,11 @@ pub fn call_option(
     session_id: Option<&[u8]>,
     timeout: Duration,
 ) -> CallOption {
+    stream_call_option(own_pubkey_hex, session_id).timeout(timeout)
+}
+
+/// The headers of a long-lived call (the broadcast streams), which has no deadline.
+pub fn stream_call_option(own_pubkey_hex: &str, session_id: Option<&[u8]>) -> CallOption {
     let mut md = MetadataBuilder::with_capacity(2);
     // Both keys are valid header names and a hex key is printable ASCII, so these cannot fail;
     // should they, the call goes out without the header and the remote refuses it.
@@ -80,7 +85,15 @@ pub fn call_option(
     if let Some(session) = session_id {
         let _ = md.add_bytes(SESSION_ID_METADATA_KEY, session);
     }
-    CallOption::default().headers(md.build()).timeout(timeout)
+    CallOption::default().headers(md.build())
+}
+
+/// Response headers that make C-core gzip the response (C# served blocks, spec 1.2 and 3.5).
+pub fn gzip_headers() -> Metadata {
+    let mut md = MetadataBuilder::with_capacity(1);
+    // A valid key and value: cannot fail.
+    let _ = md.add_str(GRPC_REQUEST_COMPRESS_KEY, GRPC_GZIP);
+    md.build()
 }
 
 /// The first value of header `key` (C# `CallContextExtensions`).

@@ -7,6 +7,9 @@
 //! * `metadata` — header names, call deadlines and retries, caller addresses.
 //! * `client` — blocking unary calls to one remote.
 //! * `peer` — a connected legacy-mode peer with its request thread.
+//! * `sender` — every peer's three send queues and their sender threads; the legacy broadcast
+//!   streams (encoded once, written as raw bytes).
+//! * `services` — the layer-2 services the server and the peers hand received items to.
 //! * `stream` — stream peer mode (`RequestByStream`): both ends, the request registry, the
 //!   per-peer inbox threads.
 //! * `connection` — dialing, inbound handshakes, confirmation, disconnection.
@@ -21,6 +24,8 @@ pub mod error;
 pub mod metadata;
 pub mod network_server;
 pub mod peer;
+pub mod sender;
 pub mod server;
+pub mod services;
 pub mod stream;
 pub mod tls;

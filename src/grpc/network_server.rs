@@ -1,19 +1,21 @@
 //! `NetworkServer`: the running gRPC side of a node — the TLS `PeerService` server, the
-//! connection service, the boot-node dialer and the upkeep thread — started and stopped in order.
+//! connection service, the boot-node dialer, the failure handler and the upkeep thread —
+//! started and stopped in order.
 //!
 //! Owns the threads of layer 1: grpcio's completion-queue threads (`grpc-server-*`,
-//! `grpc-client-*`), `handshake-<i>` workers, the `dialer` and `net-upkeep`. It must not touch
+//! `grpc-client-*`), `handshake-<i>` and `block-server-<i>` workers, the `dialer`,
+//! `net-failures` and `net-upkeep`. It must not touch
 //! the chain beyond what the handshake provider reads.
 
 use super::channel::server_channel_args;
 use super::connection::{ConnectionService, ConnectionSettings};
 use super::error::GrpcError;
-use super::server::{AuthChecker, HandshakeWorkers, PeerServiceImpl};
+use super::server::{AuthChecker, PeerServiceImpl, Workers};
+use super::services::NetworkCore;
 use super::tls::{server_credentials, TlsIdentity};
 use crate::network::endpoint::Endpoint;
 use crate::network::handshake::HandshakeProvider;
 use crate::network::node_table::NodeTable;
-use crate::network::peer_pool::{PeerPool, PoolLimits};
 use crate::pb::peer_service_grpc::create_peer_service;
 use crate::types::Clock;
 use crossbeam_channel::{bounded, select, tick, Sender};
@@ -33,20 +35,22 @@ pub struct NetworkServerSettings {
     pub listen_address: IpAddr,
     pub listening_port: u16,
     pub boot_nodes: Vec<Endpoint>,
-    pub limits: PoolLimits,
     pub node_table_capacity: usize,
     pub connection: ConnectionSettings,
     /// `[threads] grpc_completion_queues`: for the server and for our outgoing channels each.
     pub completion_queues: usize,
     /// `[threads] handshake_workers`.
     pub handshake_workers: usize,
+    /// `[threads] block_servers`.
+    pub block_servers: usize,
 }
 
 /// A started network server. [`NetworkServer::stop`] stops it in order.
 pub struct NetworkServer {
     server: Server,
     connections: Arc<ConnectionService>,
-    workers: HandshakeWorkers,
+    workers: Workers,
+    block_servers: Workers,
     /// Dropping it stops the dialer and the upkeep thread.
     stop: Option<Sender<()>>,
     threads: Vec<JoinHandle<()>>,
@@ -54,12 +58,15 @@ pub struct NetworkServer {
 }
 
 impl NetworkServer {
-    /// Binds the TLS server (a fresh self-signed certificate), then dials the boot nodes.
+    /// Binds the TLS server (a fresh self-signed certificate), then dials the boot nodes and
+    /// tells the OS layer the network is initialized. `core` (see [`NetworkCore::new`]) holds
+    /// the pool and services; its failure reports are handled on the `net-failures` thread.
     pub fn start(
         settings: NetworkServerSettings,
         handshakes: Arc<HandshakeProvider>,
         clock: Arc<dyn Clock>,
         own_pubkey_hex: String,
+        core: NetworkCore,
     ) -> Result<NetworkServer, GrpcError> {
         let queues = settings.completion_queues.max(1);
         let server_env = Arc::new(
@@ -74,20 +81,31 @@ impl NetworkServer {
                 .name_prefix("grpc-client")
                 .build(),
         );
-        let pool = Arc::new(PeerPool::new(settings.limits));
+        let NetworkCore {
+            pool,
+            services,
+            failures,
+            ..
+        } = core;
         let connections = Arc::new(ConnectionService::new(
             handshakes,
-            pool.clone(),
             Arc::new(NodeTable::new(settings.node_table_capacity)),
             client_env,
             clock,
             settings.connection.clone(),
             own_pubkey_hex,
+            services.clone(),
         ));
         let workers =
-            HandshakeWorkers::start(settings.handshake_workers).map_err(GrpcError::Thread)?;
+            Workers::start("handshake", settings.handshake_workers).map_err(GrpcError::Thread)?;
+        let block_servers =
+            Workers::start("block-server", settings.block_servers).map_err(GrpcError::Thread)?;
         let identity = TlsIdentity::generate()?;
-        let service = create_peer_service(PeerServiceImpl::new(connections.clone(), &workers));
+        let service = create_peer_service(PeerServiceImpl::new(
+            connections.clone(),
+            &workers,
+            &block_servers,
+        ));
         let mut server = ServerBuilder::new(server_env.clone())
             .channel_args(
                 server_channel_args(&server_env, settings.connection.max_message_length)
@@ -116,6 +134,7 @@ impl NetworkServer {
         let dialer = connections.clone();
         let boot_nodes = settings.boot_nodes.clone();
         let dialer_stop = stop_rx.clone();
+        let inbound = services.inbound.clone();
         threads.push(
             crate::thread::spawn("dialer", move || {
                 for endpoint in &boot_nodes {
@@ -131,7 +150,24 @@ impl NetworkServer {
                         Err(e) => warn!("boot node {endpoint}: {e}"),
                     }
                 }
+                inbound.network_initialized();
                 Ok(())
+            })
+            .map_err(GrpcError::Thread)?,
+        );
+        let network = services.network.clone();
+        let failure_stop = stop_rx.clone();
+        threads.push(
+            crate::thread::spawn("net-failures", move || {
+                loop {
+                    select! {
+                        recv(failure_stop) -> _ => return Ok(()),
+                        recv(failures) -> failure => match failure {
+                            Ok(f) => network.handle_failure(&f.pubkey_hex, &f.error),
+                            Err(_) => return Ok(()),
+                        },
+                    }
+                }
             })
             .map_err(GrpcError::Thread)?,
         );
@@ -152,6 +188,7 @@ impl NetworkServer {
             server,
             connections,
             workers,
+            block_servers,
             stop: Some(stop_tx),
             threads,
             local_addr,
@@ -174,6 +211,7 @@ impl NetworkServer {
             mut server,
             connections,
             workers,
+            block_servers,
             stop,
             threads,
             ..
@@ -190,6 +228,7 @@ impl NetworkServer {
         // workers see it close.
         drop(server);
         workers.stop();
+        block_servers.stop();
         info!("peer service stopped");
     }
 }

@@ -9,11 +9,18 @@ use super::client::PeerClient;
 use super::error::GrpcError;
 use super::metadata::{
     CallPolicy, CHECK_HEALTH_POLICY, CONFIRM_HANDSHAKE_POLICY, DISCONNECT_POLICY,
+    REQUEST_BLOCKS_POLICY, REQUEST_BLOCK_POLICY,
 };
+use super::sender::{FailureReporter, LegacyBroadcast, PeerSenders};
+use crate::network::broadcast::{BroadcastItem, EnqueueError, QueueCapacities, QueueStats};
 use crate::network::endpoint::Endpoint;
+pub use crate::network::knowledge::RemoteChainState;
+use crate::network::knowledge::PeerKnowledge;
 use crate::network::peer::{Peer, PeerRequestError};
-use crate::pb::network_types::HandshakeData;
+use crate::pb::network_types::{BlockRequest, BlockWithTransactions, BlocksRequest, HandshakeData};
 use crate::types::{timestamp_nanos, Hash, UnixMillis};
+use protobuf::MessageField;
+use std::sync::Arc;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,28 +47,12 @@ pub struct PeerInfo {
     pub node_version: String,
 }
 
-/// The remote's chain tips as last announced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RemoteChainState {
-    pub best_hash: Hash,
-    pub best_height: i64,
-    pub lib_hash: Hash,
-    pub lib_height: i64,
-}
-
-impl RemoteChainState {
-    /// The tips a handshake announces (hashes that are not 32 bytes read as zero).
-    pub fn from_handshake(data: &HandshakeData) -> RemoteChainState {
-        let hash = |h: Option<&crate::pb::aelf_core::Hash>| {
-            h.and_then(|h| Hash::from_proto(h).ok()).unwrap_or_default()
-        };
-        RemoteChainState {
-            best_hash: hash(data.best_chain_hash.as_ref()),
-            best_height: data.best_chain_height,
-            lib_hash: hash(data.last_irreversible_block_hash.as_ref()),
-            lib_height: data.last_irreversible_block_height,
-        }
-    }
+/// What every peer object needs from the node besides its connection: the capacities of its
+/// send queues and where to report failures.
+#[derive(Clone)]
+pub struct PeerContext {
+    pub capacities: QueueCapacities,
+    pub failures: FailureReporter,
 }
 
 type Job = Box<dyn FnOnce(&PeerClient, &[u8]) + Send>;
@@ -78,7 +69,9 @@ pub struct GrpcPeer {
     /// When the remote's and our handshakes were stamped (unix ns): the cross-dial tie-break.
     last_received_handshake: i128,
     last_sent_handshake: i128,
-    chain_state: Mutex<RemoteChainState>,
+    knowledge: PeerKnowledge,
+    /// The broadcast queues and their sender threads.
+    senders: PeerSenders,
     /// Set once the handshake is confirmed; cleared on disconnect.
     connected: AtomicBool,
     shut_down: AtomicBool,
@@ -98,7 +91,15 @@ impl GrpcPeer {
         inbound_session: Vec<u8>,
         received: &HandshakeData,
         sent: &HandshakeData,
+        context: &PeerContext,
     ) -> Result<GrpcPeer, GrpcError> {
+        let senders = PeerSenders::start(
+            &info.pubkey_hex,
+            context.capacities,
+            context.failures.clone(),
+            |_| Box::new(LegacyBroadcast::new(client.clone(), outbound_session.clone())),
+        )
+        .map_err(GrpcError::Thread)?;
         let (tx, rx) = bounded::<Job>(PEER_REQUEST_QUEUE);
         let worker_client = client.clone();
         let session = outbound_session.clone();
@@ -111,7 +112,8 @@ impl GrpcPeer {
         let thread_id = thread.thread().id();
         let nanos = |d: &HandshakeData| d.time.as_ref().map(timestamp_nanos).unwrap_or(0);
         Ok(GrpcPeer {
-            chain_state: Mutex::new(RemoteChainState::from_handshake(received)),
+            knowledge: PeerKnowledge::new(RemoteChainState::from_handshake(received)),
+            senders,
             last_received_handshake: nanos(received),
             last_sent_handshake: nanos(sent),
             info,
@@ -131,7 +133,7 @@ impl GrpcPeer {
     }
 
     pub fn chain_state(&self) -> RemoteChainState {
-        *self.chain_state.lock()
+        self.knowledge.chain_state()
     }
 
     /// Runs `f` on the peer's request thread and waits for its answer (at most `wait`).
@@ -208,7 +210,7 @@ impl Peer for GrpcPeer {
         self.request(policy_wait(CONFIRM_HANDSHAKE_POLICY), |client, session| {
             client.confirm_handshake(session, CONFIRM_HANDSHAKE_POLICY)
         })
-        .map_err(|e| PeerRequestError(e.to_string()))
+        .map_err(PeerRequestError::from)
     }
 
     fn check_health(&self) -> Result<(), PeerRequestError> {
@@ -217,7 +219,7 @@ impl Peer for GrpcPeer {
             ..CHECK_HEALTH_POLICY
         };
         self.check_health_with(policy)
-            .map_err(|e| PeerRequestError(e.to_string()))
+            .map_err(PeerRequestError::from)
     }
 
     fn mark_connected(&self) {
@@ -238,6 +240,52 @@ impl Peer for GrpcPeer {
         &self.info.pubkey
     }
 
+    fn knowledge(&self) -> &PeerKnowledge {
+        &self.knowledge
+    }
+
+    fn enqueue(&self, item: Arc<BroadcastItem>) -> Result<(), EnqueueError> {
+        if !self.is_ready() {
+            return Err(EnqueueError::NotReady);
+        }
+        self.senders.enqueue(item)
+    }
+
+    fn queue_stats(&self) -> QueueStats {
+        self.senders.stats()
+    }
+
+    /// Unary RequestBlock (2000 ms, one retry) on the request thread.
+    fn request_block(&self, hash: &Hash) -> Result<Option<BlockWithTransactions>, PeerRequestError> {
+        let request = BlockRequest {
+            hash: MessageField::some(hash.to_proto()),
+            ..Default::default()
+        };
+        self.request(policy_wait(REQUEST_BLOCK_POLICY), move |client, session| {
+            client.request_block(session, &request, REQUEST_BLOCK_POLICY)
+        })
+        .map(|reply| reply.block.into_option())
+        .map_err(PeerRequestError::from)
+    }
+
+    /// Unary RequestBlocks (5000 ms, one retry) on the request thread.
+    fn request_blocks(
+        &self,
+        previous: &Hash,
+        count: i32,
+    ) -> Result<Vec<BlockWithTransactions>, PeerRequestError> {
+        let request = BlocksRequest {
+            previous_block_hash: MessageField::some(previous.to_proto()),
+            count,
+            ..Default::default()
+        };
+        self.request(policy_wait(REQUEST_BLOCKS_POLICY), move |client, session| {
+            client.request_blocks(session, &request, REQUEST_BLOCKS_POLICY)
+        })
+        .map(|list| list.blocks)
+        .map_err(PeerRequestError::from)
+    }
+
     fn disconnect(&self, graceful: bool) {
         let was_connected = self.connected.swap(false, Ordering::SeqCst);
         if self.shut_down.swap(true, Ordering::SeqCst) {
@@ -245,6 +293,7 @@ impl Peer for GrpcPeer {
         }
         // Stop taking requests; the thread ends after the one it is running.
         drop(self.jobs.lock().take());
+        self.senders.stop();
         if graceful && was_connected && self.client.is_usable() {
             if let Err(e) = self
                 .client

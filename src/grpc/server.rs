@@ -7,25 +7,31 @@
 //! Handlers never block: work that may wait on the network goes to a bounded worker queue, and
 //! the reply is completed by a future on the completion queue when the worker answers.
 
-use super::connection::ConnectionService;
-use super::error::{overloaded, unauthenticated};
-use super::metadata::{caller_ip, caller_pubkey, caller_session};
+use super::connection::{short, ConnectionService};
+use super::error::{inbound_status, overloaded, unauthenticated};
+use super::metadata::{caller_ip, caller_pubkey, caller_session, gzip_headers};
+use super::services::CoreServices;
 use super::stream::back_peer;
+use crate::network::inbound::InboundError;
+use crate::pb::aelf_core::Transaction;
 use crate::network::node_table::{NodeTable, MAX_NODES_PER_RESPONSE};
 use crate::network::peer_pool::PeerPool;
 use crate::pb::network_types::{
-    ConfirmHandshakeRequest, DisconnectReason, HandshakeReply, HandshakeRequest, NodeInfo,
-    NodeList, NodesRequest,
+    BlockAnnouncement, BlockList, BlockReply, BlockRequest, BlockWithTransactions, BlocksRequest,
+    ConfirmHandshakeRequest, DisconnectReason, HandshakeReply, HandshakeRequest, LibAnnouncement,
+    NodeInfo, NodeList, NodesRequest,
 };
 use crate::pb::peer_service::{
     HealthCheckReply, HealthCheckRequest, PingRequest, PongReply, StreamMessage, VoidReply,
 };
 use crate::pb::peer_service_grpc::PeerService;
 use crossbeam_channel::{bounded, Receiver, Sender};
+use futures_util::TryStreamExt as _;
 use grpcio::{
-    CheckResult, DuplexSink, RequestStream, RpcContext, RpcStatus, RpcStatusCode, ServerChecker,
-    UnarySink,
+    CheckResult, ClientStreamingSink, DuplexSink, RequestStream, RpcContext, RpcStatus,
+    RpcStatusCode, ServerChecker, UnarySink,
 };
+use log::debug;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -40,19 +46,22 @@ pub const HANDSHAKE_QUEUE: usize = 64;
 
 type Work = Box<dyn FnOnce() + Send>;
 
-/// Threads that run blocking connection work for the server (named `handshake-<i>`).
-pub struct HandshakeWorkers {
+/// Threads that run the server's blocking work, fed by a bounded queue: `handshake-<i>` for
+/// inbound handshakes with dial-back and disconnects, `block-server-<i>` for reading the blocks
+/// RequestBlock and RequestBlocks answer with.
+pub struct Workers {
     queue: Option<Sender<Work>>,
     threads: Vec<JoinHandle<()>>,
 }
 
-impl HandshakeWorkers {
-    pub fn start(count: usize) -> std::io::Result<HandshakeWorkers> {
+impl Workers {
+    /// `count` threads named `<name>-<i>` on one queue of [`HANDSHAKE_QUEUE`] jobs.
+    pub fn start(name: &str, count: usize) -> std::io::Result<Workers> {
         let (tx, rx) = bounded::<Work>(HANDSHAKE_QUEUE);
         let threads = (0..count.max(1))
             .map(|i| {
                 let rx: Receiver<Work> = rx.clone();
-                crate::thread::spawn(&format!("handshake-{i}"), move || {
+                crate::thread::spawn(&format!("{name}-{i}"), move || {
                     while let Ok(work) = rx.recv() {
                         work();
                     }
@@ -60,7 +69,7 @@ impl HandshakeWorkers {
                 })
             })
             .collect::<std::io::Result<Vec<_>>>()?;
-        Ok(HandshakeWorkers {
+        Ok(Workers {
             queue: Some(tx),
             threads,
         })
@@ -79,8 +88,8 @@ impl HandshakeWorkers {
     }
 }
 
-/// Runs `work` on a handshake worker and completes `sink` with its result on the completion
-/// queue. A full queue answers RESOURCE_EXHAUSTED at once.
+/// Runs `work` on a worker and completes `sink` with its result on the completion queue. A
+/// full queue answers RESOURCE_EXHAUSTED at once.
 fn offload<T: Send + 'static>(
     ctx: &RpcContext,
     workers: &Option<Sender<Work>>,
@@ -93,7 +102,7 @@ fn offload<T: Send + 'static>(
     });
     if !submit(workers, job) {
         ctx.spawn(async move {
-            let _ = sink.fail(overloaded("the handshake worker pool")).await;
+            let _ = sink.fail(overloaded("the worker pool")).await;
         });
         return;
     }
@@ -149,19 +158,135 @@ fn reply<T: Send + 'static>(ctx: &RpcContext, sink: UnarySink<T>, value: T) {
 #[derive(Clone)]
 pub struct PeerServiceImpl {
     connections: Arc<ConnectionService>,
+    services: CoreServices,
     workers: Option<Sender<Work>>,
+    block_servers: Option<Sender<Work>>,
 }
 
 impl PeerServiceImpl {
-    pub fn new(connections: Arc<ConnectionService>, workers: &HandshakeWorkers) -> PeerServiceImpl {
+    pub fn new(
+        connections: Arc<ConnectionService>,
+        workers: &Workers,
+        block_servers: &Workers,
+    ) -> PeerServiceImpl {
         PeerServiceImpl {
+            services: connections.lifecycle().services().clone(),
             connections,
             workers: workers.sender(),
+            block_servers: block_servers.sender(),
         }
     }
 }
 
+/// Reads a broadcast stream on the completion queue, handing each item to `handle` with the
+/// caller's key (spec 1.2). The stream ends with VoidReply when the client half-closes,
+/// CANCELLED when the caller is not (or no longer) a pool peer, UNKNOWN on a malformed item.
+fn read_broadcasts<T: Send + 'static>(
+    ctx: &RpcContext,
+    stream: RequestStream<T>,
+    sink: ClientStreamingSink<VoidReply>,
+    handle: impl Fn(&str, T) -> Result<(), InboundError> + Send + 'static,
+) {
+    let caller = caller_pubkey(ctx.request_headers()).unwrap_or_default();
+    let method = String::from_utf8_lossy(ctx.method()).into_owned();
+    ctx.spawn(async move {
+        let mut stream = stream;
+        let result = loop {
+            match stream.try_next().await {
+                Ok(Some(item)) => {
+                    if let Err(e) = handle(&caller, item) {
+                        break Err(e);
+                    }
+                }
+                Ok(None) => break Ok(()),
+                Err(e) => {
+                    debug!("{method} from {}: {e}", short(&caller));
+                    return;
+                }
+            }
+        };
+        let _ = match result {
+            Ok(()) => sink.success(VoidReply::new()).await,
+            Err(e) => {
+                debug!("{method} from {} ends: {e}", short(&caller));
+                sink.fail(inbound_status(&e)).await
+            }
+        };
+    });
+}
+
 impl PeerService for PeerServiceImpl {
+    fn request_block(&mut self, ctx: RpcContext, req: BlockRequest, sink: UnarySink<BlockReply>) {
+        let requester = caller_pubkey(ctx.request_headers());
+        let network = self.services.network.clone();
+        offload(&ctx, &self.block_servers, sink, move || {
+            Ok(network.serve_block(requester.as_deref(), &req))
+        });
+    }
+
+    fn request_blocks(
+        &mut self,
+        ctx: RpcContext,
+        req: BlocksRequest,
+        mut sink: UnarySink<BlockList>,
+    ) {
+        if self.services.compress_blocks {
+            sink.set_headers(gzip_headers());
+        }
+        let network = self.services.network.clone();
+        offload(&ctx, &self.block_servers, sink, move || {
+            Ok(network.serve_blocks(&req))
+        });
+    }
+
+    fn block_broadcast_stream(
+        &mut self,
+        ctx: RpcContext,
+        stream: RequestStream<BlockWithTransactions>,
+        sink: ClientStreamingSink<VoidReply>,
+    ) {
+        let inbound = self.services.inbound.clone();
+        read_broadcasts(&ctx, stream, sink, move |caller, block| {
+            inbound.on_block(caller, block)
+        });
+    }
+
+    fn transaction_broadcast_stream(
+        &mut self,
+        ctx: RpcContext,
+        stream: RequestStream<Transaction>,
+        sink: ClientStreamingSink<VoidReply>,
+    ) {
+        let inbound = self.services.inbound.clone();
+        read_broadcasts(&ctx, stream, sink, move |caller, tx| {
+            inbound.on_transaction(caller, tx)
+        });
+    }
+
+    fn announcement_broadcast_stream(
+        &mut self,
+        ctx: RpcContext,
+        stream: RequestStream<BlockAnnouncement>,
+        sink: ClientStreamingSink<VoidReply>,
+    ) {
+        let inbound = self.services.inbound.clone();
+        read_broadcasts(&ctx, stream, sink, move |caller, announcement| {
+            inbound.on_announcement(caller, &announcement)
+        });
+    }
+
+    fn lib_announcement_broadcast_stream(
+        &mut self,
+        ctx: RpcContext,
+        stream: RequestStream<LibAnnouncement>,
+        sink: ClientStreamingSink<VoidReply>,
+    ) {
+        let inbound = self.services.inbound.clone();
+        read_broadcasts(&ctx, stream, sink, move |caller, lib| {
+            inbound.on_lib_announcement(caller, &lib)
+        });
+    }
+
     fn ping(&mut self, ctx: RpcContext, _req: PingRequest, sink: UnarySink<PongReply>) {
         reply(&ctx, sink, PongReply::new());
     }

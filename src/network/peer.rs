@@ -5,8 +5,12 @@
 //! the connection logic sends down. It must not expose transport types (no grpcio, no channels)
 //! and holds no policy: the pool ([`crate::network::peer_pool`]) decides admission.
 
+use crate::network::broadcast::{BroadcastItem, EnqueueError, QueueStats};
 use crate::network::endpoint::Endpoint;
-use crate::types::UnixMillis;
+use crate::network::knowledge::PeerKnowledge;
+use crate::pb::network_types::BlockWithTransactions;
+use crate::types::{Hash, UnixMillis};
+use std::sync::Arc;
 use thiserror::Error;
 
 /// How long a peer may stay unconfirmed before it is invalid: ten seconds, in ms
@@ -14,10 +18,46 @@ use thiserror::Error;
 /// and are purged by the health check.
 pub const PEER_CONNECTION_TIMEOUT_MS: i64 = 10_000;
 
-/// A request to a peer failed; the text says why (for logs, not for matching).
+/// How bad a failed request or broadcast is for the peer (C# `NetworkExceptionType`, spec 3.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureKind {
+    /// The connection is gone: drop the peer (and maybe reconnect).
+    Unrecoverable,
+    /// The transport is struggling: try to recover the connection.
+    PeerUnstable,
+    /// The remote's handler failed (status UNKNOWN): keep the peer.
+    HandlerException,
+    /// Any other call failure (deadline, unavailable on a ready channel): keep the peer.
+    Rpc,
+}
+
+/// A request to a peer failed: how bad it is, and a text saying why (for logs, not for
+/// matching).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{0}")]
-pub struct PeerRequestError(pub String);
+#[error("{message}")]
+pub struct PeerRequestError {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+impl PeerRequestError {
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> PeerRequestError {
+        PeerRequestError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// A failure that ends the connection.
+    pub fn unrecoverable(message: impl Into<String>) -> PeerRequestError {
+        PeerRequestError::new(FailureKind::Unrecoverable, message)
+    }
+}
+
+/// The first 16 hex digits of a public key, for logs.
+pub fn short_key(pubkey_hex: &str) -> &str {
+    pubkey_hex.get(..16).unwrap_or(pubkey_hex)
+}
 
 /// Who opened the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,6 +124,25 @@ pub trait Peer: Send + Sync + 'static {
     fn check_health(&self) -> Result<(), PeerRequestError>;
     /// Closes the peer; `graceful` tells the remote first. Idempotent.
     fn disconnect(&self, graceful: bool);
+
+    /// What we know about the remote: its seen caches, chain tips, sync state and request
+    /// metrics.
+    fn knowledge(&self) -> &PeerKnowledge;
+    /// Queues an item for the peer's sender thread of its kind. Never blocks: a peer that is
+    /// not ready refuses, a full queue drops the item for this peer only (counted).
+    fn enqueue(&self, item: Arc<BroadcastItem>) -> Result<(), EnqueueError>;
+    /// Items waiting in, and dropped from, the peer's send queues.
+    fn queue_stats(&self) -> QueueStats;
+    /// Asks the remote for one block (RequestBlock / REQUEST_BLOCK). `Ok(None)`: it has none to
+    /// give (unknown, not synced, or an empty reply).
+    fn request_block(&self, hash: &Hash) -> Result<Option<BlockWithTransactions>, PeerRequestError>;
+    /// Asks the remote for up to `count` blocks after `previous` on its best chain
+    /// (RequestBlocks / REQUEST_BLOCKS).
+    fn request_blocks(
+        &self,
+        previous: &Hash,
+        count: i32,
+    ) -> Result<Vec<BlockWithTransactions>, PeerRequestError>;
 }
 
 #[cfg(test)]

@@ -1,8 +1,12 @@
 //! A minimal in-memory [`Peer`] for the unit tests of this layer.
 
+use super::broadcast::{BroadcastItem, EnqueueError, QueueStats};
 use super::endpoint::Endpoint;
+use super::knowledge::{PeerKnowledge, RemoteChainState};
 use super::peer::{Peer, PeerRequestError};
-use crate::types::UnixMillis;
+use crate::pb::network_types::BlockWithTransactions;
+use crate::types::{Hash, UnixMillis};
+use std::sync::{Arc, OnceLock};
 
 /// A peer that only holds the state the pool reads.
 pub(crate) struct StubPeer {
@@ -52,4 +56,25 @@ impl Peer for StubPeer {
         Ok(())
     }
     fn disconnect(&self, _graceful: bool) {}
+    /// One knowledge shared by every stub: the pool tests never read it.
+    fn knowledge(&self) -> &PeerKnowledge {
+        static KNOWLEDGE: OnceLock<PeerKnowledge> = OnceLock::new();
+        KNOWLEDGE.get_or_init(|| PeerKnowledge::new(RemoteChainState::default()))
+    }
+    fn enqueue(&self, _item: Arc<BroadcastItem>) -> Result<(), EnqueueError> {
+        Err(EnqueueError::NotReady)
+    }
+    fn queue_stats(&self) -> QueueStats {
+        QueueStats::default()
+    }
+    fn request_block(&self, _hash: &Hash) -> Result<Option<BlockWithTransactions>, PeerRequestError> {
+        Ok(None)
+    }
+    fn request_blocks(
+        &self,
+        _previous: &Hash,
+        _count: i32,
+    ) -> Result<Vec<BlockWithTransactions>, PeerRequestError> {
+        Ok(Vec::new())
+    }
 }

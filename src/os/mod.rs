@@ -1,5 +1,13 @@
 //! Layer 3, OS-level work (aelf.OS): handlers for chain and network events and the scheduler
 //! thread (health checks, reconnection, discovery).
 //!
-//! Nothing here yet: the broadcast and scheduler issues fill it. It talks to the lower layers
-//! only through their public traits.
+//! * `events` — the `os-events` thread: network and chain events to actions (spec 9).
+//! * `block_sync` — the `block-sync` thread: fetching and downloading missing blocks (spec 6.4).
+//!
+//! It talks to the lower layers only through their public types and traits, never to the
+//! transport ([`crate::grpc`]).
+
+pub mod announcement_cache;
+pub mod block_sync;
+pub mod events;
+pub mod tx_pool;

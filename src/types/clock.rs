@@ -63,6 +63,12 @@ pub fn timestamp_nanos(ts: &protobuf::well_known_types::timestamp::Timestamp) ->
     i128::from(ts.seconds) * 1_000_000_000 + i128::from(ts.nanos)
 }
 
+/// Unix milliseconds of a protobuf `Timestamp`, saturating at the ends of `i64`.
+pub fn timestamp_millis(ts: &protobuf::well_known_types::timestamp::Timestamp) -> UnixMillis {
+    let ms = timestamp_nanos(ts).div_euclid(1_000_000);
+    ms.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +79,7 @@ mod tests {
             let ts = timestamp_from_millis(ms);
             assert!((0..1_000_000_000).contains(&ts.nanos));
             assert_eq!(timestamp_nanos(&ts), i128::from(ms) * 1_000_000);
+            assert_eq!(timestamp_millis(&ts), ms);
         }
     }
 }

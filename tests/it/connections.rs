@@ -6,7 +6,7 @@
 //! handshakes, not from our peer code, so the server is checked by something else than our
 //! own client.
 
-use crate::support::{free_port, genesis_chain};
+use crate::support::{test_core, free_port, genesis_chain};
 use aelf_net::crypto::NodeKey;
 use aelf_net::grpc::channel::connect;
 use aelf_net::grpc::connection::ConnectionSettings;
@@ -42,12 +42,6 @@ fn settings(port: u16, node_version: &str) -> NetworkServerSettings {
         listen_address: "127.0.0.1".parse().unwrap(),
         listening_port: port,
         boot_nodes: Vec::new(),
-        limits: PoolLimits {
-            max_peers: 25,
-            max_peers_per_ip_address: 1,
-            max_inbound_peers: 17,
-            max_outbound_peers: 8,
-        },
         node_table_capacity: 512,
         connection: ConnectionSettings {
             dial_timeout: Duration::from_secs(3),
@@ -57,6 +51,16 @@ fn settings(port: u16, node_version: &str) -> NetworkServerSettings {
         },
         completion_queues: 1,
         handshake_workers: 2,
+        block_servers: 1,
+    }
+}
+
+fn limits() -> PoolLimits {
+    PoolLimits {
+        max_peers: 25,
+        max_peers_per_ip_address: 1,
+        max_inbound_peers: 17,
+        max_outbound_peers: 8,
     }
 }
 
@@ -67,17 +71,19 @@ impl TestNode {
         let port = free_port();
         let handshakes = Arc::new(HandshakeProvider::new(
             key.clone(),
-            chain,
+            chain.clone(),
             port,
             "1.3.0.0".into(),
             clock.clone(),
             auth,
         ));
+        let (core, _events) = test_core(chain, clock.clone(), limits());
         let server = NetworkServer::start(
             settings(port, "1.3.0.0"),
             handshakes.clone(),
             clock,
             key.pubkey_hex(),
+            core,
         )
         .expect("start network server");
         TestNode {

@@ -2,108 +2,15 @@
 //! scenarios (spec 11.14–11.15, items 102–111) and our additions (direction budgets, caps).
 //! Time is always passed in explicitly; nothing sleeps.
 
+use crate::fake_peer::{FakePeer, NOW};
 use aelf_net::network::blacklist::{HostBlacklist, OPERATOR_REMOVAL_SECONDS};
-use aelf_net::network::endpoint::Endpoint;
-use aelf_net::network::peer::{Peer, PeerRequestError, PEER_CONNECTION_TIMEOUT_MS};
+use aelf_net::network::peer::{Peer, PEER_CONNECTION_TIMEOUT_MS};
 use aelf_net::network::peer_pool::{
     AdmissionRefusal, PeerPool, PoolError, PoolLimits, MAX_HANDSHAKING_PEERS,
 };
 use aelf_net::pb::network_types::HandshakeError;
-use aelf_net::types::UnixMillis;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use aelf_net::network::endpoint::Endpoint;
 use std::sync::{Arc, Barrier};
-
-const NOW: UnixMillis = 1_800_000_000_000;
-
-/// A peer whose state the test sets by hand.
-struct FakePeer {
-    pubkey: Vec<u8>,
-    pubkey_hex: String,
-    endpoint: Endpoint,
-    inbound: bool,
-    connection_time: AtomicI64,
-    connected: AtomicBool,
-    ready: AtomicBool,
-}
-
-impl FakePeer {
-    /// A confirmed, ready peer created at [`NOW`], with a key derived from `seed`.
-    fn new(seed: u8, endpoint: &str, inbound: bool) -> FakePeer {
-        let mut pubkey = vec![4u8; 65];
-        pubkey[1] = seed;
-        FakePeer {
-            pubkey_hex: hex::encode(&pubkey),
-            pubkey,
-            endpoint: Endpoint::parse(endpoint).expect("test endpoint"),
-            inbound,
-            connection_time: AtomicI64::new(NOW),
-            connected: AtomicBool::new(true),
-            ready: AtomicBool::new(true),
-        }
-    }
-
-    fn unconfirmed(self, connection_time: UnixMillis) -> FakePeer {
-        self.connected.store(false, Ordering::SeqCst);
-        self.ready.store(false, Ordering::SeqCst);
-        self.connection_time
-            .store(connection_time, Ordering::SeqCst);
-        self
-    }
-
-    fn not_ready(self) -> FakePeer {
-        self.ready.store(false, Ordering::SeqCst);
-        self
-    }
-
-    fn arc(self) -> Arc<dyn Peer> {
-        Arc::new(self)
-    }
-}
-
-impl Peer for FakePeer {
-    fn pubkey_hex(&self) -> &str {
-        &self.pubkey_hex
-    }
-    fn pubkey(&self) -> &[u8] {
-        &self.pubkey
-    }
-    fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
-    }
-    fn is_inbound(&self) -> bool {
-        self.inbound
-    }
-    fn connection_time(&self) -> UnixMillis {
-        self.connection_time.load(Ordering::SeqCst)
-    }
-    fn is_connected(&self) -> bool {
-        self.connected.load(Ordering::SeqCst)
-    }
-    fn is_ready(&self) -> bool {
-        self.is_connected() && self.ready.load(Ordering::SeqCst)
-    }
-    fn inbound_session_id(&self) -> &[u8] {
-        &[]
-    }
-    fn last_received_handshake_time(&self) -> i128 {
-        0
-    }
-    fn last_sent_handshake_time(&self) -> i128 {
-        0
-    }
-    fn mark_connected(&self) {
-        self.connected.store(true, Ordering::SeqCst);
-    }
-    fn confirm_handshake(&self) -> Result<(), PeerRequestError> {
-        Ok(())
-    }
-    fn check_health(&self) -> Result<(), PeerRequestError> {
-        Ok(())
-    }
-    fn disconnect(&self, _graceful: bool) {
-        self.connected.store(false, Ordering::SeqCst);
-    }
-}
 
 fn limits(max_peers: u32, per_ip: u32) -> PoolLimits {
     PoolLimits {

@@ -4,7 +4,7 @@
 //! mode, and a raw `RequestByStream` client built from the generated stubs (not our peer code)
 //! that checks the listener's authentication, reply routing and teardown.
 
-use crate::support::{free_port, genesis_chain};
+use crate::support::{test_core, free_port, genesis_chain};
 use aelf_net::crypto::NodeKey;
 use aelf_net::grpc::channel::connect;
 use aelf_net::grpc::connection::ConnectionSettings;
@@ -53,17 +53,17 @@ impl TestNode {
         let clock = Arc::new(SystemClock);
         let handshakes = Arc::new(HandshakeProvider::new(
             key.clone(),
-            chain,
+            chain.clone(),
             port,
             version.into(),
             clock.clone(),
             Authorization::Any,
         ));
+        let (core, _events) = test_core(chain, clock.clone(), PoolLimits::default());
         let settings = NetworkServerSettings {
             listen_address: "127.0.0.1".parse().unwrap(),
             listening_port: port,
             boot_nodes: Vec::new(),
-            limits: PoolLimits::default(),
             node_table_capacity: 512,
             connection: ConnectionSettings {
                 dial_timeout: Duration::from_secs(3),
@@ -73,9 +73,16 @@ impl TestNode {
             },
             completion_queues: 1,
             handshake_workers: 2,
+            block_servers: 1,
         };
-        let server = NetworkServer::start(settings, handshakes.clone(), clock, key.pubkey_hex())
-            .expect("start network server");
+        let server = NetworkServer::start(
+            settings,
+            handshakes.clone(),
+            clock,
+            key.pubkey_hex(),
+            core,
+        )
+        .expect("start network server");
         TestNode {
             key,
             handshakes,
@@ -501,7 +508,7 @@ fn replies_with_unknown_ids_and_malformed_requests_leave_the_stream_usable() {
         request_id: "nobody-asked".into(),
         ..Default::default()
     });
-    // A GET_NODES whose body is not a NodesRequest: logged, no reply, stream unharmed.
+    // A GET_NODES whose body is not a NodesRequest: an error reply, stream unharmed.
     raw.send(StreamMessage {
         stream_type: EnumOrUnknown::new(StreamType::REQUEST),
         message_type: EnumOrUnknown::new(MessageType::GET_NODES),
@@ -510,6 +517,10 @@ fn replies_with_unknown_ids_and_malformed_requests_leave_the_stream_usable() {
         meta: HashMap::from([("session-id-bin".to_owned(), session.clone())]),
         ..Default::default()
     });
+    let refused = raw.next();
+    assert_eq!(refused.request_id, "garbage");
+    assert!(refused.message.is_empty());
+    assert!(refused.meta.contains_key("error"), "{:?}", refused.meta);
     raw.request(
         "late",
         MessageType::HEALTH_CHECK,

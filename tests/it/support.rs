@@ -26,3 +26,26 @@ pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     listener.local_addr().expect("local addr").port()
 }
+
+/// A node's pool and core network services around `chain`, synced (it serves and broadcasts at
+/// once), with the given pool limits; and the OS layer's event queues they publish to.
+pub fn test_core(
+    chain: Arc<EmbeddedChain>,
+    clock: Arc<dyn aelf_net::types::Clock>,
+    limits: aelf_net::network::peer_pool::PoolLimits,
+) -> (
+    aelf_net::grpc::services::NetworkCore,
+    aelf_net::network::inbound::NetworkEventReceivers,
+) {
+    aelf_net::grpc::services::NetworkCore::new(
+        chain,
+        clock,
+        aelf_net::grpc::services::NetworkCoreSettings {
+            limits,
+            capacities: Default::default(),
+            compress_blocks: true,
+            boot_nodes: Vec::new(),
+            sync: Arc::new(aelf_net::network::sync_state::SyncState::finished()),
+        },
+    )
+}

@@ -142,6 +142,7 @@ pub fn dial_stream(d: StreamDial<'_>) -> Result<Arc<StreamPeer>, GrpcError> {
             inbound_session: ours.session_id.clone(),
             received: d.received,
             sent: d.sent,
+            context: d.lifecycle.services().peer_context.clone(),
         },
         link.clone(),
     ));

@@ -7,24 +7,26 @@
 //! dropped without a reply, as the C# node does (spec 12 quirk 16): the sender sees a timeout.
 //! Those drops are counted ([`unauthenticated_dropped`], and per peer) and logged at debug.
 //!
-//! A malformed inner message ends only that message: it is logged and gets no reply.
+//! A malformed inner message, or an item the receive rules refuse, ends only that message: it is
+//! logged and answered with an error reply ([`error_reply`]).
 
 use super::stream_peer::StreamPeer;
 use super::{needs_auth, request_latency_ms, type_name};
 use crate::grpc::connection::{short, PeerLifecycle};
 use crate::grpc::metadata::SESSION_ID_METADATA_KEY;
 use crate::grpc::server::node_list;
+use crate::network::inbound::InboundError;
 use crate::network::peer::Peer;
 use crate::pb::aelf_core::Transaction;
 use crate::pb::network_types::{
-    BlockAnnouncement, BlockList, BlockReply, BlockRequest, BlockWithTransactions, BlocksRequest,
-    DisconnectReason, LibAnnouncement, NodesRequest,
+    BlockAnnouncement, BlockRequest, BlockWithTransactions, BlocksRequest, DisconnectReason,
+    LibAnnouncement, NodesRequest,
 };
 use crate::pb::peer_service::{
     HealthCheckReply, MessageType, PongReply, StreamMessage, StreamType, VoidReply,
 };
 use crossbeam_channel::{select, Receiver};
-use log::{debug, error, info, warn};
+use log::{debug, info, warn};
 use protobuf::{EnumOrUnknown, Message};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -90,6 +92,19 @@ pub fn reply_to(
     }
 }
 
+/// Meta key of the error text on a REPLY to a request we could not handle. The C# node has no
+/// error reply: it drops the request, so its sender waits out three timeouts and reports us
+/// unstable. An empty payload with this key completes the sender's request at once (a C#
+/// sender reads it as an empty reply) and tells an aelf-net sender why.
+pub const ERROR_META_KEY: &str = "error";
+
+/// An error REPLY to `request`: empty payload, the reason in [`ERROR_META_KEY`].
+pub fn error_reply(request: &StreamMessage, reason: &str, session_hex: Option<String>) -> StreamMessage {
+    let mut reply = reply_to(request, Vec::new(), session_hex);
+    reply.meta.insert(ERROR_META_KEY.to_owned(), reason.to_owned());
+    reply
+}
+
 /// The reply payload of the requests that need no peer: HEALTH_CHECK and PING. `None` for
 /// every other type.
 pub fn unauthenticated_reply(request: &StreamMessage) -> Option<Vec<u8>> {
@@ -143,18 +158,18 @@ pub(crate) fn handle_request(
         );
         return;
     }
-    let (payload, after) = match handle(peer, lifecycle, &request) {
-        Ok(done) => done,
+    let session = auth.then(|| peer.outbound_session_hex());
+    let (reply, after) = match handle(peer, lifecycle, &request) {
+        Ok((payload, after)) => (reply_to(&request, payload, session), after),
         Err(e) => {
-            error!(
-                "malformed {kind} request {} from {peer}: {e}",
+            warn!(
+                "refusing {kind} request {} from {peer}: {e}",
                 request.request_id
             );
-            return;
+            (error_reply(&request, &e.to_string(), session), After::Nothing)
         }
     };
-    let session = auth.then(|| peer.outbound_session_hex());
-    if let Err(e) = peer.link().send(reply_to(&request, payload, session)) {
+    if let Err(e) = peer.link().send(reply) {
         warn!(
             "cannot reply to {kind} request {} from {peer}: {e}",
             request.request_id
@@ -170,13 +185,31 @@ pub(crate) fn handle_request(
     }
 }
 
+/// Why a request could not be handled: its inner message does not parse, or the receive rules
+/// refused the item.
+#[derive(Debug, thiserror::Error)]
+enum HandleError {
+    #[error(transparent)]
+    Codec(#[from] protobuf::Error),
+    #[error(transparent)]
+    Refused(#[from] InboundError),
+}
+
+fn received(result: Result<(), InboundError>) -> Result<(), HandleError> {
+    result.map_err(HandleError::Refused)
+}
+
 fn handle(
     peer: &Arc<StreamPeer>,
     lifecycle: &Arc<PeerLifecycle>,
     request: &StreamMessage,
-) -> Result<(Vec<u8>, After), protobuf::Error> {
+) -> Result<(Vec<u8>, After), HandleError> {
     let body = &request.message[..];
     let void = || VoidReply::new().write_to_bytes();
+    let services = lifecycle.services();
+    // The identity for processing is the sender's key as its meta states it (C#
+    // `meta["public-key"]`); authentication already tied it to this peer's session.
+    let sender = peer.pubkey_hex();
     let payload = match request.message_type.enum_value() {
         Ok(MessageType::HEALTH_CHECK) => HealthCheckReply::new().write_to_bytes()?,
         Ok(MessageType::PING) => PongReply::new().write_to_bytes()?,
@@ -201,31 +234,35 @@ fn handle(
             lifecycle.remove_exact(&entry);
             return Ok((void()?, After::Close));
         }
-        // Block requests and broadcasts are served by a later issue. Until then they get the
-        // empty answers a C# node gives when it has nothing (an empty BlockReply / BlockList,
-        // a VoidReply for broadcasts), so a C# peer does not time out and drop us.
         Ok(MessageType::REQUEST_BLOCK) => {
-            BlockRequest::parse_from_bytes(body)?;
-            BlockReply::new().write_to_bytes()?
+            let request = BlockRequest::parse_from_bytes(body)?;
+            services
+                .network
+                .serve_block(Some(peer.pubkey_hex()), &request)
+                .write_to_bytes()?
         }
         Ok(MessageType::REQUEST_BLOCKS) => {
-            BlocksRequest::parse_from_bytes(body)?;
-            BlockList::new().write_to_bytes()?
+            let request = BlocksRequest::parse_from_bytes(body)?;
+            services.network.serve_blocks(&request).write_to_bytes()?
         }
         Ok(MessageType::BLOCK_BROADCAST) => {
-            BlockWithTransactions::parse_from_bytes(body)?;
+            let block = BlockWithTransactions::parse_from_bytes(body)?;
+            received(services.inbound.on_block(sender, block))?;
             void()?
         }
         Ok(MessageType::TRANSACTION_BROADCAST) => {
-            Transaction::parse_from_bytes(body)?;
+            let tx = Transaction::parse_from_bytes(body)?;
+            received(services.inbound.on_transaction(sender, tx))?;
             void()?
         }
         Ok(MessageType::ANNOUNCEMENT_BROADCAST) => {
-            BlockAnnouncement::parse_from_bytes(body)?;
+            let announcement = BlockAnnouncement::parse_from_bytes(body)?;
+            received(services.inbound.on_announcement(sender, &announcement))?;
             void()?
         }
         Ok(MessageType::LIB_ANNOUNCEMENT_BROADCAST) => {
-            LibAnnouncement::parse_from_bytes(body)?;
+            let lib = LibAnnouncement::parse_from_bytes(body)?;
+            received(services.inbound.on_lib_announcement(sender, &lib))?;
             void()?
         }
         // HAND_SHAKE is only meaningful to the listener's server call; here, like ANY and

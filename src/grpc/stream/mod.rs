@@ -45,6 +45,10 @@ pub const MAX_BUFFERED_STREAM_COUNT: usize = 200;
 pub const INBOX_CAPACITY: usize = 256;
 /// Timeout the C# node puts in the meta of CONFIRM_HAND_SHAKE (`UpdateHandshakeTimeout`).
 pub const CONFIRM_HANDSHAKE_TIMEOUT: Duration = Duration::from_millis(3000);
+/// REQUEST_BLOCK wait per attempt (C# `BlockRequestTimeout`).
+pub const BLOCK_REQUEST_TIMEOUT: Duration = Duration::from_millis(2000);
+/// REQUEST_BLOCKS wait per attempt (C# `BlocksRequestTimeout`).
+pub const BLOCKS_REQUEST_TIMEOUT: Duration = Duration::from_millis(5000);
 /// Timeout of HEALTH_CHECK and GET_NODES over the stream (`CheckHealthTimeout`,
 /// `GetNodesTimeout`).
 pub const CHECK_HEALTH_TIMEOUT: Duration = Duration::from_millis(2000);
@@ -70,6 +74,9 @@ pub enum StreamError {
     TimedOut(MessageType, Duration),
     #[error("cannot encode or decode a {0:?} message: {1}")]
     Codec(MessageType, String),
+    /// The remote answered with an error reply.
+    #[error("the remote refused the {0:?} request: {1}")]
+    Refused(MessageType, String),
 }
 
 /// A fresh request id: `"<unix-ms>_<uuid-like random hex>"` (C# `GenerateRequestId`, whose

@@ -11,30 +11,34 @@ use super::dispatch::run_inbox;
 use super::link::Link;
 use super::registry::{RegisterError, RequestRegistry};
 use super::{
-    is_single_attempt, new_request_id, peer_info, StreamError, CHECK_HEALTH_TIMEOUT, CLOSE_GRACE,
+    is_single_attempt, new_request_id, peer_info, StreamError, BLOCKS_REQUEST_TIMEOUT,
+    BLOCK_REQUEST_TIMEOUT, CHECK_HEALTH_TIMEOUT, CLOSE_GRACE,
     CONFIRM_HANDSHAKE_TIMEOUT, STREAM_RECOVERY_WAIT, STREAM_WAIT_TIME, TIMEOUT_META_KEY,
     TIMEOUT_RETRY_TIMES,
 };
 use crate::grpc::client::PeerClient;
 use crate::grpc::connection::PeerLifecycle;
-use crate::grpc::metadata::{PUBKEY_METADATA_KEY, SESSION_ID_METADATA_KEY};
-use crate::grpc::peer::{PeerInfo, RemoteChainState};
+use crate::grpc::metadata::{PUBKEY_METADATA_KEY, REQUEST_BLOCKS_POLICY, SESSION_ID_METADATA_KEY};
+use crate::grpc::peer::{PeerContext, PeerInfo, RemoteChainState};
+use crate::grpc::sender::{BroadcastTransport, PeerSenders};
+use crate::network::broadcast::{BroadcastItem, BroadcastKind, EnqueueError, QueueStats};
 use crate::network::endpoint::Endpoint;
-use crate::network::peer::{Peer, PeerRequestError};
+use crate::network::knowledge::PeerKnowledge;
+use crate::network::peer::{FailureKind, Peer, PeerRequestError};
 use crate::pb::network_types::{
-    disconnect_reason, ConfirmHandshakeRequest, DisconnectReason, HandshakeData, NodeList,
-    NodesRequest,
+    disconnect_reason, BlockList, BlockReply, BlockRequest, BlockWithTransactions, BlocksRequest,
+    ConfirmHandshakeRequest, DisconnectReason, HandshakeData, NodeList, NodesRequest,
 };
 use crate::pb::peer_service::{HealthCheckRequest, MessageType, StreamMessage, StreamType};
-use crate::types::{timestamp_nanos, UnixMillis};
+use crate::types::{timestamp_nanos, Hash, UnixMillis};
 use crossbeam_channel::{bounded, select, Receiver, Sender, TryRecvError};
 use log::debug;
 use parking_lot::Mutex;
-use protobuf::{EnumOrUnknown, Message};
+use protobuf::{EnumOrUnknown, Message, MessageField};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::Duration;
 
@@ -62,6 +66,7 @@ pub struct StreamPeerParts {
     pub received: HandshakeData,
     /// Time of our handshake (for the cross-dial tie-break).
     pub sent: HandshakeData,
+    pub context: PeerContext,
 }
 
 /// A stream-mode peer (see the module documentation).
@@ -75,7 +80,10 @@ pub struct StreamPeer {
     request_meta: HashMap<String, String>,
     last_received_handshake: i128,
     last_sent_handshake: i128,
-    chain_state: Mutex<RemoteChainState>,
+    knowledge: PeerKnowledge,
+    context: PeerContext,
+    /// The broadcast queues and sender threads, from [`StreamPeer::start`] on.
+    senders: Mutex<Option<PeerSenders>>,
     link: Link,
     connected: AtomicBool,
     shut_down: AtomicBool,
@@ -106,7 +114,9 @@ impl StreamPeer {
         ]);
         let nanos = |d: &HandshakeData| d.time.as_ref().map(timestamp_nanos).unwrap_or(0);
         StreamPeer {
-            chain_state: Mutex::new(RemoteChainState::from_handshake(&parts.received)),
+            knowledge: PeerKnowledge::new(RemoteChainState::from_handshake(&parts.received)),
+            context: parts.context,
+            senders: Mutex::new(None),
             last_received_handshake: nanos(&parts.received),
             last_sent_handshake: nanos(&parts.sent),
             info: parts.info,
@@ -133,6 +143,18 @@ impl StreamPeer {
         lifecycle: Arc<PeerLifecycle>,
         inbox: Receiver<StreamMessage>,
     ) -> std::io::Result<()> {
+        let weak = Arc::downgrade(self);
+        let senders = PeerSenders::start(
+            &self.info.pubkey_hex,
+            self.context.capacities,
+            self.context.failures.clone(),
+            |_| {
+                Box::new(StreamBroadcast {
+                    peer: weak.clone(),
+                })
+            },
+        )?;
+        *self.senders.lock() = Some(senders);
         let (stop_tx, stop_rx) = bounded::<()>(0);
         *self.stop.lock() = Some(stop_tx);
         // Before the thread runs: a request it handles may already close the peer.
@@ -153,6 +175,9 @@ impl StreamPeer {
             Err(e) => {
                 self.started.store(false, Ordering::SeqCst);
                 drop(self.stop.lock().take());
+                if let Some(senders) = self.senders.lock().take() {
+                    senders.stop();
+                }
                 return Err(e);
             }
         };
@@ -180,7 +205,7 @@ impl StreamPeer {
     }
 
     pub fn chain_state(&self) -> RemoteChainState {
-        *self.chain_state.lock()
+        self.knowledge.chain_state()
     }
 
     /// Requests from the remote dropped because they failed authentication.
@@ -227,6 +252,25 @@ impl StreamPeer {
             message_type,
             bytes,
             timeout,
+            &[],
+        )
+    }
+
+    /// Sends already-encoded `payload` as a `message_type` request (the broadcasts).
+    fn request_bytes(
+        &self,
+        message_type: MessageType,
+        payload: &[u8],
+    ) -> Result<StreamMessage, StreamError> {
+        if self.shut_down.load(Ordering::SeqCst) {
+            return Err(StreamError::Closed);
+        }
+        request(
+            &self.link,
+            &self.request_meta,
+            message_type,
+            payload.to_vec(),
+            None,
             &[],
         )
     }
@@ -278,6 +322,9 @@ pub fn request(
     }
     for attempt in 1..=attempts {
         if let Some(reply) = attempt_once(link, &meta, message_type, &payload, wait)? {
+            if let Some(reason) = reply.meta.get(super::dispatch::ERROR_META_KEY) {
+                return Err(StreamError::Refused(message_type, reason.clone()));
+            }
             return Ok(reply);
         }
         debug!("stream {message_type:?} request timed out, attempt {attempt}/{attempts}");
@@ -356,6 +403,75 @@ impl Peer for StreamPeer {
         &self.info.pubkey
     }
 
+    fn knowledge(&self) -> &PeerKnowledge {
+        &self.knowledge
+    }
+
+    fn enqueue(&self, item: Arc<BroadcastItem>) -> Result<(), EnqueueError> {
+        if !self.is_ready() {
+            return Err(EnqueueError::NotReady);
+        }
+        match self.senders.lock().as_ref() {
+            Some(senders) => senders.enqueue(item),
+            None => Err(EnqueueError::NotReady),
+        }
+    }
+
+    fn queue_stats(&self) -> QueueStats {
+        self.senders
+            .lock()
+            .as_ref()
+            .map(PeerSenders::stats)
+            .unwrap_or_default()
+    }
+
+    /// REQUEST_BLOCK over the stream (2000 ms, up to three attempts).
+    fn request_block(&self, hash: &Hash) -> Result<Option<BlockWithTransactions>, PeerRequestError> {
+        let request = BlockRequest {
+            hash: MessageField::some(hash.to_proto()),
+            ..Default::default()
+        };
+        let to_error = |e: StreamError| {
+            PeerRequestError::new(stream_failure(&e), format!("block request to {self}: {e}"))
+        };
+        let reply = self
+            .request(MessageType::REQUEST_BLOCK, &request, Some(BLOCK_REQUEST_TIMEOUT))
+            .map_err(to_error)?;
+        let reply = BlockReply::parse_from_bytes(&reply.message).map_err(|e| {
+            to_error(StreamError::Codec(MessageType::REQUEST_BLOCK, e.to_string()))
+        })?;
+        Ok(reply.block.into_option())
+    }
+
+    /// The dialer asks with unary RequestBlocks on its channel (the C# stream peer does not
+    /// override it); the back peer with REQUEST_BLOCKS over the stream (5000 ms, three attempts).
+    fn request_blocks(
+        &self,
+        previous: &Hash,
+        count: i32,
+    ) -> Result<Vec<BlockWithTransactions>, PeerRequestError> {
+        let request = BlocksRequest {
+            previous_block_hash: MessageField::some(previous.to_proto()),
+            count,
+            ..Default::default()
+        };
+        if let Some(client) = &self.client {
+            return client
+                .request_blocks(&self.outbound_session, &request, REQUEST_BLOCKS_POLICY)
+                .map(|list| list.blocks)
+                .map_err(PeerRequestError::from);
+        }
+        let to_error = |e: StreamError| {
+            PeerRequestError::new(stream_failure(&e), format!("blocks request to {self}: {e}"))
+        };
+        let reply = self
+            .request(MessageType::REQUEST_BLOCKS, &request, Some(BLOCKS_REQUEST_TIMEOUT))
+            .map_err(to_error)?;
+        BlockList::parse_from_bytes(&reply.message)
+            .map(|list| list.blocks)
+            .map_err(|e| to_error(StreamError::Codec(MessageType::REQUEST_BLOCKS, e.to_string())))
+    }
+
     fn endpoint(&self) -> &Endpoint {
         &self.info.endpoint
     }
@@ -405,7 +521,9 @@ impl Peer for StreamPeer {
             Some(CONFIRM_HANDSHAKE_TIMEOUT),
         )
         .map(drop)
-        .map_err(|e| PeerRequestError(format!("confirm handshake with {self}: {e}")))
+        .map_err(|e| {
+            PeerRequestError::new(stream_failure(&e), format!("confirm handshake with {self}: {e}"))
+        })
     }
 
     /// HEALTH_CHECK over the stream, one attempt of 2000 ms, for both roles. (The C# dialer
@@ -413,9 +531,12 @@ impl Peer for StreamPeer {
     fn check_health(&self) -> Result<(), PeerRequestError> {
         let payload = HealthCheckRequest::new()
             .write_to_bytes()
-            .map_err(|e| PeerRequestError(e.to_string()))?;
+            .map_err(|e| PeerRequestError::new(FailureKind::HandlerException, e.to_string()))?;
         if self.shut_down.load(Ordering::SeqCst) {
-            return Err(PeerRequestError(format!("{self}: {}", StreamError::Closed)));
+            return Err(PeerRequestError::unrecoverable(format!(
+                "{self}: {}",
+                StreamError::Closed
+            )));
         }
         // One attempt, as the trait promises: not through `request`'s retries.
         let mut meta = self.request_meta.clone();
@@ -437,7 +558,7 @@ impl Peer for StreamPeer {
             )),
             Err(e) => Err(e),
         }
-        .map_err(|e| PeerRequestError(format!("health check of {self}: {e}")))
+        .map_err(|e| PeerRequestError::new(stream_failure(&e), format!("health check of {self}: {e}")))
     }
 
     /// Closes the peer. `graceful` on a confirmed peer first sends DISCONNECT over the stream
@@ -466,12 +587,53 @@ impl Peer for StreamPeer {
         }
         drop(self.stop.lock().take());
         self.link.close(CLOSE_GRACE);
+        let senders = self.senders.lock().take();
+        if let Some(senders) = senders {
+            senders.stop();
+        }
         let own_thread = *self.thread_id.lock() == Some(std::thread::current().id());
         if !own_thread {
             if let Some(handle) = self.thread.lock().take() {
                 let _ = handle.join();
             }
         }
+    }
+}
+
+/// The stream-mode transport of one send queue: each item is a REQUEST over the stream that
+/// waits for its VoidReply (spec 5.2), through the peer's single writer.
+struct StreamBroadcast {
+    peer: Weak<StreamPeer>,
+}
+
+fn broadcast_type(kind: BroadcastKind) -> MessageType {
+    match kind {
+        BroadcastKind::Block => MessageType::BLOCK_BROADCAST,
+        BroadcastKind::Transaction => MessageType::TRANSACTION_BROADCAST,
+        BroadcastKind::Announcement => MessageType::ANNOUNCEMENT_BROADCAST,
+        BroadcastKind::LibAnnouncement => MessageType::LIB_ANNOUNCEMENT_BROADCAST,
+    }
+}
+
+/// How bad a failed stream request is (C# `WriteStreamJobAsync` and the retry exhaustion).
+pub fn stream_failure(e: &StreamError) -> FailureKind {
+    match e {
+        StreamError::Closed => FailureKind::Unrecoverable,
+        StreamError::Codec(..) | StreamError::Refused(..) => FailureKind::HandlerException,
+        _ => FailureKind::PeerUnstable,
+    }
+}
+
+impl BroadcastTransport for StreamBroadcast {
+    fn send(&mut self, item: &BroadcastItem) -> Result<(), PeerRequestError> {
+        let Some(peer) = self.peer.upgrade() else {
+            return Err(PeerRequestError::unrecoverable("peer gone"));
+        };
+        peer.request_bytes(broadcast_type(item.kind), &item.bytes)
+            .map(drop)
+            .map_err(|e| {
+                PeerRequestError::new(stream_failure(&e), format!("{} to {peer}: {e}", item.kind.name()))
+            })
     }
 }
 

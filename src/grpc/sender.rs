@@ -1,0 +1,405 @@
+//! `PeerSenders`: one peer's three send queues (blocks, transactions, announcements; spec 5.2)
+//! and the dedicated `send-<id>-<kind>` thread that drains each into the peer's transport.
+//!
+//! Owns the queues' overflow policy and counters: enqueueing never blocks — a full queue drops
+//! the item for this peer only and counts it — so a peer that stops reading only fills its own
+//! queues. A failed send is counted, reported through the [`FailureReporter`] (the network
+//! service applies spec 5.5 on its own thread) and followed by a 500 ms pause
+//! (`StreamRecoveryWaitTime`). It must not know the wire format: a [`BroadcastTransport`] does
+//! the sending ([`LegacyBroadcast`] here, the stream peer's for stream mode).
+
+use super::client::PeerClient;
+use super::error::classify;
+use super::metadata::stream_call_option;
+use super::stream::STREAM_RECOVERY_WAIT;
+use crate::network::broadcast::{
+    BroadcastItem, BroadcastKind, EnqueueError, QueueCapacities, QueueCounters, QueueKind,
+    QueueStats,
+};
+use crate::network::peer::{FailureKind, PeerRequestError};
+use crate::pb::peer_service::VoidReply;
+use crossbeam_channel::{bounded, select, Receiver, Sender, TrySendError};
+use futures_channel::{mpsc, oneshot};
+use futures_util::future::{self, Either};
+use futures_util::{SinkExt as _, StreamExt as _};
+use grpcio::{GrpcSlice, Marshaller, Method, MethodType, WriteFlags};
+use log::{debug, warn};
+use parking_lot::Mutex;
+use std::io::Read as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Failures waiting for the network service at most; more are dropped (the peer's next
+/// failure reports again).
+pub const FAILURE_QUEUE: usize = 1_024;
+/// Items handed from a legacy sender thread to its call's writer future at most.
+const CALL_BUFFER: usize = 16;
+/// How long a sender waits to learn why a broadcast call ended (it has ended already).
+const CALL_END_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A failed send or request of one peer, for the network service's failure policy.
+#[derive(Debug, Clone)]
+pub struct PeerFailure {
+    pub pubkey_hex: String,
+    pub error: PeerRequestError,
+}
+
+/// Where peers report failures; never blocks.
+#[derive(Clone)]
+pub struct FailureReporter {
+    queue: Sender<PeerFailure>,
+}
+
+impl FailureReporter {
+    /// A reporter and the receiver its consumer drains.
+    pub fn new() -> (FailureReporter, Receiver<PeerFailure>) {
+        let (queue, rx) = bounded(FAILURE_QUEUE);
+        (FailureReporter { queue }, rx)
+    }
+
+    pub fn report(&self, pubkey_hex: &str, error: PeerRequestError) {
+        let failure = PeerFailure {
+            pubkey_hex: pubkey_hex.to_owned(),
+            error,
+        };
+        if let Err(TrySendError::Full(f)) = self.queue.try_send(failure) {
+            debug!("failure queue full, dropping report on {}", f.pubkey_hex);
+        }
+    }
+}
+
+/// Sends broadcast items of one queue to one peer. Runs on that queue's sender thread and may
+/// block it.
+pub trait BroadcastTransport: Send + 'static {
+    fn send(&mut self, item: &BroadcastItem) -> Result<(), PeerRequestError>;
+}
+
+#[derive(Default)]
+struct Counters {
+    sent: AtomicU64,
+    dropped: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// One peer's queues and sender threads (see the module documentation).
+pub struct PeerSenders {
+    /// `None` once stopped.
+    queues: Mutex<Option<[Sender<Arc<BroadcastItem>>; 3]>>,
+    counters: Arc<[Counters; 3]>,
+    /// Dropping it stops the threads at their next item.
+    stop: Mutex<Option<Sender<()>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl PeerSenders {
+    /// Starts the three sender threads, each with the transport `transport(kind)` gives.
+    pub fn start(
+        pubkey_hex: &str,
+        capacities: QueueCapacities,
+        failures: FailureReporter,
+        mut transport: impl FnMut(QueueKind) -> Box<dyn BroadcastTransport>,
+    ) -> std::io::Result<PeerSenders> {
+        let counters: Arc<[Counters; 3]> = Arc::new(Default::default());
+        let (stop_tx, stop_rx) = bounded::<()>(0);
+        let short = pubkey_hex.get(2..10).unwrap_or("?");
+        let mut queues = Vec::with_capacity(3);
+        let mut threads = Vec::with_capacity(3);
+        for kind in QueueKind::ALL {
+            let (tx, rx) = bounded::<Arc<BroadcastItem>>(capacities.of(kind));
+            queues.push(tx);
+            let sender = SenderThread {
+                pubkey_hex: pubkey_hex.to_owned(),
+                items: rx,
+                stop: stop_rx.clone(),
+                transport: transport(kind),
+                counters: counters.clone(),
+                kind,
+                failures: failures.clone(),
+            };
+            let spawned =
+                crate::thread::spawn(&format!("send-{short}-{}", kind.name()), move || {
+                    sender.run();
+                    Ok(())
+                });
+            match spawned {
+                Ok(handle) => threads.push(handle),
+                Err(e) => {
+                    drop(stop_tx);
+                    drop(queues);
+                    for t in threads {
+                        let _ = t.join();
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let queues: [Sender<Arc<BroadcastItem>>; 3] = match queues.try_into() {
+            Ok(queues) => queues,
+            Err(_) => unreachable!("one queue per kind"),
+        };
+        Ok(PeerSenders {
+            queues: Mutex::new(Some(queues)),
+            counters,
+            stop: Mutex::new(Some(stop_tx)),
+            threads: Mutex::new(threads),
+        })
+    }
+
+    /// Queues `item` for its sender thread without blocking (the caller checked readiness).
+    pub fn enqueue(&self, item: Arc<BroadcastItem>) -> Result<(), EnqueueError> {
+        let queue = item.kind.queue();
+        let guard = self.queues.lock();
+        let Some(queues) = guard.as_ref() else {
+            return Err(EnqueueError::NotReady);
+        };
+        match queues[queue.index()].try_send(item) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => {
+                self.counters[queue.index()]
+                    .dropped
+                    .fetch_add(1, Ordering::Relaxed);
+                Err(EnqueueError::QueueFull)
+            }
+            Err(TrySendError::Disconnected(_)) => Err(EnqueueError::NotReady),
+        }
+    }
+
+    pub fn stats(&self) -> QueueStats {
+        let guard = self.queues.lock();
+        let mut stats = QueueStats::default();
+        for kind in QueueKind::ALL {
+            let c = &self.counters[kind.index()];
+            *stats.of_mut(kind) = QueueCounters {
+                buffered: guard.as_ref().map_or(0, |q| q[kind.index()].len()),
+                sent: c.sent.load(Ordering::Relaxed),
+                dropped: c.dropped.load(Ordering::Relaxed),
+                failed: c.failed.load(Ordering::Relaxed),
+            };
+        }
+        stats
+    }
+
+    /// Stops taking items, tells the threads to stop and joins them (each finishes the send it
+    /// is in; queued items are dropped). Idempotent. Must not run on a sender thread.
+    pub fn stop(&self) {
+        drop(self.queues.lock().take());
+        drop(self.stop.lock().take());
+        let threads: Vec<_> = self.threads.lock().drain(..).collect();
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for PeerSenders {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// What one sender thread owns.
+struct SenderThread {
+    pubkey_hex: String,
+    items: Receiver<Arc<BroadcastItem>>,
+    stop: Receiver<()>,
+    transport: Box<dyn BroadcastTransport>,
+    counters: Arc<[Counters; 3]>,
+    kind: QueueKind,
+    failures: FailureReporter,
+}
+
+impl SenderThread {
+    fn run(mut self) {
+        loop {
+            let item = select! {
+                recv(self.items) -> item => match item {
+                    Ok(item) => item,
+                    Err(_) => return,
+                },
+                recv(self.stop) -> _ => return,
+            };
+            let counters = &self.counters[self.kind.index()];
+            match self.transport.send(&item) {
+                Ok(()) => {
+                    counters.sent.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(error) => {
+                    counters.failed.fetch_add(1, Ordering::Relaxed);
+                    debug!(
+                        "sending {} {} to {} failed: {error}",
+                        item.kind.name(),
+                        item.id,
+                        &self.pubkey_hex
+                    );
+                    self.failures.report(&self.pubkey_hex, error);
+                    // Let the transport recover; a stop cuts the pause short.
+                    if !matches!(
+                        self.stop.recv_timeout(STREAM_RECOVERY_WAIT),
+                        Err(crossbeam_channel::RecvTimeoutError::Timeout)
+                    ) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Writes already-encoded bytes as the request message (encode once, send to many).
+fn raw_ser(bytes: &Arc<[u8]>, slice: &mut GrpcSlice) -> grpcio::Result<()> {
+    *slice = GrpcSlice::from(&bytes[..]);
+    Ok(())
+}
+
+/// Reads a message's bytes as they are (never used by a client: it does not decode requests).
+fn raw_de(mut reader: grpcio::MessageReader) -> grpcio::Result<Arc<[u8]>> {
+    let mut bytes = Vec::new();
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|e| grpcio::Error::Codec(Box::new(e)))?;
+    Ok(Arc::from(bytes))
+}
+
+const fn raw_method(name: &'static str) -> Method<Arc<[u8]>, VoidReply> {
+    Method {
+        ty: MethodType::ClientStreaming,
+        name,
+        req_mar: Marshaller {
+            ser: raw_ser,
+            de: raw_de,
+        },
+        resp_mar: Marshaller {
+            ser: grpcio::pb_ser,
+            de: grpcio::pb_de,
+        },
+    }
+}
+
+const BLOCK_BROADCAST_STREAM: Method<Arc<[u8]>, VoidReply> =
+    raw_method("/PeerService/BlockBroadcastStream");
+const TRANSACTION_BROADCAST_STREAM: Method<Arc<[u8]>, VoidReply> =
+    raw_method("/PeerService/TransactionBroadcastStream");
+const ANNOUNCEMENT_BROADCAST_STREAM: Method<Arc<[u8]>, VoidReply> =
+    raw_method("/PeerService/AnnouncementBroadcastStream");
+const LIB_ANNOUNCEMENT_BROADCAST_STREAM: Method<Arc<[u8]>, VoidReply> =
+    raw_method("/PeerService/LibAnnouncementBroadcastStream");
+
+fn method(kind: BroadcastKind) -> &'static Method<Arc<[u8]>, VoidReply> {
+    match kind {
+        BroadcastKind::Block => &BLOCK_BROADCAST_STREAM,
+        BroadcastKind::Transaction => &TRANSACTION_BROADCAST_STREAM,
+        BroadcastKind::Announcement => &ANNOUNCEMENT_BROADCAST_STREAM,
+        BroadcastKind::LibAnnouncement => &LIB_ANNOUNCEMENT_BROADCAST_STREAM,
+    }
+}
+
+/// One open client-streaming call: the bounded hand-over to its writer future, which runs on
+/// the channel's completion queue (`client.spawn`), and how it ended.
+struct OpenCall {
+    items: mpsc::Sender<Arc<[u8]>>,
+    /// Gets the call's error when it fails; disconnected when the future ended.
+    ended: Receiver<grpcio::Error>,
+    /// Dropping it cancels the call.
+    _kill: oneshot::Sender<()>,
+}
+
+/// Legacy-mode transport (spec 5.1): one long-lived client-streaming call per broadcast kind,
+/// opened on first use with `session-id-bin` and reopened after a failure.
+pub struct LegacyBroadcast {
+    client: PeerClient,
+    session: Vec<u8>,
+    calls: [Option<OpenCall>; 4],
+}
+
+fn call_index(kind: BroadcastKind) -> usize {
+    match kind {
+        BroadcastKind::Block => 0,
+        BroadcastKind::Transaction => 1,
+        BroadcastKind::Announcement => 2,
+        BroadcastKind::LibAnnouncement => 3,
+    }
+}
+
+impl LegacyBroadcast {
+    pub fn new(client: PeerClient, session: Vec<u8>) -> LegacyBroadcast {
+        LegacyBroadcast {
+            client,
+            session,
+            calls: [None, None, None, None],
+        }
+    }
+
+    fn open(&self, kind: BroadcastKind) -> Result<OpenCall, PeerRequestError> {
+        let opt = stream_call_option(self.client.own_pubkey_hex(), Some(&self.session));
+        let grpc = grpcio::Client::new(self.client.channel().clone());
+        let (mut sink, receiver) = grpc
+            .client_streaming(method(kind), opt)
+            .map_err(|e| self.failure(kind, &e))?;
+        sink.enhance_batch(true);
+        let (items, rx) = mpsc::channel::<Arc<[u8]>>(CALL_BUFFER);
+        let (ended_tx, ended) = bounded::<grpcio::Error>(1);
+        let (kill, killed) = oneshot::channel::<()>();
+        grpc.spawn(async move {
+            let flags = WriteFlags::default();
+            let run = async move {
+                let mut rx = rx.map(move |bytes| Ok((bytes, flags)));
+                sink.send_all(&mut rx).await?;
+                sink.close().await?;
+                receiver.await.map(drop)
+            };
+            futures_util::pin_mut!(run);
+            if let Either::Left((Err(e), _)) = future::select(run, killed).await {
+                let _ = ended_tx.send(e);
+            }
+        });
+        Ok(OpenCall {
+            items,
+            ended,
+            _kill: kill,
+        })
+    }
+
+    fn failure(&self, kind: BroadcastKind, e: &grpcio::Error) -> PeerRequestError {
+        let state = self.client.channel().check_connectivity_state(false);
+        PeerRequestError::new(
+            classify(e, state),
+            format!("{} broadcast stream: {e}", kind.name()),
+        )
+    }
+}
+
+impl BroadcastTransport for LegacyBroadcast {
+    fn send(&mut self, item: &BroadcastItem) -> Result<(), PeerRequestError> {
+        let index = call_index(item.kind);
+        if self.calls[index].is_none() {
+            self.calls[index] = Some(self.open(item.kind)?);
+        }
+        let Some(call) = self.calls[index].as_mut() else {
+            return Err(PeerRequestError::unrecoverable("no broadcast call"));
+        };
+        let sent = match call.items.try_send(item.bytes.clone()) {
+            Ok(()) => Ok(()),
+            // The writer is behind: wait for room (this peer's thread only).
+            Err(e) if e.is_full() => {
+                futures_executor::block_on(call.items.send(e.into_inner())).map_err(|_| ())
+            }
+            Err(_) => Err(()),
+        };
+        if sent.is_ok() {
+            return Ok(());
+        }
+        // The call ended: report why, and open a new one for the next item.
+        let call = self.calls[index].take();
+        let ended = call.and_then(|c| c.ended.recv_timeout(CALL_END_WAIT).ok());
+        let error = match ended {
+            Some(e) => self.failure(item.kind, &e),
+            None => PeerRequestError::new(
+                FailureKind::PeerUnstable,
+                format!("{} broadcast stream ended", item.kind.name()),
+            ),
+        };
+        warn!("{error}");
+        Err(error)
+    }
+}

@@ -1,0 +1,320 @@
+//! `BlockSync`: the `block-sync` thread that fetches blocks this node learned about but does
+//! not have (C# `BlockFetchService`, `BlockDownloadService`; spec 5.6, 6.4) and attaches them.
+//!
+//! Owns the fetch and download jobs: a bounded, de-duplicated job queue, the download loop that
+//! checks heights and parent links (an inconsistent peer is reported abnormal; the scheduler
+//! applies the penalty), alternates from the announcement cache when a fetch fails, and a
+//! fallback to other synced peers when a download fails. Requests block this thread only; it
+//! must not touch the transport or the event queues.
+
+use super::announcement_cache::AnnouncementCache;
+use crate::chain::{Chain, ChainError};
+use crate::network::peer::short_key;
+use crate::network::service::NetworkService;
+use crate::pb::network_types::BlockWithTransactions;
+use crate::types::{block_hash, Hash};
+use crossbeam_channel::{bounded, select, Receiver, Sender, TrySendError};
+use log::{debug, info, warn};
+use parking_lot::Mutex;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Jobs waiting for the sync thread at most; more are dropped (the next announcement or
+/// block brings them back).
+pub const SYNC_JOB_QUEUE: usize = 256;
+/// Blocks above our best height by at most this are fetched one by one; further ahead
+/// starts a batch download (C# `BlockSyncModeHeightOffset`).
+pub const BLOCK_SYNC_MODE_HEIGHT_OFFSET: i64 = 12;
+/// Other peers a failed download is retried with (C#: up to 2 more).
+const DOWNLOAD_RETRY_PEERS: usize = 2;
+
+/// How blocks are downloaded (`[sync]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncSettings {
+    /// Blocks per download round (`max_block_download_count`).
+    pub max_block_download_count: usize,
+    /// Blocks per RequestBlocks (`max_batch_request_block_count`, at most 50).
+    pub max_batch_request_block_count: usize,
+}
+
+impl Default for SyncSettings {
+    fn default() -> SyncSettings {
+        SyncSettings {
+            max_block_download_count: 50,
+            max_batch_request_block_count: 10,
+        }
+    }
+}
+
+/// Work for the sync thread.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SyncJob {
+    /// Get block `hash` (announced at `height`) from `peer`, alternates after it.
+    Fetch { hash: Hash, height: i64, peer: String },
+    /// Download the best chain of `peer` up to `target` height.
+    Download { peer: String, target: i64 },
+}
+
+/// The queue end the event thread holds.
+#[derive(Clone)]
+pub struct SyncJobs {
+    queue: Sender<SyncJob>,
+    /// Jobs queued and not yet started: the same job is not queued twice.
+    queued: Arc<Mutex<HashSet<SyncJob>>>,
+}
+
+impl SyncJobs {
+    /// Queues `job` unless the same job is already waiting; never blocks.
+    pub fn submit(&self, job: SyncJob) {
+        if !self.queued.lock().insert(job.clone()) {
+            return;
+        }
+        if let Err(e) = self.queue.try_send(job) {
+            let job = match e {
+                TrySendError::Full(job) | TrySendError::Disconnected(job) => job,
+            };
+            self.queued.lock().remove(&job);
+            debug!("sync queue full or gone, dropping {job:?}");
+        }
+    }
+}
+
+/// The running `block-sync` thread.
+pub struct BlockSync {
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl BlockSync {
+    /// Starts the thread; returns it and the queue end for the event thread.
+    pub fn start(
+        chain: Arc<dyn Chain>,
+        network: Arc<NetworkService>,
+        announcements: Arc<AnnouncementCache>,
+        settings: SyncSettings,
+    ) -> std::io::Result<(BlockSync, SyncJobs)> {
+        let (queue, jobs) = bounded(SYNC_JOB_QUEUE);
+        let queued = Arc::new(Mutex::new(HashSet::new()));
+        let (stop_tx, stop) = bounded::<()>(0);
+        let worker = Syncer {
+            chain,
+            network,
+            announcements,
+            settings,
+        };
+        let taken = queued.clone();
+        let thread = crate::thread::spawn("block-sync", move || {
+            worker.run(&jobs, &stop, &taken);
+            Ok(())
+        })?;
+        Ok((
+            BlockSync {
+                stop: Some(stop_tx),
+                thread: Some(thread),
+            },
+            SyncJobs { queue, queued },
+        ))
+    }
+
+    /// Stops the thread after the request it is in.
+    pub fn stop(mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// What the sync thread owns.
+struct Syncer {
+    chain: Arc<dyn Chain>,
+    network: Arc<NetworkService>,
+    announcements: Arc<AnnouncementCache>,
+    settings: SyncSettings,
+}
+
+/// How attaching a downloaded block went.
+enum Attached {
+    Yes,
+    /// Its parent is missing: the peer's chain forks below what we asked from.
+    NoParent,
+    Refused,
+}
+
+impl Syncer {
+    fn run(&self, jobs: &Receiver<SyncJob>, stop: &Receiver<()>, queued: &Mutex<HashSet<SyncJob>>) {
+        loop {
+            let job = select! {
+                recv(jobs) -> job => match job {
+                    Ok(job) => job,
+                    Err(_) => return,
+                },
+                recv(stop) -> _ => return,
+            };
+            queued.lock().remove(&job);
+            match job {
+                SyncJob::Fetch { hash, height, peer } => self.fetch(hash, height, peer),
+                SyncJob::Download { peer, target } => self.download_with_fallback(&peer, target),
+            }
+        }
+    }
+
+    /// Fetches one announced block from `peer`, then from the other announcers in turn.
+    fn fetch(&self, hash: Hash, height: i64, first: String) {
+        let mut peer = Some(first);
+        while let Some(current) = peer.take() {
+            if self.chain.has_block(&hash) {
+                return;
+            }
+            match self.network.get_block(&current, &hash) {
+                Ok(Some(block)) => match self.check_fetched(&block, hash, height) {
+                    Ok(()) => match self.attach(block) {
+                        Attached::Yes | Attached::Refused => return,
+                        Attached::NoParent => {
+                            self.download_with_fallback(&current, height);
+                            return;
+                        }
+                    },
+                    Err(reason) => self.network.report_abnormal(&current, &reason),
+                },
+                Ok(None) => debug!("{current} has no block {hash}"),
+                Err(e) => debug!("fetching {hash}: {e}"),
+            }
+            peer = self.announcements.next_alternate(&hash);
+        }
+    }
+
+    /// A fetched block must be the one announced.
+    fn check_fetched(
+        &self,
+        block: &BlockWithTransactions,
+        hash: Hash,
+        height: i64,
+    ) -> Result<(), String> {
+        let header = block.header.as_ref().ok_or("block without header")?;
+        let got = block_hash(header).map_err(|e| e.to_string())?;
+        if got != hash || header.height != height {
+            return Err(format!(
+                "served block {got} at {} for {hash} at {height}",
+                header.height
+            ));
+        }
+        Ok(())
+    }
+
+    fn attach(&self, block: BlockWithTransactions) -> Attached {
+        match self.chain.attach_block(block) {
+            Ok(_) => Attached::Yes,
+            Err(ChainError::UnknownParent { .. }) => Attached::NoParent,
+            Err(e) => {
+                warn!("not attaching a synced block: {e}");
+                Attached::Refused
+            }
+        }
+    }
+
+    /// Downloads from `peer`; when that fails, from up to two other synced peers.
+    fn download_with_fallback(&self, peer: &str, target: i64) {
+        if self.download(peer, target) {
+            return;
+        }
+        let others: Vec<String> = self
+            .network
+            .pool()
+            .peers(false)
+            .into_iter()
+            .filter(|p| p.pubkey_hex() != peer && p.knowledge().is_sync_finished())
+            .map(|p| p.pubkey_hex().to_owned())
+            .take(DOWNLOAD_RETRY_PEERS)
+            .collect();
+        for other in others {
+            if self.chain.best_chain().height >= target || self.download(&other, target) {
+                return;
+            }
+        }
+    }
+
+    /// Downloads `peer`'s chain in rounds until our best chain reaches `target`, the peer has
+    /// nothing more, or it serves something inconsistent. True when `target` was reached.
+    fn download(&self, peer: &str, target: i64) -> bool {
+        let batch = self.settings.max_batch_request_block_count.clamp(1, 50) as i32;
+        let round = self.settings.max_block_download_count.max(1);
+        let mut from_lib = false;
+        loop {
+            let best = self.chain.best_chain();
+            if best.height >= target {
+                return true;
+            }
+            // From our best block; if the peer's best chain does not contain it (we are on
+            // a fork), from our LIB, which every honest peer shares.
+            let start = if from_lib {
+                self.chain.last_irreversible()
+            } else {
+                best
+            };
+            let (mut last_hash, mut last_height) = (start.hash, start.height);
+            let mut fetched = 0;
+            while fetched < round {
+                let blocks = match self.network.get_blocks(peer, &last_hash, batch) {
+                    Ok(blocks) => blocks,
+                    Err(e) => {
+                        debug!("download from {peer} stopped: {e}");
+                        return false;
+                    }
+                };
+                if blocks.is_empty() {
+                    break;
+                }
+                for block in blocks {
+                    let Some(header) = block.header.as_ref() else {
+                        self.network.report_abnormal(peer, "served a block without header");
+                        return false;
+                    };
+                    let parent = header
+                        .previous_block_hash
+                        .as_ref()
+                        .and_then(|h| Hash::from_proto(h).ok());
+                    let hash = match block_hash(header) {
+                        Ok(hash) => hash,
+                        Err(e) => {
+                            self.network
+                                .report_abnormal(peer, &format!("served a bad block: {e}"));
+                            return false;
+                        }
+                    };
+                    if header.height != last_height + 1 || parent != Some(last_hash) {
+                        self.network.report_abnormal(
+                            peer,
+                            &format!(
+                                "served block {hash} at {} after {last_hash} at {last_height}",
+                                header.height
+                            ),
+                        );
+                        return false;
+                    }
+                    let height = header.height;
+                    match self.attach(block) {
+                        Attached::Yes => {}
+                        Attached::NoParent | Attached::Refused => return false,
+                    }
+                    (last_hash, last_height) = (hash, height);
+                    fetched += 1;
+                }
+            }
+            if fetched == 0 {
+                if !from_lib && best.height > self.chain.last_irreversible().height {
+                    from_lib = true;
+                    continue;
+                }
+                return self.chain.best_chain().height >= target;
+            }
+            from_lib = false;
+            info!(
+                "synced {fetched} blocks from {}: best height {}",
+                short_key(peer),
+                self.chain.best_chain().height
+            );
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! `FakePeer`: a [`Peer`] whose state the test sets by hand and which records what it is sent,
+//! for the pool scenarios and the network service's broadcast and request rules.
+
+use aelf_net::network::broadcast::{BroadcastItem, EnqueueError, QueueStats};
+use aelf_net::network::endpoint::Endpoint;
+use aelf_net::network::knowledge::{PeerKnowledge, RemoteChainState};
+use aelf_net::network::peer::{Peer, PeerRequestError};
+use aelf_net::pb::network_types::BlockWithTransactions;
+use aelf_net::types::{Hash, UnixMillis};
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// The time every fake peer is created at.
+pub const NOW: UnixMillis = 1_800_000_000_000;
+
+/// What a fake peer answers to a block request.
+pub type BlocksAnswer = Result<Vec<BlockWithTransactions>, PeerRequestError>;
+
+pub struct FakePeer {
+    pub pubkey: Vec<u8>,
+    pub pubkey_hex: String,
+    pub endpoint: Endpoint,
+    pub inbound: bool,
+    pub connection_time: AtomicI64,
+    pub connected: AtomicBool,
+    pub ready: AtomicBool,
+    /// Enqueue answers QueueFull.
+    pub full: AtomicBool,
+    pub knowledge: PeerKnowledge,
+    /// Items enqueued, in order.
+    pub sent: Mutex<Vec<Arc<BroadcastItem>>>,
+    /// Answers to `request_block` / `request_blocks`, taken in order (empty → no blocks).
+    pub answers: Mutex<VecDeque<BlocksAnswer>>,
+    pub disconnects: AtomicUsize,
+}
+
+impl FakePeer {
+    /// A confirmed, ready peer created at [`NOW`], with a key derived from `seed`.
+    pub fn new(seed: u8, endpoint: &str, inbound: bool) -> FakePeer {
+        let mut pubkey = vec![4u8; 65];
+        pubkey[1] = seed;
+        FakePeer {
+            pubkey_hex: hex::encode(&pubkey),
+            pubkey,
+            endpoint: Endpoint::parse(endpoint).expect("test endpoint"),
+            inbound,
+            connection_time: AtomicI64::new(NOW),
+            connected: AtomicBool::new(true),
+            ready: AtomicBool::new(true),
+            full: AtomicBool::new(false),
+            knowledge: PeerKnowledge::new(RemoteChainState::default()),
+            sent: Mutex::new(Vec::new()),
+            answers: Mutex::new(VecDeque::new()),
+            disconnects: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn unconfirmed(self, connection_time: UnixMillis) -> FakePeer {
+        self.connected.store(false, Ordering::SeqCst);
+        self.ready.store(false, Ordering::SeqCst);
+        self.connection_time
+            .store(connection_time, Ordering::SeqCst);
+        self
+    }
+
+    pub fn not_ready(self) -> FakePeer {
+        self.ready.store(false, Ordering::SeqCst);
+        self
+    }
+
+    pub fn arc(self) -> Arc<dyn Peer> {
+        Arc::new(self)
+    }
+
+    /// Kinds and ids of what was enqueued.
+    pub fn sent_ids(&self) -> Vec<Hash> {
+        self.sent.lock().iter().map(|i| i.id).collect()
+    }
+
+    fn next_answer(&self) -> BlocksAnswer {
+        self.answers.lock().pop_front().unwrap_or(Ok(Vec::new()))
+    }
+}
+
+impl Peer for FakePeer {
+    fn pubkey_hex(&self) -> &str {
+        &self.pubkey_hex
+    }
+    fn pubkey(&self) -> &[u8] {
+        &self.pubkey
+    }
+    fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+    fn is_inbound(&self) -> bool {
+        self.inbound
+    }
+    fn connection_time(&self) -> UnixMillis {
+        self.connection_time.load(Ordering::SeqCst)
+    }
+    fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
+    }
+    fn is_ready(&self) -> bool {
+        self.is_connected() && self.ready.load(Ordering::SeqCst)
+    }
+    fn inbound_session_id(&self) -> &[u8] {
+        &[]
+    }
+    fn last_received_handshake_time(&self) -> i128 {
+        0
+    }
+    fn last_sent_handshake_time(&self) -> i128 {
+        0
+    }
+    fn mark_connected(&self) {
+        self.connected.store(true, Ordering::SeqCst);
+    }
+    fn confirm_handshake(&self) -> Result<(), PeerRequestError> {
+        Ok(())
+    }
+    fn check_health(&self) -> Result<(), PeerRequestError> {
+        Ok(())
+    }
+    fn disconnect(&self, _graceful: bool) {
+        self.connected.store(false, Ordering::SeqCst);
+        self.disconnects.fetch_add(1, Ordering::SeqCst);
+    }
+    fn knowledge(&self) -> &PeerKnowledge {
+        &self.knowledge
+    }
+    fn enqueue(&self, item: Arc<BroadcastItem>) -> Result<(), EnqueueError> {
+        if !self.is_ready() {
+            return Err(EnqueueError::NotReady);
+        }
+        if self.full.load(Ordering::SeqCst) {
+            return Err(EnqueueError::QueueFull);
+        }
+        self.sent.lock().push(item);
+        Ok(())
+    }
+    fn queue_stats(&self) -> QueueStats {
+        QueueStats::default()
+    }
+    fn request_block(
+        &self,
+        _hash: &Hash,
+    ) -> Result<Option<BlockWithTransactions>, PeerRequestError> {
+        self.next_answer().map(|blocks| blocks.into_iter().next())
+    }
+    fn request_blocks(
+        &self,
+        _previous: &Hash,
+        _count: i32,
+    ) -> Result<Vec<BlockWithTransactions>, PeerRequestError> {
+        self.next_answer()
+    }
+}
