@@ -33,12 +33,16 @@
 //! | `handshake-<i>` | inbound handshakes with dial-back, disconnects (`[threads] handshake_workers`) | a bounded work queue | [`grpc::network_server::NetworkServer::stop`] |
 //! | `peer-<id>` | one peer's outgoing requests | that peer's bounded request queue | the peer's `disconnect` |
 //! | `stream-<id>` | one stream-mode peer's incoming requests | that peer's bounded inbox | the peer's `disconnect` |
+//! | `send-<id>-blk`, `-tx`, `-ann` | one peer's outgoing blocks, transactions, announcements | that peer's bounded send queue of the kind (`[network] *_queue_capacity`) | the peer's `disconnect` |
+//! | `block-server-<i>` | reading blocks for RequestBlock(s) (`[threads] block_servers`) | a bounded work queue | `NetworkServer::stop` |
+//! | `net-failures` | the failure policy for failed sends and requests (spec 5.5) | the bounded failure queue | `NetworkServer::stop` |
+//! | `os-events` | network and chain events to actions (spec 9) | the bounded event queues and chain events | [`node::Node::shutdown`] |
+//! | `block-sync` | fetching and downloading missing blocks | a bounded job queue | [`node::Node::shutdown`] |
 //! | `dialer` | dialing the boot nodes at start | — | `NetworkServer::stop` |
 //! | `net-upkeep` | dropping peers that never confirm | a tick and its stop channel | `NetworkServer::stop` |
 //! | `producer` | block production (when `[producer] enabled`) | a tick and its stop channel | [`node::Node::shutdown`] |
 //!
-//! Later layers add per-peer broadcast threads, the event thread and the scheduler thread;
-//! each is listed here as it lands.
+//! The scheduler thread is listed here when it lands.
 //!
 //! # Example
 //!

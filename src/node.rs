@@ -4,7 +4,9 @@
 //! Owns the start order, the live reload of what can change without a restart, and the ordered
 //! shutdown. It must not parse command lines or handle signals (that is [`crate::daemon`]'s).
 
-use crate::chain::{BlockProducer, Chain, ChainError, ChainSettings, EmbeddedChain, ProducerSettings};
+use crate::chain::{
+    BlockProducer, Chain, ChainError, ChainSettings, EmbeddedChain, ProducerSettings,
+};
 use crate::config::{AuthorizedPeers, Config, NetworkConfig};
 use crate::crypto::{load_or_create_key_file, KeyFileError, NodeKey};
 use crate::grpc::connection::ConnectionSettings;

@@ -12,8 +12,26 @@ use crate::pb::network_types::{
 };
 use crate::pb::peer_service::{HealthCheckRequest, PingRequest, VoidReply};
 use crate::pb::peer_service_grpc::PeerServiceClient;
+use crate::types::Hash;
 use grpcio::{CallOption, Channel};
 use protobuf::MessageField;
+
+/// The RequestBlock message for `hash`.
+pub fn block_request(hash: &Hash) -> BlockRequest {
+    BlockRequest {
+        hash: MessageField::some(hash.to_proto()),
+        ..Default::default()
+    }
+}
+
+/// The RequestBlocks message for `count` blocks after `previous`.
+pub fn blocks_request(previous: &Hash, count: i32) -> BlocksRequest {
+    BlocksRequest {
+        previous_block_hash: MessageField::some(previous.to_proto()),
+        count,
+        ..Default::default()
+    }
+}
 
 /// A client for one remote peer service.
 #[derive(Clone)]

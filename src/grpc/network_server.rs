@@ -158,15 +158,13 @@ impl NetworkServer {
         let network = services.network.clone();
         let failure_stop = stop_rx.clone();
         threads.push(
-            crate::thread::spawn("net-failures", move || {
-                loop {
-                    select! {
-                        recv(failure_stop) -> _ => return Ok(()),
-                        recv(failures) -> failure => match failure {
-                            Ok(f) => network.handle_failure(&f.pubkey_hex, &f.error),
-                            Err(_) => return Ok(()),
-                        },
-                    }
+            crate::thread::spawn("net-failures", move || loop {
+                select! {
+                    recv(failure_stop) -> _ => return Ok(()),
+                    recv(failures) -> failure => match failure {
+                        Ok(f) => network.handle_failure(&f.pubkey_hex, &f.error),
+                        Err(_) => return Ok(()),
+                    },
                 }
             })
             .map_err(GrpcError::Thread)?,

@@ -5,7 +5,7 @@
 //! `peer-<id>` thread, fed by a bounded queue, so a slow or dead peer can only stall itself.
 //! It must not touch the pool: the connection service decides when a peer enters or leaves it.
 
-use super::client::PeerClient;
+use super::client::{block_request, blocks_request, PeerClient};
 use super::error::GrpcError;
 use super::metadata::{
     CallPolicy, CHECK_HEALTH_POLICY, CONFIRM_HANDSHAKE_POLICY, DISCONNECT_POLICY,
@@ -14,16 +14,15 @@ use super::metadata::{
 use super::sender::{FailureReporter, LegacyBroadcast, PeerSenders};
 use crate::network::broadcast::{BroadcastItem, EnqueueError, QueueCapacities, QueueStats};
 use crate::network::endpoint::Endpoint;
-pub use crate::network::knowledge::RemoteChainState;
 use crate::network::knowledge::PeerKnowledge;
+pub use crate::network::knowledge::RemoteChainState;
 use crate::network::peer::{Peer, PeerRequestError};
-use crate::pb::network_types::{BlockRequest, BlockWithTransactions, BlocksRequest, HandshakeData};
+use crate::pb::network_types::{BlockWithTransactions, HandshakeData};
 use crate::types::{timestamp_nanos, Hash, UnixMillis};
-use protobuf::MessageField;
-use std::sync::Arc;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::{JoinHandle, ThreadId};
 use std::time::Duration;
 
@@ -97,7 +96,13 @@ impl GrpcPeer {
             &info.pubkey_hex,
             context.capacities,
             context.failures.clone(),
-            |_| Box::new(LegacyBroadcast::new(client.clone(), outbound_session.clone())),
+            |_, cancels| {
+                Box::new(LegacyBroadcast::new(
+                    client.clone(),
+                    outbound_session.clone(),
+                    cancels.clone(),
+                ))
+            },
         )
         .map_err(GrpcError::Thread)?;
         let (tx, rx) = bounded::<Job>(PEER_REQUEST_QUEUE);
@@ -256,11 +261,11 @@ impl Peer for GrpcPeer {
     }
 
     /// Unary RequestBlock (2000 ms, one retry) on the request thread.
-    fn request_block(&self, hash: &Hash) -> Result<Option<BlockWithTransactions>, PeerRequestError> {
-        let request = BlockRequest {
-            hash: MessageField::some(hash.to_proto()),
-            ..Default::default()
-        };
+    fn request_block(
+        &self,
+        hash: &Hash,
+    ) -> Result<Option<BlockWithTransactions>, PeerRequestError> {
+        let request = block_request(hash);
         self.request(policy_wait(REQUEST_BLOCK_POLICY), move |client, session| {
             client.request_block(session, &request, REQUEST_BLOCK_POLICY)
         })
@@ -274,14 +279,11 @@ impl Peer for GrpcPeer {
         previous: &Hash,
         count: i32,
     ) -> Result<Vec<BlockWithTransactions>, PeerRequestError> {
-        let request = BlocksRequest {
-            previous_block_hash: MessageField::some(previous.to_proto()),
-            count,
-            ..Default::default()
-        };
-        self.request(policy_wait(REQUEST_BLOCKS_POLICY), move |client, session| {
-            client.request_blocks(session, &request, REQUEST_BLOCKS_POLICY)
-        })
+        let request = blocks_request(previous, count);
+        self.request(
+            policy_wait(REQUEST_BLOCKS_POLICY),
+            move |client, session| client.request_blocks(session, &request, REQUEST_BLOCKS_POLICY),
+        )
         .map(|list| list.blocks)
         .map_err(PeerRequestError::from)
     }

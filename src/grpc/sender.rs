@@ -69,6 +69,36 @@ impl FailureReporter {
     }
 }
 
+/// The kill switches of one peer's open broadcast calls, so stopping the peer can cancel a
+/// call whose remote stopped reading (a sender thread may be waiting for room in it).
+#[derive(Default)]
+pub struct CallCancels {
+    /// `None` once cancelled: calls opened later are cancelled at once.
+    kills: Mutex<Option<Vec<oneshot::Sender<()>>>>,
+}
+
+impl CallCancels {
+    fn add(&self, kill: oneshot::Sender<()>) {
+        let mut kills = self.kills.lock();
+        match kills.as_mut() {
+            Some(list) => {
+                list.retain(|k| !k.is_canceled());
+                list.push(kill);
+            }
+            None => drop(kill),
+        }
+    }
+
+    /// Cancels every open call and any opened later.
+    pub fn cancel_all(&self) {
+        if let Some(list) = self.kills.lock().take() {
+            for kill in list {
+                let _ = kill.send(());
+            }
+        }
+    }
+}
+
 /// Sends broadcast items of one queue to one peer. Runs on that queue's sender thread and may
 /// block it.
 pub trait BroadcastTransport: Send + 'static {
@@ -90,16 +120,20 @@ pub struct PeerSenders {
     /// Dropping it stops the threads at their next item.
     stop: Mutex<Option<Sender<()>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Calls the transports opened, cancelled on stop.
+    cancels: Arc<CallCancels>,
 }
 
 impl PeerSenders {
-    /// Starts the three sender threads, each with the transport `transport(kind)` gives.
+    /// Starts the three sender threads, each with the transport `transport(kind, cancels)`
+    /// gives; a transport registers its open calls in `cancels`.
     pub fn start(
         pubkey_hex: &str,
         capacities: QueueCapacities,
         failures: FailureReporter,
-        mut transport: impl FnMut(QueueKind) -> Box<dyn BroadcastTransport>,
+        mut transport: impl FnMut(QueueKind, &Arc<CallCancels>) -> Box<dyn BroadcastTransport>,
     ) -> std::io::Result<PeerSenders> {
+        let cancels = Arc::new(CallCancels::default());
         let counters: Arc<[Counters; 3]> = Arc::new(Default::default());
         let (stop_tx, stop_rx) = bounded::<()>(0);
         let short = pubkey_hex.get(2..10).unwrap_or("?");
@@ -112,7 +146,7 @@ impl PeerSenders {
                 pubkey_hex: pubkey_hex.to_owned(),
                 items: rx,
                 stop: stop_rx.clone(),
-                transport: transport(kind),
+                transport: transport(kind, &cancels),
                 counters: counters.clone(),
                 kind,
                 failures: failures.clone(),
@@ -143,6 +177,7 @@ impl PeerSenders {
             counters,
             stop: Mutex::new(Some(stop_tx)),
             threads: Mutex::new(threads),
+            cancels,
         })
     }
 
@@ -185,6 +220,7 @@ impl PeerSenders {
     pub fn stop(&self) {
         drop(self.queues.lock().take());
         drop(self.stop.lock().take());
+        self.cancels.cancel_all();
         let threads: Vec<_> = self.threads.lock().drain(..).collect();
         for t in threads {
             let _ = t.join();
@@ -295,13 +331,12 @@ fn method(kind: BroadcastKind) -> &'static Method<Arc<[u8]>, VoidReply> {
 }
 
 /// One open client-streaming call: the bounded hand-over to its writer future, which runs on
-/// the channel's completion queue (`client.spawn`), and how it ended.
+/// the channel's completion queue (`client.spawn`), and how it ended. Its kill switch is in
+/// the peer's [`CallCancels`].
 struct OpenCall {
     items: mpsc::Sender<Arc<[u8]>>,
     /// Gets the call's error when it fails; disconnected when the future ended.
     ended: Receiver<grpcio::Error>,
-    /// Dropping it cancels the call.
-    _kill: oneshot::Sender<()>,
 }
 
 /// Legacy-mode transport (spec 5.1): one long-lived client-streaming call per broadcast kind,
@@ -310,6 +345,7 @@ pub struct LegacyBroadcast {
     client: PeerClient,
     session: Vec<u8>,
     calls: [Option<OpenCall>; 4],
+    cancels: Arc<CallCancels>,
 }
 
 fn call_index(kind: BroadcastKind) -> usize {
@@ -322,11 +358,12 @@ fn call_index(kind: BroadcastKind) -> usize {
 }
 
 impl LegacyBroadcast {
-    pub fn new(client: PeerClient, session: Vec<u8>) -> LegacyBroadcast {
+    pub fn new(client: PeerClient, session: Vec<u8>, cancels: Arc<CallCancels>) -> LegacyBroadcast {
         LegacyBroadcast {
             client,
             session,
             calls: [None, None, None, None],
+            cancels,
         }
     }
 
@@ -353,11 +390,8 @@ impl LegacyBroadcast {
                 let _ = ended_tx.send(e);
             }
         });
-        Ok(OpenCall {
-            items,
-            ended,
-            _kill: kill,
-        })
+        self.cancels.add(kill);
+        Ok(OpenCall { items, ended })
     }
 
     fn failure(&self, kind: BroadcastKind, e: &grpcio::Error) -> PeerRequestError {
@@ -401,5 +435,151 @@ impl BroadcastTransport for LegacyBroadcast {
         };
         warn!("{error}");
         Err(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Hash;
+    use std::time::Duration;
+
+    /// A transport that waits for a permit per item and reports what it sent.
+    struct Gated {
+        permits: Receiver<Result<(), PeerRequestError>>,
+        sent: Sender<Hash>,
+    }
+
+    impl BroadcastTransport for Gated {
+        fn send(&mut self, item: &BroadcastItem) -> Result<(), PeerRequestError> {
+            let result = self
+                .permits
+                .recv()
+                .unwrap_or_else(|_| Err(PeerRequestError::unrecoverable("closed")));
+            if result.is_ok() {
+                let _ = self.sent.send(item.id);
+            }
+            result
+        }
+    }
+
+    fn item(kind: BroadcastKind, n: u8) -> Arc<BroadcastItem> {
+        Arc::new(BroadcastItem {
+            kind,
+            id: Hash([n; 32]),
+            height: i64::from(n),
+            bytes: Arc::from(vec![n]),
+        })
+    }
+
+    type Gates = Vec<Sender<Result<(), PeerRequestError>>>;
+
+    fn senders(capacity: usize) -> (PeerSenders, Gates, Receiver<Hash>, Receiver<PeerFailure>) {
+        let (reporter, failures) = FailureReporter::new();
+        let (sent_tx, sent) = bounded(1024);
+        let mut gates = Vec::new();
+        let senders = PeerSenders::start(
+            "04aabbccddeeff",
+            QueueCapacities {
+                blocks: capacity,
+                transactions: capacity,
+                announcements: capacity,
+            },
+            reporter,
+            |_, _| {
+                let (gate, permits) = bounded(1024);
+                gates.push(gate);
+                Box::new(Gated {
+                    permits,
+                    sent: sent_tx.clone(),
+                })
+            },
+        )
+        .unwrap();
+        (senders, gates, sent, failures)
+    }
+
+    const WAIT: Duration = Duration::from_secs(30);
+
+    #[test]
+    fn a_stuck_transport_fills_only_its_queue_and_drops_are_counted() {
+        let (senders, gates, sent, _failures) = senders(2);
+        // The block thread takes the first item and waits for its permit; two more fill the
+        // queue; the fourth and fifth are dropped without blocking.
+        senders.enqueue(item(BroadcastKind::Block, 0)).unwrap();
+        let deadline = std::time::Instant::now() + WAIT;
+        while senders.stats().blocks.buffered > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the thread never took it"
+            );
+            std::thread::yield_now();
+        }
+        for n in 1..3 {
+            senders.enqueue(item(BroadcastKind::Block, n)).unwrap();
+        }
+        for n in 3..5 {
+            assert_eq!(
+                senders.enqueue(item(BroadcastKind::Block, n)),
+                Err(EnqueueError::QueueFull)
+            );
+        }
+        // Transactions flow while blocks are stuck.
+        senders
+            .enqueue(item(BroadcastKind::Transaction, 50))
+            .unwrap();
+        gates[QueueKind::Transactions.index()].send(Ok(())).unwrap();
+        assert_eq!(sent.recv_timeout(WAIT).unwrap(), Hash([50; 32]));
+        let stats = senders.stats();
+        assert_eq!(
+            (stats.blocks.dropped, stats.blocks.buffered),
+            (2, 2),
+            "{stats:?}"
+        );
+        // Unblock: the queued blocks go out in order.
+        for _ in 0..3 {
+            gates[QueueKind::Blocks.index()].send(Ok(())).unwrap();
+        }
+        for n in 0..3 {
+            assert_eq!(sent.recv_timeout(WAIT).unwrap(), Hash([n; 32]));
+        }
+        senders.stop();
+    }
+
+    #[test]
+    fn failures_are_counted_and_reported() {
+        let (senders, gates, _sent, failures) = senders(4);
+        senders
+            .enqueue(item(BroadcastKind::Announcement, 1))
+            .unwrap();
+        gates[QueueKind::Announcements.index()]
+            .send(Err(PeerRequestError::new(
+                FailureKind::PeerUnstable,
+                "slow",
+            )))
+            .unwrap();
+        let failure = failures.recv_timeout(WAIT).unwrap();
+        assert_eq!(failure.pubkey_hex, "04aabbccddeeff");
+        assert_eq!(failure.error.kind, FailureKind::PeerUnstable);
+        // Counted once the thread is past the send.
+        let deadline = std::time::Instant::now() + WAIT;
+        while senders.stats().announcements.failed == 0 {
+            assert!(std::time::Instant::now() < deadline);
+            std::thread::yield_now();
+        }
+        senders.stop();
+    }
+
+    #[test]
+    fn a_stopped_sender_refuses_and_stop_is_idempotent() {
+        let (senders, gates, _sent, _failures) = senders(4);
+        drop(gates);
+        senders.stop();
+        assert_eq!(
+            senders.enqueue(item(BroadcastKind::Block, 1)),
+            Err(EnqueueError::NotReady)
+        );
+        senders.stop();
+        assert_eq!(senders.stats().blocks.buffered, 0);
     }
 }

@@ -13,9 +13,9 @@ use super::metadata::{caller_ip, caller_pubkey, caller_session, gzip_headers};
 use super::services::CoreServices;
 use super::stream::back_peer;
 use crate::network::inbound::InboundError;
-use crate::pb::aelf_core::Transaction;
 use crate::network::node_table::{NodeTable, MAX_NODES_PER_RESPONSE};
 use crate::network::peer_pool::PeerPool;
+use crate::pb::aelf_core::Transaction;
 use crate::pb::network_types::{
     BlockAnnouncement, BlockList, BlockReply, BlockRequest, BlockWithTransactions, BlocksRequest,
     ConfirmHandshakeRequest, DisconnectReason, HandshakeReply, HandshakeRequest, LibAnnouncement,

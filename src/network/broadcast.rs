@@ -136,7 +136,10 @@ pub struct EncodeError {
     pub reason: String,
 }
 
-fn encode(kind: BroadcastKind, message: &dyn protobuf::MessageDyn) -> Result<Arc<[u8]>, EncodeError> {
+fn encode(
+    kind: BroadcastKind,
+    message: &dyn protobuf::MessageDyn,
+) -> Result<Arc<[u8]>, EncodeError> {
     message
         .write_to_bytes_dyn()
         .map(Arc::from)
@@ -259,7 +262,10 @@ mod tests {
 
     #[test]
     fn announcements_share_one_queue_and_items_encode_their_wire_message() {
-        assert_eq!(BroadcastKind::Announcement.queue(), QueueKind::Announcements);
+        assert_eq!(
+            BroadcastKind::Announcement.queue(),
+            QueueKind::Announcements
+        );
         assert_eq!(
             BroadcastKind::LibAnnouncement.queue(),
             QueueKind::Announcements

@@ -83,7 +83,10 @@ pub struct NetworkEventReceivers {
 
 /// Creates the two bounded event queues (full blocks apart, so big blocks are bounded by a
 /// small count).
-pub fn network_events(block_capacity: usize, capacity: usize) -> (NetworkEvents, NetworkEventReceivers) {
+pub fn network_events(
+    block_capacity: usize,
+    capacity: usize,
+) -> (NetworkEvents, NetworkEventReceivers) {
     let (blocks, blocks_rx) = bounded(block_capacity.max(1));
     let (other, other_rx) = bounded(capacity.max(1));
     (

@@ -135,7 +135,8 @@ pub trait Peer: Send + Sync + 'static {
     fn queue_stats(&self) -> QueueStats;
     /// Asks the remote for one block (RequestBlock / REQUEST_BLOCK). `Ok(None)`: it has none to
     /// give (unknown, not synced, or an empty reply).
-    fn request_block(&self, hash: &Hash) -> Result<Option<BlockWithTransactions>, PeerRequestError>;
+    fn request_block(&self, hash: &Hash)
+        -> Result<Option<BlockWithTransactions>, PeerRequestError>;
     /// Asks the remote for up to `count` blocks after `previous` on its best chain
     /// (RequestBlocks / REQUEST_BLOCKS).
     fn request_blocks(

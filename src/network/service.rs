@@ -283,7 +283,11 @@ impl NetworkService {
     }
 
     /// A handler failure is an empty success; anything else goes through the failure policy.
-    fn request_failed(&self, peer: &Arc<dyn Peer>, error: PeerRequestError) -> Result<(), NetworkError> {
+    fn request_failed(
+        &self,
+        peer: &Arc<dyn Peer>,
+        error: PeerRequestError,
+    ) -> Result<(), NetworkError> {
         if error.kind == FailureKind::HandlerException {
             debug!("{} could not answer: {error}", peer.endpoint());
             return Ok(());

@@ -67,7 +67,10 @@ impl Peer for StubPeer {
     fn queue_stats(&self) -> QueueStats {
         QueueStats::default()
     }
-    fn request_block(&self, _hash: &Hash) -> Result<Option<BlockWithTransactions>, PeerRequestError> {
+    fn request_block(
+        &self,
+        _hash: &Hash,
+    ) -> Result<Option<BlockWithTransactions>, PeerRequestError> {
         Ok(None)
     }
     fn request_blocks(

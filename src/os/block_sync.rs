@@ -51,7 +51,11 @@ impl Default for SyncSettings {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SyncJob {
     /// Get block `hash` (announced at `height`) from `peer`, alternates after it.
-    Fetch { hash: Hash, height: i64, peer: String },
+    Fetch {
+        hash: Hash,
+        height: i64,
+        peer: String,
+    },
     /// Download the best chain of `peer` up to `target` height.
     Download { peer: String, target: i64 },
 }
@@ -268,7 +272,8 @@ impl Syncer {
                 }
                 for block in blocks {
                     let Some(header) = block.header.as_ref() else {
-                        self.network.report_abnormal(peer, "served a block without header");
+                        self.network
+                            .report_abnormal(peer, "served a block without header");
                         return false;
                     };
                     let parent = header

@@ -113,8 +113,7 @@ impl Handler {
                 transaction,
                 id,
                 sender,
-            } => match submit_transaction(&self.parts.tx_pool, &self.parts.network, transaction)
-            {
+            } => match submit_transaction(&self.parts.tx_pool, &self.parts.network, transaction) {
                 Ok(_) => {}
                 Err(TxRejection::Duplicate(_)) => {}
                 Err(e) => debug!("transaction {id} from {}: {e}", short_key(&sender)),
@@ -169,7 +168,10 @@ impl Handler {
             .map(|h| hex::encode(&h.signer_pubkey))
             .unwrap_or_default();
         if signer != sender {
-            debug!("ignoring relayed block {height} {hash} from {}", short_key(sender));
+            debug!(
+                "ignoring relayed block {height} {hash} from {}",
+                short_key(sender)
+            );
             return;
         }
         if height > chain.best_chain().height + BLOCK_SYNC_MODE_HEIGHT_OFFSET {

@@ -6,7 +6,7 @@
 //! handshakes, not from our peer code, so the server is checked by something else than our
 //! own client.
 
-use crate::support::{test_core, free_port, genesis_chain};
+use crate::support::{free_port, genesis_chain, test_core};
 use aelf_net::crypto::NodeKey;
 use aelf_net::grpc::channel::connect;
 use aelf_net::grpc::connection::ConnectionSettings;

@@ -69,7 +69,10 @@ fn grow(chain: &EmbeddedChain, n: usize, time: i64) -> Vec<Hash> {
         .collect()
 }
 
-fn fresh_block(f: &Fixture, time: i64) -> (aelf_net::pb::network_types::BlockWithTransactions, Hash) {
+fn fresh_block(
+    f: &Fixture,
+    time: i64,
+) -> (aelf_net::pb::network_types::BlockWithTransactions, Hash) {
     let key = NodeKey::generate();
     let block = build_block(f.chain.as_ref(), &key, time, Vec::new()).unwrap();
     let hash = block_hash(block.header.as_ref().unwrap()).unwrap();
@@ -113,7 +116,9 @@ fn the_next_producer_gets_the_block_first() {
     let f = fixture(SyncState::finished());
     let (block, hash) = fresh_block(&f, NOW);
     let first = f.peers[2].pubkey_hex.clone();
-    f.service.broadcast_block(&block, hash, Some(&first)).unwrap();
+    f.service
+        .broadcast_block(&block, hash, Some(&first))
+        .unwrap();
     // Every peer got it; the order of enqueueing is observable through the known caches only,
     // so check the peer named first got it at all and nobody twice.
     for p in &f.peers {
@@ -126,7 +131,10 @@ fn not_ready_and_full_peers_do_not_stop_the_others_and_are_not_marked() {
     let f = fixture(SyncState::finished());
     f.peers[0].ready.store(false, Ordering::SeqCst);
     f.peers[1].full.store(true, Ordering::SeqCst);
-    let report = f.service.broadcast_announcement(Hash([5; 32]), 9, NOW).unwrap();
+    let report = f
+        .service
+        .broadcast_announcement(Hash([5; 32]), 9, NOW)
+        .unwrap();
     // Not-ready peers are not even listed as targets (the pool gives ready peers only).
     assert_eq!((report.queued, report.queue_full), (1, 1));
     assert!(!f.peers[0].knowledge.knows_block(&Hash([5; 32])));
@@ -147,7 +155,9 @@ fn peers_that_know_an_item_are_skipped() {
     // Transactions are not marked known on sending (spec 12 quirk 12): a second broadcast
     // goes out again.
     assert_eq!(f.service.broadcast_transaction(&tx, id).unwrap().queued, 2);
-    f.service.broadcast_announcement(Hash([9; 32]), 3, NOW).unwrap();
+    f.service
+        .broadcast_announcement(Hash([9; 32]), 3, NOW)
+        .unwrap();
     assert_eq!(f.peers[1].sent_ids(), vec![id, id]);
 }
 
@@ -160,7 +170,9 @@ fn lib_announcements_go_to_every_peer_every_time() {
     for p in &f.peers {
         let sent = p.sent.lock();
         assert_eq!(sent.len(), 2);
-        assert!(sent.iter().all(|i| i.kind == BroadcastKind::LibAnnouncement && i.height == 100));
+        assert!(sent
+            .iter()
+            .all(|i| i.kind == BroadcastKind::LibAnnouncement && i.height == 100));
     }
 }
 
@@ -168,11 +180,29 @@ fn lib_announcements_go_to_every_peer_every_time() {
 fn an_unsynced_node_sends_transactions_only() {
     let f = fixture(SyncState::new(512));
     let (block, hash) = fresh_block(&f, NOW);
-    assert_eq!(f.service.broadcast_block(&block, hash, None).unwrap().queued, 0);
-    assert_eq!(f.service.broadcast_announcement(hash, 2, NOW).unwrap().queued, 0);
+    assert_eq!(
+        f.service
+            .broadcast_block(&block, hash, None)
+            .unwrap()
+            .queued,
+        0
+    );
+    assert_eq!(
+        f.service
+            .broadcast_announcement(hash, 2, NOW)
+            .unwrap()
+            .queued,
+        0
+    );
     assert_eq!(f.service.broadcast_lib(hash, 1).unwrap().queued, 0);
     let tx = aelf_net::pb::aelf_core::Transaction::new();
-    assert_eq!(f.service.broadcast_transaction(&tx, Hash([1; 32])).unwrap().queued, 3);
+    assert_eq!(
+        f.service
+            .broadcast_transaction(&tx, Hash([1; 32]))
+            .unwrap()
+            .queued,
+        3
+    );
 }
 
 #[test]
@@ -193,7 +223,10 @@ fn request_failures_follow_the_failure_policy() {
         FailureKind::HandlerException,
         "boom",
     )));
-    assert_eq!(f.service.get_blocks(&outbound.pubkey_hex, &Hash::ZERO, 5), Ok(Vec::new()));
+    assert_eq!(
+        f.service.get_blocks(&outbound.pubkey_hex, &Hash::ZERO, 5),
+        Ok(Vec::new())
+    );
     // An unrecoverable failure drops the peer; an outbound peer is scheduled for reconnection.
     outbound
         .answers
@@ -206,8 +239,10 @@ fn request_failures_follow_the_failure_policy() {
     assert!(f.pool.get(&outbound.pubkey_hex).is_none());
     assert_eq!(outbound.disconnects.load(Ordering::SeqCst), 1);
     // An inbound peer (not a boot node) is dropped without reconnection.
-    f.service
-        .handle_failure(&inbound.pubkey_hex, &PeerRequestError::unrecoverable("gone"));
+    f.service.handle_failure(
+        &inbound.pubkey_hex,
+        &PeerRequestError::unrecoverable("gone"),
+    );
     assert!(f.pool.get(&inbound.pubkey_hex).is_none());
     let scheduled = f.reconnections.take_all();
     assert_eq!(scheduled.len(), 1);
@@ -218,8 +253,10 @@ fn request_failures_follow_the_failure_policy() {
         &third.pubkey_hex,
         &PeerRequestError::new(FailureKind::PeerUnstable, "slow"),
     );
-    f.service
-        .handle_failure(&third.pubkey_hex, &PeerRequestError::new(FailureKind::Rpc, "x"));
+    f.service.handle_failure(
+        &third.pubkey_hex,
+        &PeerRequestError::new(FailureKind::Rpc, "x"),
+    );
     assert!(f.pool.get(&third.pubkey_hex).is_some());
 }
 
@@ -228,7 +265,9 @@ fn successful_block_requests_are_measured() {
     let f = fixture(SyncState::finished());
     let peer = &f.peers[0];
     for _ in 0..101 {
-        f.service.get_blocks(&peer.pubkey_hex, &Hash::ZERO, 5).unwrap();
+        f.service
+            .get_blocks(&peer.pubkey_hex, &Hash::ZERO, 5)
+            .unwrap();
         f.service.get_block(&peer.pubkey_hex, &Hash::ZERO).unwrap();
     }
     let snapshot = peer.knowledge.metrics().snapshot();
@@ -273,7 +312,11 @@ fn serving_blocks_follows_the_csharp_rules() {
         )
         .block
         .is_none());
-    assert!(f.service.serve_block(None, &BlockRequest::new()).block.is_none());
+    assert!(f
+        .service
+        .serve_block(None, &BlockRequest::new())
+        .block
+        .is_none());
 
     let blocks = |previous: Hash, count: i32| {
         f.service
@@ -287,12 +330,19 @@ fn serving_blocks_follows_the_csharp_rules() {
     let five = blocks(genesis, 5);
     assert_eq!(five.len(), 5);
     let first = five[0].header.as_ref().unwrap();
-    assert_eq!(Hash::from_proto(&first.previous_block_hash).unwrap(), genesis);
+    assert_eq!(
+        Hash::from_proto(&first.previous_block_hash).unwrap(),
+        genesis
+    );
     assert!(blocks(genesis, 51).is_empty());
     assert!(blocks(genesis, 0).is_empty());
     assert!(blocks(genesis, -3).is_empty());
     assert!(blocks(Hash([0xee; 32]), 5).is_empty());
-    assert!(f.service.serve_blocks(&BlocksRequest::new()).blocks.is_empty());
+    assert!(f
+        .service
+        .serve_blocks(&BlocksRequest::new())
+        .blocks
+        .is_empty());
     // Capped at the head.
     assert_eq!(blocks(genesis, 50).len(), 6);
     // Not served blocks are not marked known.

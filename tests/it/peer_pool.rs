@@ -4,12 +4,12 @@
 
 use crate::fake_peer::{FakePeer, NOW};
 use aelf_net::network::blacklist::{HostBlacklist, OPERATOR_REMOVAL_SECONDS};
+use aelf_net::network::endpoint::Endpoint;
 use aelf_net::network::peer::{Peer, PEER_CONNECTION_TIMEOUT_MS};
 use aelf_net::network::peer_pool::{
     AdmissionRefusal, PeerPool, PoolError, PoolLimits, MAX_HANDSHAKING_PEERS,
 };
 use aelf_net::pb::network_types::HandshakeError;
-use aelf_net::network::endpoint::Endpoint;
 use std::sync::{Arc, Barrier};
 
 fn limits(max_peers: u32, per_ip: u32) -> PoolLimits {

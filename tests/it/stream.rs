@@ -4,7 +4,7 @@
 //! mode, and a raw `RequestByStream` client built from the generated stubs (not our peer code)
 //! that checks the listener's authentication, reply routing and teardown.
 
-use crate::support::{test_core, free_port, genesis_chain};
+use crate::support::{free_port, genesis_chain, test_core};
 use aelf_net::crypto::NodeKey;
 use aelf_net::grpc::channel::connect;
 use aelf_net::grpc::connection::ConnectionSettings;
@@ -75,14 +75,9 @@ impl TestNode {
             handshake_workers: 2,
             block_servers: 1,
         };
-        let server = NetworkServer::start(
-            settings,
-            handshakes.clone(),
-            clock,
-            key.pubkey_hex(),
-            core,
-        )
-        .expect("start network server");
+        let server =
+            NetworkServer::start(settings, handshakes.clone(), clock, key.pubkey_hex(), core)
+                .expect("start network server");
         TestNode {
             key,
             handshakes,

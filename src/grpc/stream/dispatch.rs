@@ -99,9 +99,15 @@ pub fn reply_to(
 pub const ERROR_META_KEY: &str = "error";
 
 /// An error REPLY to `request`: empty payload, the reason in [`ERROR_META_KEY`].
-pub fn error_reply(request: &StreamMessage, reason: &str, session_hex: Option<String>) -> StreamMessage {
+pub fn error_reply(
+    request: &StreamMessage,
+    reason: &str,
+    session_hex: Option<String>,
+) -> StreamMessage {
     let mut reply = reply_to(request, Vec::new(), session_hex);
-    reply.meta.insert(ERROR_META_KEY.to_owned(), reason.to_owned());
+    reply
+        .meta
+        .insert(ERROR_META_KEY.to_owned(), reason.to_owned());
     reply
 }
 
@@ -166,7 +172,10 @@ pub(crate) fn handle_request(
                 "refusing {kind} request {} from {peer}: {e}",
                 request.request_id
             );
-            (error_reply(&request, &e.to_string(), session), After::Nothing)
+            (
+                error_reply(&request, &e.to_string(), session),
+                After::Nothing,
+            )
         }
     };
     if let Err(e) = peer.link().send(reply) {

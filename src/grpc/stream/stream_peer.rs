@@ -12,11 +12,10 @@ use super::link::Link;
 use super::registry::{RegisterError, RequestRegistry};
 use super::{
     is_single_attempt, new_request_id, peer_info, StreamError, BLOCKS_REQUEST_TIMEOUT,
-    BLOCK_REQUEST_TIMEOUT, CHECK_HEALTH_TIMEOUT, CLOSE_GRACE,
-    CONFIRM_HANDSHAKE_TIMEOUT, STREAM_RECOVERY_WAIT, STREAM_WAIT_TIME, TIMEOUT_META_KEY,
-    TIMEOUT_RETRY_TIMES,
+    BLOCK_REQUEST_TIMEOUT, CHECK_HEALTH_TIMEOUT, CLOSE_GRACE, CONFIRM_HANDSHAKE_TIMEOUT,
+    STREAM_RECOVERY_WAIT, STREAM_WAIT_TIME, TIMEOUT_META_KEY, TIMEOUT_RETRY_TIMES,
 };
-use crate::grpc::client::PeerClient;
+use crate::grpc::client::{block_request, blocks_request, PeerClient};
 use crate::grpc::connection::PeerLifecycle;
 use crate::grpc::metadata::{PUBKEY_METADATA_KEY, REQUEST_BLOCKS_POLICY, SESSION_ID_METADATA_KEY};
 use crate::grpc::peer::{PeerContext, PeerInfo, RemoteChainState};
@@ -26,15 +25,15 @@ use crate::network::endpoint::Endpoint;
 use crate::network::knowledge::PeerKnowledge;
 use crate::network::peer::{FailureKind, Peer, PeerRequestError};
 use crate::pb::network_types::{
-    disconnect_reason, BlockList, BlockReply, BlockRequest, BlockWithTransactions, BlocksRequest,
-    ConfirmHandshakeRequest, DisconnectReason, HandshakeData, NodeList, NodesRequest,
+    disconnect_reason, BlockList, BlockReply, BlockWithTransactions, ConfirmHandshakeRequest,
+    DisconnectReason, HandshakeData, NodeList, NodesRequest,
 };
 use crate::pb::peer_service::{HealthCheckRequest, MessageType, StreamMessage, StreamType};
 use crate::types::{timestamp_nanos, Hash, UnixMillis};
 use crossbeam_channel::{bounded, select, Receiver, Sender, TryRecvError};
 use log::debug;
 use parking_lot::Mutex;
-use protobuf::{EnumOrUnknown, Message, MessageField};
+use protobuf::{EnumOrUnknown, Message};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -148,11 +147,7 @@ impl StreamPeer {
             &self.info.pubkey_hex,
             self.context.capacities,
             self.context.failures.clone(),
-            |_| {
-                Box::new(StreamBroadcast {
-                    peer: weak.clone(),
-                })
-            },
+            |_, _| Box::new(StreamBroadcast { peer: weak.clone() }),
         )?;
         *self.senders.lock() = Some(senders);
         let (stop_tx, stop_rx) = bounded::<()>(0);
@@ -426,19 +421,26 @@ impl Peer for StreamPeer {
     }
 
     /// REQUEST_BLOCK over the stream (2000 ms, up to three attempts).
-    fn request_block(&self, hash: &Hash) -> Result<Option<BlockWithTransactions>, PeerRequestError> {
-        let request = BlockRequest {
-            hash: MessageField::some(hash.to_proto()),
-            ..Default::default()
-        };
+    fn request_block(
+        &self,
+        hash: &Hash,
+    ) -> Result<Option<BlockWithTransactions>, PeerRequestError> {
+        let request = block_request(hash);
         let to_error = |e: StreamError| {
             PeerRequestError::new(stream_failure(&e), format!("block request to {self}: {e}"))
         };
         let reply = self
-            .request(MessageType::REQUEST_BLOCK, &request, Some(BLOCK_REQUEST_TIMEOUT))
+            .request(
+                MessageType::REQUEST_BLOCK,
+                &request,
+                Some(BLOCK_REQUEST_TIMEOUT),
+            )
             .map_err(to_error)?;
         let reply = BlockReply::parse_from_bytes(&reply.message).map_err(|e| {
-            to_error(StreamError::Codec(MessageType::REQUEST_BLOCK, e.to_string()))
+            to_error(StreamError::Codec(
+                MessageType::REQUEST_BLOCK,
+                e.to_string(),
+            ))
         })?;
         Ok(reply.block.into_option())
     }
@@ -450,11 +452,7 @@ impl Peer for StreamPeer {
         previous: &Hash,
         count: i32,
     ) -> Result<Vec<BlockWithTransactions>, PeerRequestError> {
-        let request = BlocksRequest {
-            previous_block_hash: MessageField::some(previous.to_proto()),
-            count,
-            ..Default::default()
-        };
+        let request = blocks_request(previous, count);
         if let Some(client) = &self.client {
             return client
                 .request_blocks(&self.outbound_session, &request, REQUEST_BLOCKS_POLICY)
@@ -465,11 +463,20 @@ impl Peer for StreamPeer {
             PeerRequestError::new(stream_failure(&e), format!("blocks request to {self}: {e}"))
         };
         let reply = self
-            .request(MessageType::REQUEST_BLOCKS, &request, Some(BLOCKS_REQUEST_TIMEOUT))
+            .request(
+                MessageType::REQUEST_BLOCKS,
+                &request,
+                Some(BLOCKS_REQUEST_TIMEOUT),
+            )
             .map_err(to_error)?;
         BlockList::parse_from_bytes(&reply.message)
             .map(|list| list.blocks)
-            .map_err(|e| to_error(StreamError::Codec(MessageType::REQUEST_BLOCKS, e.to_string())))
+            .map_err(|e| {
+                to_error(StreamError::Codec(
+                    MessageType::REQUEST_BLOCKS,
+                    e.to_string(),
+                ))
+            })
     }
 
     fn endpoint(&self) -> &Endpoint {
@@ -522,7 +529,10 @@ impl Peer for StreamPeer {
         )
         .map(drop)
         .map_err(|e| {
-            PeerRequestError::new(stream_failure(&e), format!("confirm handshake with {self}: {e}"))
+            PeerRequestError::new(
+                stream_failure(&e),
+                format!("confirm handshake with {self}: {e}"),
+            )
         })
     }
 
@@ -558,7 +568,9 @@ impl Peer for StreamPeer {
             )),
             Err(e) => Err(e),
         }
-        .map_err(|e| PeerRequestError::new(stream_failure(&e), format!("health check of {self}: {e}")))
+        .map_err(|e| {
+            PeerRequestError::new(stream_failure(&e), format!("health check of {self}: {e}"))
+        })
     }
 
     /// Closes the peer. `graceful` on a confirmed peer first sends DISCONNECT over the stream
@@ -632,7 +644,10 @@ impl BroadcastTransport for StreamBroadcast {
         peer.request_bytes(broadcast_type(item.kind), &item.bytes)
             .map(drop)
             .map_err(|e| {
-                PeerRequestError::new(stream_failure(&e), format!("{} to {peer}: {e}", item.kind.name()))
+                PeerRequestError::new(
+                    stream_failure(&e),
+                    format!("{} to {peer}: {e}", item.kind.name()),
+                )
             })
     }
 }
