@@ -119,15 +119,15 @@ impl Node {
         );
         let network_service = core.services.network.clone();
         let reconnections = core.reconnections.clone();
-        let tx_pool = Arc::new(TxPool::new(crate::os::tx_pool::DEFAULT_TX_POOL_CAPACITY));
+        let tx_pool = Arc::new(TxPool::new(config.network.transaction_pool_capacity));
         let announcements = Arc::new(AnnouncementCache::new(ANNOUNCEMENT_CACHE_CAPACITY));
         let (block_sync, jobs) = BlockSync::start(
             chain.clone(),
             network_service.clone(),
             announcements.clone(),
             SyncSettings {
-                max_block_download_count: 50,
-                max_batch_request_block_count: 10,
+                max_block_download_count: config.sync.max_block_download_count,
+                max_batch_request_block_count: config.sync.max_batch_request_block_count,
             },
         )
         .map_err(thread("block-sync"))?;
@@ -288,9 +288,9 @@ fn core_settings(config: &Config, sync: Arc<SyncState>) -> NetworkCoreSettings {
             max_outbound_peers: n.max_outbound_peers,
         },
         capacities: QueueCapacities {
-            blocks: 50,
-            transactions: 100,
-            announcements: 200,
+            blocks: n.block_queue_capacity,
+            transactions: n.transaction_queue_capacity,
+            announcements: n.announcement_queue_capacity,
         },
         compress_blocks: n.compress_blocks_on_request,
         boot_nodes: n.boot_nodes.clone(),
@@ -314,7 +314,7 @@ fn network_settings(config: &Config) -> NetworkServerSettings {
         },
         completion_queues: config.threads.grpc_completion_queues,
         handshake_workers: config.threads.handshake_workers,
-        block_servers: 2,
+        block_servers: config.threads.block_servers,
     }
 }
 
@@ -344,6 +344,9 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     }
     if old.chain != new.chain {
         changed.push("[chain]");
+    }
+    if old.sync != new.sync {
+        changed.push("[sync]");
     }
     if old.producer != new.producer {
         changed.push("[producer]");

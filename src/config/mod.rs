@@ -101,6 +101,27 @@ pub const DEFAULT_API_LISTEN: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8000));
 /// Default `[threads] grpc_completion_queues`.
 pub const DEFAULT_GRPC_COMPLETION_QUEUES: usize = 2;
+/// Default `transaction_pool_capacity`: pending transactions the node keeps.
+pub const DEFAULT_TRANSACTION_POOL_CAPACITY: usize = crate::os::tx_pool::DEFAULT_TX_POOL_CAPACITY;
+/// Largest per-peer send queue of any kind.
+pub const MAX_QUEUE_CAPACITY: usize = 100_000;
+/// Largest `transaction_pool_capacity`.
+pub const MAX_TRANSACTION_POOL_CAPACITY: usize = 1_000_000;
+/// Default `[sync] max_block_download_count` (C# `BlockSyncConstants.DefaultMaxBlockDownloadCount`).
+pub const DEFAULT_MAX_BLOCK_DOWNLOAD_COUNT: usize = 50;
+/// Largest `[sync] max_block_download_count`.
+pub const MAX_MAX_BLOCK_DOWNLOAD_COUNT: usize = 10_000;
+/// Default `[sync] max_batch_request_block_count`
+/// (C# `BlockSyncConstants.DefaultMaxBatchRequestBlockCount`).
+pub const DEFAULT_MAX_BATCH_REQUEST_BLOCK_COUNT: usize = 10;
+/// Default `[threads] block_servers`: threads that read blocks to answer block requests.
+pub const DEFAULT_BLOCK_SERVERS: usize = 2;
+pub use crate::network::broadcast::{
+    DEFAULT_ANNOUNCEMENT_QUEUE_CAPACITY, DEFAULT_BLOCK_QUEUE_CAPACITY,
+    DEFAULT_TRANSACTION_QUEUE_CAPACITY,
+};
+pub use crate::network::service::MAX_SEND_BLOCK_COUNT_LIMIT;
+
 /// Default `[threads] handshake_workers`: threads that run inbound handshakes (dial-back) and
 /// other server work that may block.
 pub const DEFAULT_HANDSHAKE_WORKERS: usize = 2;
@@ -123,6 +144,7 @@ pub const MAX_GRPC_COMPLETION_QUEUES: usize = 64;
 pub struct Config {
     pub node: NodeConfig,
     pub network: NetworkConfig,
+    pub sync: SyncConfig,
     pub chain: ChainConfig,
     pub producer: ProducerConfig,
     pub api: ApiConfig,
@@ -161,6 +183,17 @@ pub struct NetworkConfig {
     pub support_stream_min_version: NodeVersion,
     pub authorized_peers: AuthorizedPeers,
     pub authorized_keys: Vec<[u8; 65]>,
+    pub block_queue_capacity: usize,
+    pub transaction_queue_capacity: usize,
+    pub announcement_queue_capacity: usize,
+    pub transaction_pool_capacity: usize,
+}
+
+/// `[sync]`: how missing blocks are downloaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncConfig {
+    pub max_block_download_count: usize,
+    pub max_batch_request_block_count: usize,
 }
 
 /// Who may connect (C# `AuthorizedPeers`); TOML values `"any"` and `"authorized"`.
@@ -199,6 +232,7 @@ pub struct ApiConfig {
 pub struct ThreadsConfig {
     pub grpc_completion_queues: usize,
     pub handshake_workers: usize,
+    pub block_servers: usize,
 }
 
 /// `[log]`: level and destination (`file = None` is stderr).
@@ -277,6 +311,14 @@ impl Default for Config {
                 support_stream_min_version: default_version(DEFAULT_SUPPORT_STREAM_MIN_VERSION),
                 authorized_peers: DEFAULT_AUTHORIZED_PEERS,
                 authorized_keys: Vec::new(),
+                block_queue_capacity: DEFAULT_BLOCK_QUEUE_CAPACITY,
+                transaction_queue_capacity: DEFAULT_TRANSACTION_QUEUE_CAPACITY,
+                announcement_queue_capacity: DEFAULT_ANNOUNCEMENT_QUEUE_CAPACITY,
+                transaction_pool_capacity: DEFAULT_TRANSACTION_POOL_CAPACITY,
+            },
+            sync: SyncConfig {
+                max_block_download_count: DEFAULT_MAX_BLOCK_DOWNLOAD_COUNT,
+                max_batch_request_block_count: DEFAULT_MAX_BATCH_REQUEST_BLOCK_COUNT,
             },
             chain: ChainConfig {
                 genesis_time: DEFAULT_GENESIS_TIME,
@@ -293,6 +335,7 @@ impl Default for Config {
             threads: ThreadsConfig {
                 grpc_completion_queues: DEFAULT_GRPC_COMPLETION_QUEUES,
                 handshake_workers: DEFAULT_HANDSHAKE_WORKERS,
+                block_servers: DEFAULT_BLOCK_SERVERS,
             },
             log: LogConfig {
                 level: DEFAULT_LOG_LEVEL,

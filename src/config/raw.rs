@@ -16,6 +16,7 @@ use std::path::PathBuf;
 pub(super) struct RawConfig {
     pub node: RawNode,
     pub network: RawNetwork,
+    pub sync: RawSync,
     pub chain: RawChain,
     pub producer: RawProducer,
     pub api: RawApi,
@@ -54,6 +55,17 @@ pub(super) struct RawNetwork {
     pub support_stream_min_version: Option<String>,
     pub authorized_peers: Option<super::AuthorizedPeers>,
     pub authorized_keys: Option<Vec<String>>,
+    pub block_queue_capacity: Option<Int<usize>>,
+    pub transaction_queue_capacity: Option<Int<usize>>,
+    pub announcement_queue_capacity: Option<Int<usize>>,
+    pub transaction_pool_capacity: Option<Int<usize>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawSync {
+    pub max_block_download_count: Option<Int<usize>>,
+    pub max_batch_request_block_count: Option<Int<usize>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -82,6 +94,7 @@ pub(super) struct RawApi {
 pub(super) struct RawThreads {
     pub grpc_completion_queues: Option<Int<usize>>,
     pub handshake_workers: Option<Int<usize>>,
+    pub block_servers: Option<Int<usize>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -7,13 +7,14 @@
 
 use super::raw::{
     Int, RawApi, RawChain, RawChainId, RawConfig, RawLog, RawNetwork, RawNode, RawProducer,
-    RawThreads,
+    RawSync, RawThreads,
 };
 use super::{
     ApiConfig, AuthorizedPeers, ChainConfig, Config, LogConfig, NetworkConfig, NodeConfig,
-    ProducerConfig, ThreadsConfig, MAX_GRPC_COMPLETION_QUEUES, MAX_HANDSHAKE_WORKERS,
-    MAX_MAX_MESSAGE_SIZE, MAX_TRANSACTIONS_PER_BLOCK, MIN_MAX_MESSAGE_SIZE,
-    MIN_PRODUCER_INTERVAL_MS,
+    ProducerConfig, SyncConfig, ThreadsConfig, MAX_GRPC_COMPLETION_QUEUES, MAX_HANDSHAKE_WORKERS,
+    MAX_MAX_BLOCK_DOWNLOAD_COUNT, MAX_MAX_MESSAGE_SIZE, MAX_QUEUE_CAPACITY,
+    MAX_SEND_BLOCK_COUNT_LIMIT, MAX_TRANSACTIONS_PER_BLOCK, MAX_TRANSACTION_POOL_CAPACITY,
+    MIN_MAX_MESSAGE_SIZE, MIN_PRODUCER_INTERVAL_MS,
 };
 use crate::crypto::{pubkey_from_hex, PUBKEY_LEN};
 use crate::network::endpoint::Endpoint;
@@ -74,6 +75,7 @@ pub(super) fn validate(raw: RawConfig) -> Checked<Config> {
     Ok(Config {
         node: node(raw.node, d.node)?,
         network: network(raw.network, d.network)?,
+        sync: sync(raw.sync, d.sync)?,
         chain: chain(raw.chain, d.chain)?,
         producer: producer(raw.producer, d.producer)?,
         api: api(raw.api, d.api)?,
@@ -255,6 +257,47 @@ fn network(raw: RawNetwork, d: NetworkConfig) -> Checked<NetworkConfig> {
         support_stream_min_version,
         authorized_peers,
         authorized_keys,
+        block_queue_capacity: int(
+            "network.block_queue_capacity",
+            raw.block_queue_capacity,
+            d.block_queue_capacity,
+            (1, MAX_QUEUE_CAPACITY as i64),
+        )?,
+        transaction_queue_capacity: int(
+            "network.transaction_queue_capacity",
+            raw.transaction_queue_capacity,
+            d.transaction_queue_capacity,
+            (1, MAX_QUEUE_CAPACITY as i64),
+        )?,
+        announcement_queue_capacity: int(
+            "network.announcement_queue_capacity",
+            raw.announcement_queue_capacity,
+            d.announcement_queue_capacity,
+            (1, MAX_QUEUE_CAPACITY as i64),
+        )?,
+        transaction_pool_capacity: int(
+            "network.transaction_pool_capacity",
+            raw.transaction_pool_capacity,
+            d.transaction_pool_capacity,
+            (1, MAX_TRANSACTION_POOL_CAPACITY as i64),
+        )?,
+    })
+}
+
+fn sync(raw: RawSync, d: SyncConfig) -> Checked<SyncConfig> {
+    Ok(SyncConfig {
+        max_block_download_count: int(
+            "sync.max_block_download_count",
+            raw.max_block_download_count,
+            d.max_block_download_count,
+            (1, MAX_MAX_BLOCK_DOWNLOAD_COUNT as i64),
+        )?,
+        max_batch_request_block_count: int(
+            "sync.max_batch_request_block_count",
+            raw.max_batch_request_block_count,
+            d.max_batch_request_block_count,
+            (1, i64::from(MAX_SEND_BLOCK_COUNT_LIMIT)),
+        )?,
     })
 }
 
@@ -333,6 +376,12 @@ fn threads(raw: RawThreads, d: ThreadsConfig) -> Checked<ThreadsConfig> {
             "threads.handshake_workers",
             raw.handshake_workers,
             d.handshake_workers,
+            (1, MAX_HANDSHAKE_WORKERS as i64),
+        )?,
+        block_servers: int(
+            "threads.block_servers",
+            raw.block_servers,
+            d.block_servers,
             (1, MAX_HANDSHAKE_WORKERS as i64),
         )?,
     })

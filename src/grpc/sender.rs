@@ -216,14 +216,18 @@ impl PeerSenders {
     }
 
     /// Stops taking items, tells the threads to stop and joins them (each finishes the send it
-    /// is in; queued items are dropped). Idempotent. Must not run on a sender thread.
+    /// is in; queued items are dropped). Idempotent. A sender thread that ends up here (it held
+    /// the last reference to its peer) is not joined: it ends on its own right after.
     pub fn stop(&self) {
         drop(self.queues.lock().take());
         drop(self.stop.lock().take());
         self.cancels.cancel_all();
         let threads: Vec<_> = self.threads.lock().drain(..).collect();
+        let current = std::thread::current().id();
         for t in threads {
-            let _ = t.join();
+            if t.thread().id() != current {
+                let _ = t.join();
+            }
         }
     }
 }

@@ -136,6 +136,18 @@ fn defaults_are_the_c_sharp_nodes() {
     assert_eq!(d.producer.transactions_per_block, 0);
     assert_eq!(d.api.listen.to_string(), "127.0.0.1:8000");
     assert_eq!(d.threads.grpc_completion_queues, 2);
+    assert_eq!(d.threads.block_servers, 2);
+    assert_eq!(
+        (
+            n.block_queue_capacity,
+            n.transaction_queue_capacity,
+            n.announcement_queue_capacity
+        ),
+        (50, 100, 200)
+    );
+    assert_eq!(n.transaction_pool_capacity, 5_120);
+    assert_eq!(d.sync.max_block_download_count, 50);
+    assert_eq!(d.sync.max_batch_request_block_count, 10);
     assert_eq!(d.log.level, log::LevelFilter::Info);
     assert_eq!(d.log.file, None);
 }
@@ -295,6 +307,31 @@ fn wrong_types_are_named() {
 #[test]
 fn out_of_range_numbers_name_the_key_and_the_range() {
     for (text, key, range) in [
+        (
+            "[network]\nblock_queue_capacity = 0",
+            "network.block_queue_capacity",
+            "1..=100000, got 0",
+        ),
+        (
+            "[network]\ntransaction_pool_capacity = 1000001",
+            "network.transaction_pool_capacity",
+            "1..=1000000",
+        ),
+        (
+            "[sync]\nmax_batch_request_block_count = 51",
+            "sync.max_batch_request_block_count",
+            "1..=50, got 51",
+        ),
+        (
+            "[sync]\nmax_block_download_count = 0",
+            "sync.max_block_download_count",
+            "1..=10000",
+        ),
+        (
+            "[threads]\nblock_servers = 65",
+            "threads.block_servers",
+            "1..=64",
+        ),
         (
             "[network]\nlistening_port = 0",
             "network.listening_port",
