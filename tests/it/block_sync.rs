@@ -1,0 +1,154 @@
+//! The `block-sync` thread against scripted peers and a real chain: a download in batches
+//! attaches every block, a peer that serves a broken sequence is reported abnormal, and a
+//! fetched block that is not the announced one is refused (spec 6.4).
+
+use crate::fake_peer::{FakePeer, NOW};
+use crate::support::genesis_chain;
+use aelf_net::chain::{build_block, Chain, EmbeddedChain};
+use aelf_net::crypto::NodeKey;
+use aelf_net::network::peer::Peer;
+use aelf_net::network::peer_pool::{PeerPool, PoolLimits};
+use aelf_net::network::reconnection::ReconnectionQueue;
+use aelf_net::network::service::NetworkService;
+use aelf_net::network::sync_state::SyncState;
+use aelf_net::os::announcement_cache::AnnouncementCache;
+use aelf_net::os::block_sync::{BlockSync, SyncJob, SyncSettings};
+use aelf_net::pb::network_types::BlockWithTransactions;
+use aelf_net::types::{block_hash, ManualClock};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// `n` blocks built on a fresh chain of the same genesis (the remote's chain).
+fn remote_blocks(n: usize) -> (Vec<BlockWithTransactions>, tempfile::TempDir) {
+    let (chain, dir) = genesis_chain();
+    let key = NodeKey::generate();
+    let blocks = (0..n)
+        .map(|_| {
+            let block = build_block(chain.as_ref(), &key, NOW, Vec::new()).unwrap();
+            chain.attach_block(block.clone()).unwrap();
+            block
+        })
+        .collect();
+    (blocks, dir)
+}
+
+struct Local {
+    chain: Arc<EmbeddedChain>,
+    network: Arc<NetworkService>,
+    peer: Arc<FakePeer>,
+    sync: BlockSync,
+    jobs: aelf_net::os::block_sync::SyncJobs,
+    _dir: tempfile::TempDir,
+}
+
+fn local(batch: usize) -> Local {
+    let (chain, dir) = genesis_chain();
+    let pool = Arc::new(PeerPool::new(PoolLimits::unlimited()));
+    let peer = Arc::new(FakePeer::new(1, "10.0.0.1:6800", false));
+    pool.try_add(peer.clone() as Arc<dyn Peer>, NOW).unwrap();
+    let network = Arc::new(NetworkService::new(
+        pool,
+        chain.clone(),
+        Arc::new(ManualClock::new(NOW)),
+        Arc::new(SyncState::finished()),
+        Arc::new(ReconnectionQueue::new()),
+        Vec::new(),
+    ));
+    let (sync, jobs) = BlockSync::start(
+        chain.clone(),
+        network.clone(),
+        Arc::new(AnnouncementCache::new(100)),
+        SyncSettings {
+            max_block_download_count: 50,
+            max_batch_request_block_count: batch,
+        },
+    )
+    .unwrap();
+    Local {
+        chain,
+        network,
+        peer,
+        sync,
+        jobs,
+        _dir: dir,
+    }
+}
+
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_download_attaches_every_batch() {
+    let (blocks, _remote) = remote_blocks(25);
+    let l = local(10);
+    {
+        let mut answers = l.peer.answers.lock();
+        for batch in blocks.chunks(10) {
+            answers.push_back(Ok(batch.to_vec()));
+        }
+    }
+    l.jobs.submit(SyncJob::Download {
+        peer: l.peer.pubkey_hex.clone(),
+        target: 26,
+    });
+    wait_until("height 26", || l.chain.best_chain().height == 26);
+    let head = block_hash(blocks[24].header.as_ref().unwrap()).unwrap();
+    assert_eq!(l.chain.best_chain().hash, head);
+    assert!(l.network.take_abnormal_reports().is_empty());
+    l.sync.stop();
+}
+
+#[test]
+fn a_broken_sequence_is_reported_abnormal_and_not_attached() {
+    let (blocks, _remote) = remote_blocks(6);
+    let l = local(10);
+    // Block 4 is missing from the answer: heights jump.
+    let mut broken = blocks.clone();
+    broken.remove(3);
+    l.peer.answers.lock().push_back(Ok(broken));
+    l.jobs.submit(SyncJob::Download {
+        peer: l.peer.pubkey_hex.clone(),
+        target: 7,
+    });
+    wait_until("an abnormal report", || {
+        !l.network.take_abnormal_reports().is_empty()
+    });
+    // What came before the gap is attached, nothing after it.
+    assert_eq!(l.chain.best_chain().height, 4);
+    l.sync.stop();
+}
+
+#[test]
+fn a_fetched_block_that_is_not_the_announced_one_is_refused() {
+    let (blocks, _remote) = remote_blocks(2);
+    let l = local(10);
+    let announced = block_hash(blocks[0].header.as_ref().unwrap()).unwrap();
+    // The peer answers with block 3 for the announced block 2.
+    l.peer.answers.lock().push_back(Ok(vec![blocks[1].clone()]));
+    l.jobs.submit(SyncJob::Fetch {
+        hash: announced,
+        height: 2,
+        peer: l.peer.pubkey_hex.clone(),
+    });
+    wait_until("an abnormal report", || {
+        let reports = l.network.take_abnormal_reports();
+        reports.iter().any(|r| r.pubkey_hex == l.peer.pubkey_hex)
+    });
+    assert_eq!(l.chain.best_chain().height, 1);
+    // The right block is attached when served.
+    l.peer.answers.lock().push_back(Ok(vec![blocks[0].clone()]));
+    l.jobs.submit(SyncJob::Fetch {
+        hash: announced,
+        height: 2,
+        peer: l.peer.pubkey_hex.clone(),
+    });
+    wait_until("height 2", || l.chain.best_chain().height == 2);
+    l.sync.stop();
+}
