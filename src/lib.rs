@@ -20,7 +20,8 @@
 //!   block producer.
 //! * [`config`] — `conf/aelf-netd.toml`, parsed and validated.
 //!
-//! [`node`] assembles a running node from a config; the binaries in `src/bin` stay thin.
+//! [`api`] is the operator HTTP API. [`node`] assembles a running node from a config; the
+//! binaries in `src/bin` stay thin.
 //!
 //! # Threads
 //!
@@ -38,6 +39,7 @@
 //! | `net-failures` | the failure policy for failed sends and requests (spec 5.5) | the bounded failure queue | `NetworkServer::stop` |
 //! | `os-events` | network and chain events to actions (spec 9) | the bounded event queues and chain events | [`node::Node::shutdown`] |
 //! | `block-sync` | fetching and downloading missing blocks | a bounded job queue | [`node::Node::shutdown`] |
+//! | `api-<i>` | the operator HTTP API (`[api] listen`) | incoming HTTP requests | [`node::Node::shutdown`] |
 //! | `dialer` | dialing the boot nodes at start | — | `NetworkServer::stop` |
 //! | `net-upkeep` | dropping peers that never confirm | a tick and its stop channel | `NetworkServer::stop` |
 //! | `producer` | block production (when `[producer] enabled`) | a tick and its stop channel | [`node::Node::shutdown`] |
@@ -60,6 +62,7 @@
 //! node.shutdown();
 //! ```
 
+pub mod api;
 pub mod chain;
 pub mod config;
 pub mod crypto;

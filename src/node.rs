@@ -4,6 +4,7 @@
 //! Owns the start order, the live reload of what can change without a restart, and the ordered
 //! shutdown. It must not parse command lines or handle signals (that is [`crate::daemon`]'s).
 
+use crate::api::{ApiBackend, ApiError, ApiServer, ChainStatus};
 use crate::chain::{
     BlockProducer, Chain, ChainError, ChainSettings, EmbeddedChain, ProducerSettings,
 };
@@ -21,10 +22,13 @@ use crate::network::service::NetworkService;
 use crate::network::sync_state::{SyncState, INITIAL_SYNC_OFFSET};
 use crate::os::announcement_cache::{AnnouncementCache, ANNOUNCEMENT_CACHE_CAPACITY};
 use crate::os::block_sync::{BlockSync, SyncSettings};
-use crate::os::events::{EventLoop, EventLoopParts};
+use crate::os::events::{submit_transaction, EventLoop, EventLoopParts};
 use crate::os::tx_pool::TxPool;
-use crate::types::{chain_id_to_name, Clock};
+use crate::pb::aelf_core::Transaction;
+
+use crate::types::{chain_id_to_name, Clock, Hash};
 use log::{info, warn};
+use protobuf::Message;
 use std::sync::Arc;
 use std::time::Instant;
 use thiserror::Error;
@@ -38,6 +42,8 @@ pub enum NodeError {
     Chain(#[from] ChainError),
     #[error("cannot start the network: {0}")]
     Network(#[from] GrpcError),
+    #[error("cannot start the operator API: {0}")]
+    Api(#[from] ApiError),
     #[error("cannot start the {what} thread: {source}")]
     Thread {
         what: &'static str,
@@ -67,6 +73,8 @@ pub struct Node {
     events: Option<EventLoop>,
     /// Present when `[producer] enabled`; stopped after the network.
     producer: Option<BlockProducer>,
+    /// The operator API; stopped first.
+    api: Option<ApiServer>,
 }
 
 impl Node {
@@ -176,7 +184,18 @@ impl Node {
             None
         };
 
+        let api = ApiServer::start(
+            config.api.listen,
+            Arc::new(NodeApi {
+                chain: chain.clone(),
+                tx_pool: tx_pool.clone(),
+                network: network_service.clone(),
+            }),
+            API_WORKERS,
+        )?;
+
         Ok(Node {
+            api: Some(api),
             config,
             key,
             chain,
@@ -251,10 +270,14 @@ impl Node {
         self.config.network.authorized_keys = new.network.authorized_keys;
     }
 
-    /// Ordered stop: the network first (peers are told goodbye), then the sync and event
-    /// threads, then the producer (no new blocks), then the chain store is closed.
+    /// Ordered stop: the operator API (no new transactions), the network (peers are told
+    /// goodbye), the sync and event threads, the producer (no new blocks), then the chain
+    /// store is closed.
     pub fn shutdown(mut self) {
         let started = Instant::now();
+        if let Some(api) = self.api.take() {
+            api.stop();
+        }
         if let Some(network) = self.network.take() {
             network.stop();
         }
@@ -270,6 +293,40 @@ impl Node {
         drop(self.handshakes);
         drop(self.chain);
         info!("node stopped in {} ms", started.elapsed().as_millis());
+    }
+}
+
+/// Threads serving the operator API.
+const API_WORKERS: usize = 2;
+
+/// What the operator API reads and does on this node.
+struct NodeApi {
+    chain: Arc<EmbeddedChain>,
+    tx_pool: Arc<TxPool>,
+    network: Arc<NetworkService>,
+}
+
+impl ApiBackend for NodeApi {
+    fn chain_status(&self) -> ChainStatus {
+        let (best, lib) = (self.chain.best_chain(), self.chain.last_irreversible());
+        ChainStatus {
+            chain_id: chain_id_to_name(self.chain.chain_id()).unwrap_or_default(),
+            genesis_block_hash: self.chain.genesis_hash(),
+            best_chain_hash: best.hash,
+            best_chain_height: best.height,
+            last_irreversible_block_hash: lib.hash,
+            last_irreversible_block_height: lib.height,
+        }
+    }
+
+    fn send_transaction(&self, raw: &[u8]) -> Result<Hash, String> {
+        let tx =
+            Transaction::parse_from_bytes(raw).map_err(|e| format!("not a transaction: {e}"))?;
+        submit_transaction(&self.tx_pool, &self.network, tx).map_err(|e| e.to_string())
+    }
+
+    fn transaction_pool_size(&self) -> usize {
+        self.tx_pool.len()
     }
 }
 

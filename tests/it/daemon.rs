@@ -97,11 +97,18 @@ impl Drop for Daemon {
 
 /// A config listening on `port` on loopback; `network` lines go into `[network]`, `extra` is
 /// appended as further sections.
+/// Unless `extra` has an `[api]` section, the operator API listens on an ephemeral port (the
+/// daemon logs it), so daemons under test never collide.
 pub(crate) fn write_config_with(dir: &Path, port: u16, network: &str, extra: &str) -> PathBuf {
     let path = dir.join("aelf-netd.toml");
     let data_dir = dir.join("data");
+    let api = if extra.contains("[api]") {
+        ""
+    } else {
+        "[api]\nlisten = \"127.0.0.1:0\"\n"
+    };
     let text = format!(
-        "[node]\ndata_dir = {:?}\n\n[network]\nlisten_address = \"127.0.0.1\"\nlistening_port = {port}\n{network}\n\n{extra}\n",
+        "[node]\ndata_dir = {:?}\n\n[network]\nlisten_address = \"127.0.0.1\"\nlistening_port = {port}\n{network}\n\n{extra}\n{api}",
         data_dir.display().to_string()
     );
     std::fs::write(&path, text).unwrap();

@@ -2,6 +2,7 @@
 //! file). Everything runs on real files in temporary directories; nothing sleeps to wait.
 
 mod aelf_rules;
+mod api;
 mod block_sync;
 mod chain;
 mod config;
