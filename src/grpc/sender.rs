@@ -71,10 +71,17 @@ impl FailureReporter {
 
 /// The kill switches of one peer's open broadcast calls, so stopping the peer can cancel a
 /// call whose remote stopped reading (a sender thread may be waiting for room in it).
-#[derive(Default)]
 pub struct CallCancels {
     /// `None` once cancelled: calls opened later are cancelled at once.
     kills: Mutex<Option<Vec<oneshot::Sender<()>>>>,
+}
+
+impl Default for CallCancels {
+    fn default() -> CallCancels {
+        CallCancels {
+            kills: Mutex::new(Some(Vec::new())),
+        }
+    }
 }
 
 impl CallCancels {
@@ -572,6 +579,22 @@ mod tests {
             std::thread::yield_now();
         }
         senders.stop();
+    }
+
+    #[test]
+    fn call_kill_switches_fire_only_on_cancel() {
+        let cancels = CallCancels::default();
+        let (kill, mut killed) = oneshot::channel::<()>();
+        cancels.add(kill);
+        assert_eq!(killed.try_recv(), Ok(None), "an open call stays open");
+        cancels.cancel_all();
+        assert_eq!(killed.try_recv(), Ok(Some(())));
+        let (late, mut late_killed) = oneshot::channel::<()>();
+        cancels.add(late);
+        assert!(
+            late_killed.try_recv().is_err(),
+            "calls opened after a cancel end at once"
+        );
     }
 
     #[test]

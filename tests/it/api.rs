@@ -98,7 +98,10 @@ fn every_route_answers_in_the_aelf_shape() {
     let (status, body) = http(addr, "GET", "/api/blockChain/transactionPoolStatus", "");
     assert_eq!(status, 200);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!((v["Queued"].as_u64(), v["Validated"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (v["Queued"].as_u64(), v["Validated"].as_u64()),
+        (Some(1), Some(1))
+    );
     api.stop();
 }
 
@@ -118,7 +121,10 @@ fn errors_are_clear_and_lose_nothing() {
     let (status, body) = send(r#"{"RawTransaction":"dead"}"#);
     assert_eq!(status, 403);
     assert!(body.contains("bad signature"), "{body}");
-    assert_eq!(http(addr, "GET", "/api/blockChain/sendTransaction", "").0, 405);
+    assert_eq!(
+        http(addr, "GET", "/api/blockChain/sendTransaction", "").0,
+        405
+    );
     assert_eq!(http(addr, "GET", "/api/nothing", "").0, 404);
     let huge = format!(r#"{{"RawTransaction":"{}"}}"#, "00".repeat(MAX_BODY_BYTES));
     assert_eq!(send(&huge).0, 413);

@@ -71,6 +71,14 @@ impl Daemon {
         }
     }
 
+    /// Every line logged so far (reads what has arrived without waiting).
+    pub(crate) fn lines_so_far(&mut self) -> &[String] {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        &self.seen
+    }
+
     pub(crate) fn signal(&self, signal: i32) {
         // SAFETY: plain kill(2) on the pid of a child we spawned and have not reaped.
         assert_eq!(unsafe { libc::kill(self.pid, signal) }, 0);

@@ -12,6 +12,7 @@ mod fake_peer;
 mod handshake;
 mod network_service;
 mod peer_pool;
+mod propagation;
 mod stream;
 mod support;
 mod tls;

@@ -1,0 +1,250 @@
+//! Multi-process end to end, in legacy mode (node_version 1.3.0.0) and stream mode (the
+//! default version) each: `aelf-netd` processes in a line A–B–C–D, each naming its neighbours
+//! as boot nodes, with a producer on A. Every block reaches D and all agree on best chain and
+//! LIB; a transaction submitted at D (operator API) is included by A exactly once; a node
+//! started 200 blocks behind catches up; a middle node killed with SIGKILL and restarted
+//! loses nothing and the chain converges. Chains are read through the operator API.
+
+use crate::api::http;
+use crate::daemon::{write_config_with, Daemon};
+use crate::support::free_port;
+use aelf_net::chain::{build_block, synthetic_transactions, Chain, ChainSettings, EmbeddedChain};
+use aelf_net::crypto::NodeKey;
+use aelf_net::types::{chain_id_from_name, Clock, SystemClock};
+use protobuf::Message;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+const LEGACY: &str = "1.3.0.0";
+const STREAM: &str = "1.9.0.0";
+
+/// Best and LIB of a node, as its API reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Status {
+    best_height: i64,
+    best_hash: String,
+    lib_height: i64,
+    lib_hash: String,
+}
+
+/// One daemon and where its API listens.
+struct Node {
+    daemon: Daemon,
+    api: SocketAddr,
+    config: PathBuf,
+}
+
+impl Node {
+    fn start(config: PathBuf) -> Node {
+        let mut daemon = Daemon::start(&config, &[]);
+        let line = daemon.wait_for("operator API listening on http://");
+        let api = line
+            .rsplit("http://")
+            .next()
+            .and_then(|a| a.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no API address in {line}"));
+        daemon.wait_for("node started");
+        Node {
+            daemon,
+            api,
+            config,
+        }
+    }
+
+    fn status(&self) -> Status {
+        let (code, body) = http(self.api, "GET", "/api/blockChain/chainStatus", "");
+        assert_eq!(code, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        Status {
+            best_height: v["BestChainHeight"].as_i64().unwrap(),
+            best_hash: v["BestChainHash"].as_str().unwrap().to_owned(),
+            lib_height: v["LastIrreversibleBlockHeight"].as_i64().unwrap(),
+            lib_hash: v["LastIrreversibleBlockHash"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    fn stop(mut self) {
+        self.daemon.signal(libc::SIGTERM);
+        assert_eq!(self.daemon.wait_exit().code(), Some(0));
+    }
+}
+
+/// Polls until `done` holds (generous deadline; the polling interval is not a synchronisation).
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Until every node reports the same best chain (and so the same LIB), at least `height` high.
+fn all(nodes: &[Node]) -> Vec<&Node> {
+    nodes.iter().collect()
+}
+
+fn wait_converged(nodes: &[&Node], height: i64) -> Status {
+    let mut agreed = None;
+    wait_until(&format!("all nodes at one best chain >= {height}"), || {
+        let statuses: Vec<Status> = nodes.iter().map(|n| n.status()).collect();
+        let first = statuses[0].clone();
+        if first.best_height >= height && statuses.iter().all(|s| *s == first) {
+            agreed = Some(first);
+            return true;
+        }
+        false
+    });
+    agreed.unwrap()
+}
+
+/// A node's config: loopback port, boot nodes, version, and extra sections.
+fn config(dir: &Path, port: u16, boot: &[u16], version: &str, extra: &str) -> PathBuf {
+    let boot: Vec<String> = boot.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
+    let path = write_config_with(
+        dir,
+        port,
+        &format!("boot_nodes = [{}]", boot.join(", ")),
+        extra,
+    );
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "[node]\n",
+        &format!("[node]\nnode_version = \"{version}\"\n"),
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const PRODUCER: &str = "[producer]\nenabled = true\ninterval_ms = 200\n";
+
+#[test]
+fn legacy_line_propagates_blocks_and_a_transaction_and_survives_a_crash() {
+    line(LEGACY);
+}
+
+#[test]
+fn stream_line_propagates_blocks_and_a_transaction_and_survives_a_crash() {
+    line(STREAM);
+}
+
+fn line(version: &str) {
+    let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let neighbours = |i: usize| -> Vec<u16> {
+        let mut v = Vec::new();
+        if i > 0 {
+            v.push(ports[i - 1]);
+        }
+        if i < 3 {
+            v.push(ports[i + 1]);
+        }
+        v
+    };
+    let configs: Vec<PathBuf> = (0..4)
+        .map(|i| {
+            let extra = if i == 0 { PRODUCER } else { "" };
+            config(dirs[i].path(), ports[i], &neighbours(i), version, extra)
+        })
+        .collect();
+    // Each starts after its left neighbour, which it dials.
+    let mut nodes: Vec<Node> = Vec::new();
+    for config in &configs {
+        let mut node = Node::start(config.clone());
+        if !nodes.is_empty() {
+            node.daemon.wait_for("peer connected:");
+        }
+        nodes.push(node);
+    }
+    let agreed = wait_converged(&all(&nodes), 12);
+    assert_eq!(agreed.lib_height, agreed.best_height - 8);
+
+    // A transaction submitted at D reaches A's pool and is included once.
+    let key = NodeKey::generate();
+    let tip = aelf_net::chain::ChainTip {
+        hash: aelf_net::types::Hash::from_hex(&agreed.best_hash).unwrap(),
+        height: agreed.best_height,
+    };
+    let tx = synthetic_transactions(&key, &tip, 1, 7).remove(0);
+    let raw = hex::encode(tx.write_to_bytes().unwrap());
+    let (code, body) = http(
+        nodes[3].api,
+        "POST",
+        "/api/blockChain/sendTransaction",
+        &format!(r#"{{"RawTransaction":"{raw}"}}"#),
+    );
+    assert_eq!(code, 200, "{body}");
+    let line = nodes[0].daemon.wait_for(" txs 1");
+    let included_at: i64 = line
+        .split("height ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|h| h.parse().ok())
+        .unwrap();
+    // The same transaction again at B: a duplicate everywhere, never included twice.
+    let (code, _) = http(
+        nodes[1].api,
+        "POST",
+        "/api/blockChain/sendTransaction",
+        &format!(r#"{{"RawTransaction":"{raw}"}}"#),
+    );
+    assert_eq!(code, 403, "B has seen it");
+    wait_converged(&all(&nodes), included_at + 10);
+    let with_txs = nodes[0]
+        .daemon
+        .lines_so_far()
+        .iter()
+        .filter(|l| l.contains("block mined") && !l.ends_with(" txs 0"))
+        .count();
+    assert_eq!(with_txs, 1, "the transaction is included exactly once");
+
+    // B crashes and comes back: it re-dials A and C and nothing is lost.
+    let b = nodes.remove(1);
+    let b_config = b.config.clone();
+    let mut b = b;
+    b.daemon.signal(libc::SIGKILL);
+    b.daemon.wait_exit();
+    let height_at_crash = nodes[0].status().best_height;
+    let b = Node::start(b_config);
+    nodes.insert(1, b);
+    wait_converged(&all(&nodes), height_at_crash + 10);
+    for node in nodes {
+        node.stop();
+    }
+}
+
+/// A data dir whose chain already holds `n` blocks past genesis, stamped now.
+fn prebuilt_chain(dir: &Path, n: usize) {
+    let chain = EmbeddedChain::open(
+        &dir.join("data"),
+        ChainSettings {
+            chain_id: chain_id_from_name("AELF").unwrap(),
+            genesis_time: 1_767_225_600,
+            irreversible_depth: 8,
+        },
+    )
+    .unwrap();
+    let key = NodeKey::generate();
+    for _ in 0..n {
+        let block = build_block(&chain, &key, SystemClock.now_millis(), Vec::new()).unwrap();
+        chain.attach_block(block).unwrap();
+    }
+}
+
+#[test]
+fn a_node_two_hundred_blocks_behind_catches_up_in_both_modes() {
+    for version in [LEGACY, STREAM] {
+        let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (port_a, port_b) = (free_port(), free_port());
+        prebuilt_chain(dir_a.path(), 200);
+        let a = Node::start(config(dir_a.path(), port_a, &[], version, PRODUCER));
+        assert!(a.status().best_height >= 201);
+        let mut b = Node::start(config(dir_b.path(), port_b, &[port_a], version, ""));
+        let agreed = wait_converged(&[&a, &b], 205);
+        assert_eq!(agreed.lib_height, agreed.best_height - 8);
+        b.daemon.wait_for("synced ");
+        b.stop();
+        a.stop();
+    }
+}
