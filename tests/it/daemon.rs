@@ -53,10 +53,12 @@ impl Daemon {
         }
     }
 
-    /// Waits for a log line containing `needle` and returns it.
+    /// Waits (at most [`DEADLINE`] in all) for a new log line containing `needle` and returns
+    /// it.
     pub(crate) fn wait_for(&mut self, needle: &str) -> String {
+        let end = std::time::Instant::now() + DEADLINE;
         loop {
-            match self.lines.recv_timeout(DEADLINE) {
+            match self.lines.recv_deadline(end) {
                 Ok(line) => {
                     self.seen.push(line.clone());
                     if line.contains(needle) {

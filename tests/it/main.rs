@@ -17,4 +17,5 @@ mod stream;
 mod support;
 mod tls;
 mod two_nodes;
+mod wire_broadcast;
 mod wire_peer;

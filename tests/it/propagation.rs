@@ -22,22 +22,22 @@ const STREAM: &str = "1.9.0.0";
 
 /// Best and LIB of a node, as its API reports them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Status {
-    best_height: i64,
-    best_hash: String,
-    lib_height: i64,
-    lib_hash: String,
+pub(crate) struct Status {
+    pub(crate) best_height: i64,
+    pub(crate) best_hash: String,
+    pub(crate) lib_height: i64,
+    pub(crate) lib_hash: String,
 }
 
 /// One daemon and where its API listens.
-struct Node {
-    daemon: Daemon,
-    api: SocketAddr,
+pub(crate) struct Node {
+    pub(crate) daemon: Daemon,
+    pub(crate) api: SocketAddr,
     config: PathBuf,
 }
 
 impl Node {
-    fn start(config: PathBuf) -> Node {
+    pub(crate) fn start(config: PathBuf) -> Node {
         let mut daemon = Daemon::start(&config, &[]);
         let line = daemon.wait_for("operator API listening on http://");
         let api = line
@@ -53,7 +53,7 @@ impl Node {
         }
     }
 
-    fn status(&self) -> Status {
+    pub(crate) fn status(&self) -> Status {
         let (code, body) = http(self.api, "GET", "/api/blockChain/chainStatus", "");
         assert_eq!(code, 200, "{body}");
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -65,14 +65,14 @@ impl Node {
         }
     }
 
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         self.daemon.signal(libc::SIGTERM);
         assert_eq!(self.daemon.wait_exit().code(), Some(0));
     }
 }
 
 /// Polls until `done` holds (generous deadline; the polling interval is not a synchronisation).
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
         assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
@@ -85,7 +85,7 @@ fn all(nodes: &[Node]) -> Vec<&Node> {
     nodes.iter().collect()
 }
 
-fn wait_converged(nodes: &[&Node], height: i64) -> Status {
+pub(crate) fn wait_converged(nodes: &[&Node], height: i64) -> Status {
     let mut agreed = None;
     wait_until(&format!("all nodes at one best chain >= {height}"), || {
         let statuses: Vec<Status> = nodes.iter().map(|n| n.status()).collect();
@@ -100,7 +100,7 @@ fn wait_converged(nodes: &[&Node], height: i64) -> Status {
 }
 
 /// A node's config: loopback port, boot nodes, version, and extra sections.
-fn config(dir: &Path, port: u16, boot: &[u16], version: &str, extra: &str) -> PathBuf {
+pub(crate) fn config(dir: &Path, port: u16, boot: &[u16], version: &str, extra: &str) -> PathBuf {
     let boot: Vec<String> = boot.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
     let path = write_config_with(
         dir,

@@ -55,7 +55,43 @@ impl PeerService for WireServer {
     }
 }
 
-fn headers(pubkey_hex: &str, session: Option<&[u8]>) -> CallOption {
+/// A signed handshake request announcing `listening_port` and `session`, built field by field.
+pub(crate) fn signed_handshake(
+    key: &NodeKey,
+    listening_port: u16,
+    session: &[u8],
+    node_version: &str,
+) -> HandshakeRequest {
+    let zero = PbHash {
+        value: vec![0; 32],
+        ..Default::default()
+    };
+    let data = HandshakeData {
+        chain_id: 9992731,
+        version: 1,
+        listening_port: i32::from(listening_port),
+        pubkey: key.pubkey().to_vec(),
+        best_chain_hash: MessageField::some(zero.clone()),
+        best_chain_height: 1,
+        last_irreversible_block_hash: MessageField::some(zero),
+        last_irreversible_block_height: 1,
+        time: MessageField::some(timestamp_from_millis(SystemClock.now_millis())),
+        node_version: node_version.into(),
+        ..Default::default()
+    };
+    HandshakeRequest {
+        handshake: MessageField::some(Handshake {
+            signature: key.sign(&handshake_hash(&data)).to_vec(),
+            handshake_data: MessageField::some(data),
+            session_id: session.to_vec(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// `public-key` (and `session-id-bin`) headers with a 30 s deadline.
+pub(crate) fn headers(pubkey_hex: &str, session: Option<&[u8]>) -> CallOption {
     let mut md = MetadataBuilder::new();
     md.add_str("public-key", pubkey_hex).unwrap();
     if let Some(s) = session {
@@ -100,33 +136,8 @@ fn a_hand_written_peer_completes_a_legacy_handshake_with_dial_back() {
 
     // Handshake data built field by field and signed over SHA-256 of its encoding.
     let key = NodeKey::generate();
-    let zero = PbHash {
-        value: vec![0; 32],
-        ..Default::default()
-    };
-    let data = HandshakeData {
-        chain_id: 9992731,
-        version: 1,
-        listening_port: i32::from(our_port),
-        pubkey: key.pubkey().to_vec(),
-        best_chain_hash: MessageField::some(zero.clone()),
-        best_chain_height: 1,
-        last_irreversible_block_hash: MessageField::some(zero),
-        last_irreversible_block_height: 1,
-        time: MessageField::some(timestamp_from_millis(SystemClock.now_millis())),
-        node_version: "1.3.0.0".into(),
-        ..Default::default()
-    };
     let our_session = vec![9, 8, 7, 6, 5];
-    let request = HandshakeRequest {
-        handshake: MessageField::some(Handshake {
-            signature: key.sign(&handshake_hash(&data)).to_vec(),
-            handshake_data: MessageField::some(data),
-            session_id: our_session.clone(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let request = signed_handshake(&key, our_port, &our_session, "1.3.0.0");
     let (channel, _) = connect(
         "127.0.0.1",
         daemon_port,

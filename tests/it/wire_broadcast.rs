@@ -1,0 +1,368 @@
+//! A C#-like peer written against the wire format (generated stubs, hand-built handshake, its
+//! own TLS `PeerService` server) connected to `aelf-netd` daemons in legacy mode: it receives a
+//! producer's blocks on BlockBroadcastStream and a relay's announcements on
+//! AnnouncementBroadcastStream, and its RequestBlocks gets a gzip-compressed answer it decodes.
+//! A peer that never reads its block stream does not slow what another daemon receives.
+
+use crate::propagation::{config, wait_converged, wait_until, Node};
+use crate::support::free_port;
+use crate::wire_peer::{headers, signed_handshake};
+use aelf_net::crypto::NodeKey;
+use aelf_net::grpc::channel::{connect, server_channel_args, DEFAULT_MAX_MESSAGE_LENGTH};
+use aelf_net::grpc::tls::{server_credentials, TlsIdentity};
+use aelf_net::pb::aelf_core::Transaction;
+use aelf_net::pb::network_types::{
+    BlockAnnouncement, BlockWithTransactions, BlocksRequest, ConfirmHandshakeRequest,
+    HandshakeError, LibAnnouncement,
+};
+use aelf_net::pb::peer_service::{PingRequest, PongReply, VoidReply};
+use aelf_net::pb::peer_service_grpc::{create_peer_service, PeerService, PeerServiceClient};
+use aelf_net::types::{block_hash, Hash};
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use futures_util::TryStreamExt as _;
+use grpcio::{
+    ClientStreamingSink, EnvBuilder, Environment, RequestStream, RpcContext, Server, ServerBuilder,
+    UnarySink,
+};
+use parking_lot::Mutex;
+use protobuf::Message;
+use protobuf::MessageField;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// A block stream held open and never read.
+type HeldStream = (
+    RequestStream<BlockWithTransactions>,
+    ClientStreamingSink<VoidReply>,
+);
+
+/// The wire peer's server: answers the dial-back Ping, forwards what the daemon broadcasts
+/// (or, with `stall_blocks`, holds block streams open without ever reading them).
+#[derive(Clone)]
+struct WireServer {
+    blocks: Sender<BlockWithTransactions>,
+    announcements: Sender<BlockAnnouncement>,
+    stall_blocks: bool,
+    held: Arc<Mutex<Vec<HeldStream>>>,
+}
+
+/// Reads a broadcast stream to its end, handing each item to `each`.
+fn drain<T: Send + 'static>(
+    ctx: &RpcContext,
+    stream: RequestStream<T>,
+    sink: ClientStreamingSink<VoidReply>,
+    each: impl Fn(T) + Send + 'static,
+) {
+    ctx.spawn(async move {
+        let mut stream = stream;
+        while let Ok(Some(item)) = stream.try_next().await {
+            each(item);
+        }
+        let _ = sink.success(VoidReply::new()).await;
+    });
+}
+
+impl PeerService for WireServer {
+    fn ping(&mut self, ctx: RpcContext, _req: PingRequest, sink: UnarySink<PongReply>) {
+        ctx.spawn(async move {
+            let _ = sink.success(PongReply::new()).await;
+        });
+    }
+
+    fn block_broadcast_stream(
+        &mut self,
+        ctx: RpcContext,
+        stream: RequestStream<BlockWithTransactions>,
+        sink: ClientStreamingSink<VoidReply>,
+    ) {
+        if self.stall_blocks {
+            self.held.lock().push((stream, sink));
+            return;
+        }
+        let blocks = self.blocks.clone();
+        drain(&ctx, stream, sink, move |b| {
+            let _ = blocks.send(b);
+        });
+    }
+
+    fn announcement_broadcast_stream(
+        &mut self,
+        ctx: RpcContext,
+        stream: RequestStream<BlockAnnouncement>,
+        sink: ClientStreamingSink<VoidReply>,
+    ) {
+        let announcements = self.announcements.clone();
+        drain(&ctx, stream, sink, move |a| {
+            let _ = announcements.send(a);
+        });
+    }
+
+    fn transaction_broadcast_stream(
+        &mut self,
+        ctx: RpcContext,
+        stream: RequestStream<Transaction>,
+        sink: ClientStreamingSink<VoidReply>,
+    ) {
+        drain(&ctx, stream, sink, |_| {});
+    }
+
+    fn lib_announcement_broadcast_stream(
+        &mut self,
+        ctx: RpcContext,
+        stream: RequestStream<LibAnnouncement>,
+        sink: ClientStreamingSink<VoidReply>,
+    ) {
+        drain(&ctx, stream, sink, |_| {});
+    }
+}
+
+/// A wire peer: key, server, and what its server received.
+struct WirePeer {
+    key: NodeKey,
+    env: Arc<Environment>,
+    server: Server,
+    port: u16,
+    blocks: Receiver<BlockWithTransactions>,
+    announcements: Receiver<BlockAnnouncement>,
+}
+
+impl WirePeer {
+    fn start(stall_blocks: bool) -> WirePeer {
+        let (blocks_tx, blocks) = unbounded();
+        let (ann_tx, announcements) = unbounded();
+        let env = Arc::new(EnvBuilder::new().cq_count(1).name_prefix("wire").build());
+        let mut server = ServerBuilder::new(env.clone())
+            .channel_args(server_channel_args(&env, DEFAULT_MAX_MESSAGE_LENGTH).build_args())
+            .register_service(create_peer_service(WireServer {
+                blocks: blocks_tx,
+                announcements: ann_tx,
+                stall_blocks,
+                held: Arc::new(Mutex::new(Vec::new())),
+            }))
+            .build()
+            .unwrap();
+        let port = server
+            .add_listening_port(
+                "127.0.0.1:0",
+                server_credentials(&TlsIdentity::generate().unwrap()),
+            )
+            .unwrap();
+        server.start();
+        WirePeer {
+            key: NodeKey::generate(),
+            env,
+            server,
+            port,
+            blocks,
+            announcements,
+        }
+    }
+
+    /// Legacy handshake and confirmation with the daemon at `daemon_port`: the client and the
+    /// session the daemon gave us.
+    fn connect(&self, daemon_port: u16) -> (PeerServiceClient, Vec<u8>) {
+        let (channel, _) = connect(
+            "127.0.0.1",
+            daemon_port,
+            self.env.clone(),
+            Duration::from_secs(10),
+            DEFAULT_MAX_MESSAGE_LENGTH,
+        )
+        .unwrap();
+        let client = PeerServiceClient::new(channel);
+        let request = signed_handshake(&self.key, self.port, &[1, 2, 3, 4, 5], "1.3.0.0");
+        let reply = client
+            .do_handshake_opt(&request, headers(&self.key.pubkey_hex(), None))
+            .unwrap();
+        assert_eq!(
+            reply.error.enum_value_or_default(),
+            HandshakeError::HANDSHAKE_OK
+        );
+        let session = reply.handshake.session_id.clone();
+        client
+            .confirm_handshake_opt(
+                &ConfirmHandshakeRequest::new(),
+                headers(&self.key.pubkey_hex(), Some(&session)),
+            )
+            .unwrap();
+        (client, session)
+    }
+
+    fn stop(mut self) {
+        let done = self.server.shutdown();
+        self.server.cancel_all_calls();
+        let _ = futures_executor::block_on(done);
+    }
+}
+
+/// Blocks with transactions, so a block list compresses well.
+const PRODUCER: &str =
+    "[producer]\nenabled = true\ninterval_ms = 200\ntransactions_per_block = 40\n";
+
+/// A TCP relay to a daemon's port that counts the bytes flowing back to the client.
+struct CountingRelay {
+    port: u16,
+    down: Arc<AtomicU64>,
+}
+
+impl CountingRelay {
+    fn start(target: u16) -> CountingRelay {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let down = Arc::new(AtomicU64::new(0));
+        let counter = down.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().map_while(Result::ok) {
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                let (mut c_read, mut s_write) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c_read, &mut s_write);
+                    let _ = s_write.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut s_read, mut c_write) = (server, client);
+                let counter = counter.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16 * 1024];
+                    while let Ok(n) = s_read.read(&mut buf) {
+                        if n == 0 || c_write.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        counter.fetch_add(n as u64, Ordering::SeqCst);
+                    }
+                    let _ = c_write.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        CountingRelay { port, down }
+    }
+
+    fn downstream(&self) -> u64 {
+        self.down.load(Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn a_csharp_like_peer_gets_blocks_announcements_and_gzipped_block_lists() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (port_a, port_b) = (free_port(), free_port());
+    let mut a = Node::start(config(dir_a.path(), port_a, &[], "1.3.0.0", PRODUCER));
+    let b = Node::start(config(dir_b.path(), port_b, &[port_a], "1.3.0.0", ""));
+    let producer_key = a
+        .daemon
+        .lines_so_far()
+        .iter()
+        .find_map(|l| l.split("node pubkey ").nth(1))
+        .expect("the daemon logs its key")
+        .trim()
+        .to_owned();
+
+    let wire = WirePeer::start(false);
+    let _a_link = wire.connect(port_a);
+    let _b_link = wire.connect(port_b);
+
+    // Full blocks from the producer itself, consecutive and signed by it.
+    let mut last: Option<(i64, Hash)> = None;
+    for _ in 0..3 {
+        let block = wire
+            .blocks
+            .recv_timeout(DEADLINE)
+            .expect("a broadcast block");
+        let header = block.header.as_ref().unwrap();
+        assert_eq!(hex::encode(&header.signer_pubkey), producer_key);
+        let hash = block_hash(header).unwrap();
+        if let Some((height, previous)) = last {
+            assert_eq!(header.height, height + 1);
+            assert_eq!(
+                Hash::from_proto(&header.previous_block_hash).unwrap(),
+                previous
+            );
+        }
+        last = Some((header.height, hash));
+    }
+    // Announcements from the relay (which never sends full blocks it did not produce).
+    let announcement = wire
+        .announcements
+        .recv_timeout(DEADLINE)
+        .expect("an announcement from the relay");
+    assert!(announcement.block_height > 1);
+    assert!(Hash::from_proto(&announcement.block_hash).is_ok());
+
+    // RequestBlocks from genesis: the answer decodes, and it crossed the wire gzip-compressed
+    // (C-core hides `grpc-encoding` from the application, so the bytes are counted by a TCP
+    // relay in front of the daemon: far fewer than the encoded answer).
+    let relay = CountingRelay::start(port_a);
+    // A second link of the same key, through the relay: the daemon takes it in place of the
+    // first (the old one is stale).
+    let (client_r, session_r) = wire.connect(relay.port);
+    let genesis = a_genesis(&a);
+    wait_until("six blocks past genesis", || a.status().best_height >= 7);
+    let request = BlocksRequest {
+        previous_block_hash: MessageField::some(genesis.to_proto()),
+        count: 5,
+        ..Default::default()
+    };
+    let before = relay.downstream();
+    let list = client_r
+        .request_blocks_opt(&request, headers(&wire.key.pubkey_hex(), Some(&session_r)))
+        .unwrap();
+    let on_wire = relay.downstream() - before;
+    let encoded = list.write_to_bytes().unwrap().len() as u64;
+    assert_eq!(list.blocks.len(), 5);
+    assert_eq!(
+        Hash::from_proto(&list.blocks[0].header.previous_block_hash).unwrap(),
+        genesis
+    );
+    assert!(
+        on_wire * 2 < encoded,
+        "{on_wire} bytes on the wire for a {encoded}-byte answer: not compressed"
+    );
+    // More than 50 asked: nothing, as the C# node answers.
+    let too_many = BlocksRequest {
+        count: 51,
+        ..request
+    };
+    let empty = client_r
+        .request_blocks_opt(&too_many, headers(&wire.key.pubkey_hex(), Some(&session_r)))
+        .unwrap();
+    assert!(empty.blocks.is_empty());
+
+    b.stop();
+    a.stop();
+    wire.stop();
+}
+
+fn a_genesis(node: &Node) -> Hash {
+    let (_, body) = crate::api::http(node.api, "GET", "/api/blockChain/chainStatus", "");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    Hash::from_hex(v["GenesisBlockHash"].as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn a_peer_that_stops_reading_does_not_slow_the_others() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (port_a, port_b) = (free_port(), free_port());
+    // Large blocks, so the stalled stream's flow-control window fills within a few blocks.
+    let producer = "[producer]\nenabled = true\ninterval_ms = 100\ntransactions_per_block = 300\n";
+    let a = Node::start(config(dir_a.path(), port_a, &[], "1.3.0.0", producer));
+    let stalled = WirePeer::start(true);
+    let _link = stalled.connect(port_a);
+    let start = a.status().best_height;
+    let b = Node::start(config(dir_b.path(), port_b, &[port_a], "1.3.0.0", ""));
+    // B keeps up with A block after block while the stalled peer holds its stream.
+    let agreed = wait_converged(&[&a, &b], start + 60);
+    assert!(agreed.best_height >= start + 60);
+    wait_until("B still following", || {
+        b.status().best_height >= agreed.best_height + 10
+    });
+    b.stop();
+    a.stop();
+    stalled.stop();
+}
