@@ -85,3 +85,44 @@ fn run(config: fn(&std::path::Path, u16, u16) -> std::path::PathBuf, stream: boo
     b.signal(libc::SIGTERM);
     assert_eq!(b.wait_exit().code(), Some(0));
 }
+
+/// A hub whose four stream-mode peers are frozen (SIGSTOP: their sockets accept but nothing
+/// answers) says goodbye to all of them in parallel: its stop takes about one peer's DISCONNECT
+/// deadline (3 s), not four of them in a row.
+#[test]
+fn shutdown_says_goodbye_to_unresponsive_peers_in_parallel() {
+    use crate::propagation::{config, Node};
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub_port = free_port();
+    let mut hub = Node::start(config(hub_dir.path(), hub_port, &[], "1.9.0.0", ""));
+    let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let leaves: Vec<Node> = dirs
+        .iter()
+        .map(|d| {
+            let mut leaf = Node::start(config(d.path(), free_port(), &[hub_port], "1.9.0.0", ""));
+            leaf.daemon.wait_for("peer connected:");
+            hub.daemon.wait_for("peer connected:");
+            leaf
+        })
+        .collect();
+    for leaf in &leaves {
+        leaf.daemon.signal(libc::SIGSTOP);
+    }
+    hub.daemon.signal(libc::SIGTERM);
+    let line = hub.daemon.wait_for("node stopped in ");
+    let ms: u64 = line
+        .split("node stopped in ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert_eq!(hub.daemon.wait_exit().code(), Some(0));
+    // One after the other: at least 4 × 3 s.
+    assert!(ms < 9_000, "stopping took {ms} ms");
+    for leaf in &leaves {
+        leaf.daemon.signal(libc::SIGCONT);
+    }
+    for leaf in leaves {
+        leaf.stop();
+    }
+}
