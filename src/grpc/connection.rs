@@ -34,6 +34,30 @@ use std::net::IpAddr;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+/// Which connection a simultaneous cross-dial keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrossDialWinner {
+    /// The connection the remote opened to us (already in the pool).
+    Existing,
+    /// The connection we just dialed.
+    Dialed,
+}
+
+/// The earliest-handshake-wins rule of a cross-dial (spec 4.2 step 10, C# `ConnectAsync`):
+/// both sides keep the connection whose handshake is older. `existing_received_ns` stamps the
+/// remote's handshake on its connection to us, `dialed_sent_ns` ours on the one we dialed.
+/// Our dial wins only when our handshake is strictly older; on a tie the existing connection
+/// stays. (With equal stamps each side keeps the other's dial and drops its own, so both
+/// connections end and the next dial settles it; stamps are nanoseconds from two clocks, so a
+/// tie is practically impossible.)
+pub fn cross_dial_winner(existing_received_ns: i128, dialed_sent_ns: i128) -> CrossDialWinner {
+    if existing_received_ns > dialed_sent_ns {
+        CrossDialWinner::Dialed
+    } else {
+        CrossDialWinner::Existing
+    }
+}
+
 /// Threads that say goodbye to peers at shutdown, at most.
 pub const SHUTDOWN_DISCONNECT_THREADS: usize = 16;
 
@@ -128,9 +152,11 @@ impl ConnectionService {
         let dialed = self.dial(endpoint)?;
         let current: Arc<dyn Peer> = match self.pool.get(dialed.pubkey_hex()) {
             Some(existing) => {
-                // A simultaneous cross-dial: both sides keep the connection whose handshake is
-                // older, so they agree on one (earliest-handshake-wins, C# ConnectAsync).
-                if existing.last_received_handshake_time() > dialed.last_sent_handshake_time()
+                let winner = cross_dial_winner(
+                    existing.last_received_handshake_time(),
+                    dialed.last_sent_handshake_time(),
+                );
+                if winner == CrossDialWinner::Dialed
                     && self
                         .pool
                         .try_replace(dialed.pubkey_hex(), &existing, dialed.clone())
@@ -684,4 +710,41 @@ fn refusal(code: HandshakeError) -> HandshakeReply {
 /// The first 16 hex characters of a pubkey, for logs.
 pub fn short(pubkey_hex: &str) -> &str {
     pubkey_hex.get(..16).unwrap_or(pubkey_hex)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stamps its handshake at `a`, B at `b`; A dials B and B dials A at once. Each side
+    /// decides with its own view; the connection it keeps is named by who dialed it.
+    fn kept(a: i128, b: i128) -> (&'static str, &'static str) {
+        // On A: the existing connection is B's dial (its handshake `b`), ours is `a`.
+        let on_a = match cross_dial_winner(b, a) {
+            CrossDialWinner::Dialed => "A->B",
+            CrossDialWinner::Existing => "B->A",
+        };
+        // On B: the existing connection is A's dial (`a`), its own is `b`.
+        let on_b = match cross_dial_winner(a, b) {
+            CrossDialWinner::Dialed => "B->A",
+            CrossDialWinner::Existing => "A->B",
+        };
+        (on_a, on_b)
+    }
+
+    #[test]
+    fn the_older_handshake_wins_and_both_sides_agree() {
+        // A's handshake is older: both keep A's dial.
+        assert_eq!(kept(100, 200), ("A->B", "A->B"));
+        // B's handshake is older: both keep B's dial.
+        assert_eq!(kept(300, 200), ("B->A", "B->A"));
+    }
+
+    #[test]
+    fn a_tie_keeps_the_existing_connection() {
+        assert_eq!(cross_dial_winner(5, 5), CrossDialWinner::Existing);
+        // With equal stamps each side keeps the other's dial: they disagree (see the rule's
+        // documentation).
+        assert_eq!(kept(7, 7), ("B->A", "A->B"));
+    }
 }
