@@ -17,8 +17,6 @@ use crate::pb::network_types::{Handshake, HandshakeError, HandshakeReply, Handsh
 use crate::pb::peer_service::{MessageType, StreamMessage, StreamType};
 use crossbeam_channel::Sender;
 use futures_channel::oneshot;
-use futures_util::future::{self, Either};
-use futures_util::StreamExt as _;
 use grpcio::{DuplexSink, RequestStream, RpcContext};
 use log::{debug, error, warn};
 use protobuf::{EnumOrUnknown, Message};
@@ -66,22 +64,7 @@ async fn read_server(
     let mut guard = guard;
     // The back peer's inbox, once the handshake admitted one.
     let mut inbox: Option<Sender<StreamMessage>> = None;
-    loop {
-        let message = match future::select(requests.next(), &mut guard.kill).await {
-            Either::Left((Some(Ok(message)), _)) => message,
-            Either::Left((Some(Err(e)), _)) => {
-                debug!("stream {label}: read side failed: {e}");
-                break;
-            }
-            Either::Left((None, _)) => {
-                debug!("stream {label}: ended by the remote");
-                break;
-            }
-            Either::Right(_) => {
-                debug!("stream {label}: cancelled");
-                break;
-            }
-        };
+    while let Some(message) = guard.next_message(&label, &mut requests).await {
         match message.stream_type.enum_value() {
             Ok(StreamType::REPLY) => complete_reply(&label, message),
             Ok(StreamType::REQUEST)

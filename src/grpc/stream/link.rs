@@ -85,6 +85,31 @@ pub struct ReaderGuard {
     _done: Sender<()>,
 }
 
+impl ReaderGuard {
+    /// The next message `messages` yields, unless the call failed, ended or the kill switch
+    /// fired first; the reason is logged with `label`. Both ends' reader loops use it.
+    pub async fn next_message<S>(&mut self, label: &str, messages: &mut S) -> Option<StreamMessage>
+    where
+        S: futures_util::Stream<Item = grpcio::Result<StreamMessage>> + Unpin,
+    {
+        match future::select(messages.next(), &mut self.kill).await {
+            Either::Left((Some(Ok(message)), _)) => Some(message),
+            Either::Left((Some(Err(e)), _)) => {
+                debug!("stream {label}: read side failed: {e}");
+                None
+            }
+            Either::Left((None, _)) => {
+                debug!("stream {label}: ended by the remote");
+                None
+            }
+            Either::Right(_) => {
+                debug!("stream {label}: cancelled");
+                None
+            }
+        }
+    }
+}
+
 /// One call's transport, shared by the peer object and whoever else must write on it.
 #[derive(Clone)]
 pub struct Link {
@@ -247,22 +272,8 @@ async fn read_client(
     writer: Arc<StreamWriter>,
 ) {
     let mut guard = guard;
-    loop {
-        match future::select(receiver.next(), &mut guard.kill).await {
-            Either::Left((Some(Ok(message)), _)) => route(&label, message, &inbox),
-            Either::Left((Some(Err(e)), _)) => {
-                debug!("stream {label}: read side failed: {e}");
-                break;
-            }
-            Either::Left((None, _)) => {
-                debug!("stream {label}: ended by the remote");
-                break;
-            }
-            Either::Right(_) => {
-                debug!("stream {label}: cancelled");
-                break;
-            }
-        }
+    while let Some(message) = guard.next_message(&label, &mut receiver).await {
+        route(&label, message, &inbox);
     }
     writer.close();
     // Dropping the receiver before the call finished cancels it.
