@@ -6,130 +6,23 @@
 //! handshakes, not from our peer code, so the server is checked by something else than our
 //! own client.
 
-use crate::support::{free_port, genesis_chain, test_core};
+use crate::support::{free_port, genesis_chain, TestNode, LEGACY};
 use aelf_net::crypto::NodeKey;
 use aelf_net::grpc::channel::connect;
-use aelf_net::grpc::connection::ConnectionSettings;
 use aelf_net::grpc::metadata::call_option;
-use aelf_net::grpc::network_server::{NetworkServer, NetworkServerSettings};
-use aelf_net::network::endpoint::Endpoint;
 use aelf_net::network::handshake::{Authorization, HandshakeProvider};
-use aelf_net::network::peer_pool::PoolLimits;
 use aelf_net::pb::network_types::{
     ConfirmHandshakeRequest, Handshake, HandshakeError, HandshakeRequest, NodesRequest,
 };
 use aelf_net::pb::peer_service::HealthCheckRequest;
 use aelf_net::pb::peer_service_grpc::PeerServiceClient;
-use aelf_net::types::{handshake_hash, Clock, ManualClock, NodeVersion, SystemClock};
+use aelf_net::types::{handshake_hash, Clock, ManualClock, SystemClock};
 use grpcio::{EnvBuilder, Environment, RpcStatusCode};
 use protobuf::MessageField;
 use std::sync::Arc;
 use std::time::Duration;
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// One node's network side on a free loopback port.
-struct TestNode {
-    key: NodeKey,
-    handshakes: Arc<HandshakeProvider>,
-    server: Option<NetworkServer>,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-fn settings(port: u16, node_version: &str) -> NetworkServerSettings {
-    NetworkServerSettings {
-        listen_address: "127.0.0.1".parse().unwrap(),
-        listening_port: port,
-        boot_nodes: Vec::new(),
-        node_table_capacity: 512,
-        connection: ConnectionSettings {
-            dial_timeout: Duration::from_secs(3),
-            max_message_length: 104_857_600,
-            stream_min_version: NodeVersion::parse("1.4.0.0").unwrap(),
-            node_version: NodeVersion::parse(node_version).unwrap(),
-        },
-        completion_queues: 1,
-        handshake_workers: 2,
-        block_servers: 1,
-    }
-}
-
-fn limits() -> PoolLimits {
-    PoolLimits {
-        max_peers: 25,
-        max_peers_per_ip_address: 1,
-        max_inbound_peers: 17,
-        max_outbound_peers: 8,
-    }
-}
-
-impl TestNode {
-    fn start_with(clock: Arc<dyn Clock>, auth: Authorization) -> TestNode {
-        let (chain, dir) = genesis_chain();
-        let key = NodeKey::generate();
-        let port = free_port();
-        let handshakes = Arc::new(HandshakeProvider::new(
-            key.clone(),
-            chain.clone(),
-            port,
-            "1.3.0.0".into(),
-            clock.clone(),
-            auth,
-        ));
-        let (core, _events) = test_core(chain, clock.clone(), limits());
-        let server = NetworkServer::start(
-            settings(port, "1.3.0.0"),
-            handshakes.clone(),
-            clock,
-            key.pubkey_hex(),
-            core,
-        )
-        .expect("start network server");
-        TestNode {
-            key,
-            handshakes,
-            server: Some(server),
-            port,
-            _dir: dir,
-        }
-    }
-
-    fn start() -> TestNode {
-        TestNode::start_with(Arc::new(SystemClock), Authorization::Any)
-    }
-
-    fn net(&self) -> &NetworkServer {
-        self.server.as_ref().unwrap()
-    }
-
-    fn endpoint(&self) -> Endpoint {
-        Endpoint {
-            host: "127.0.0.1".into(),
-            port: self.port,
-        }
-    }
-
-    fn peer_count(&self) -> usize {
-        self.net().connections().pool().len()
-    }
-
-    fn has_ready_peer(&self, other: &TestNode) -> bool {
-        self.net()
-            .connections()
-            .pool()
-            .get(&other.key.pubkey_hex())
-            .is_some_and(|p| p.is_ready())
-    }
-}
-
-impl Drop for TestNode {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            server.stop();
-        }
-    }
-}
 
 fn env() -> Arc<Environment> {
     Arc::new(
@@ -171,16 +64,16 @@ fn do_handshake(node: &TestNode, as_key: &NodeKey, handshake: Handshake) -> Hand
 
 #[test]
 fn two_legacy_nodes_connect_and_both_see_a_ready_peer() {
-    let a = TestNode::start();
-    let b = TestNode::start();
+    let a = TestNode::legacy();
+    let b = TestNode::legacy();
     assert!(a
         .net()
         .connections()
         .connect(&b.endpoint())
         .expect("connect"));
-    assert!(a.has_ready_peer(&b), "dialer sees the listener ready");
+    assert!(a.has_ready_peer(&b.key), "dialer sees the listener ready");
     // The listener marked the dialer connected before it answered ConfirmHandshake.
-    assert!(b.has_ready_peer(&a), "listener sees the dialer ready");
+    assert!(b.has_ready_peer(&a.key), "listener sees the dialer ready");
     assert_eq!(a.peer_count(), 1);
     assert_eq!(b.peer_count(), 1);
     // Dialing again is refused by the pre-check: already in the pool.
@@ -192,8 +85,8 @@ fn two_legacy_nodes_connect_and_both_see_a_ready_peer() {
 
 #[test]
 fn graceful_disconnect_removes_the_peer_on_both_sides() {
-    let a = TestNode::start();
-    let b = TestNode::start();
+    let a = TestNode::legacy();
+    let b = TestNode::legacy();
     assert!(a.net().connections().connect(&b.endpoint()).unwrap());
     assert!(a
         .net()
@@ -206,8 +99,8 @@ fn graceful_disconnect_removes_the_peer_on_both_sides() {
 
 #[test]
 fn authenticated_calls_need_a_known_key_and_the_right_session() {
-    let a = TestNode::start();
-    let b = TestNode::start();
+    let a = TestNode::legacy();
+    let b = TestNode::legacy();
     assert!(a.net().connections().connect(&b.endpoint()).unwrap());
     let client = raw_client(&b);
     let health = |key: &str, session: Option<&[u8]>| {
@@ -289,8 +182,8 @@ fn handshake_from(
 
 #[test]
 fn inbound_handshake_refusals_carry_the_c_sharp_codes() {
-    let b = TestNode::start();
-    let dialer = TestNode::start();
+    let b = TestNode::legacy();
+    let dialer = TestNode::legacy();
     let key = dialer.key.clone();
     let port = dialer.port;
     assert_eq!(
@@ -338,7 +231,7 @@ fn inbound_handshake_refusals_carry_the_c_sharp_codes() {
 
 #[test]
 fn failed_dial_back_is_invalid_connection_and_leaves_no_mark() {
-    let b = TestNode::start();
+    let b = TestNode::legacy();
     let key = NodeKey::generate();
     let closed = free_port();
     assert_eq!(
@@ -354,21 +247,24 @@ fn failed_dial_back_is_invalid_connection_and_leaves_no_mark() {
 
 #[test]
 fn a_second_handshake_for_a_connected_key_is_a_repeated_connection() {
-    let a = TestNode::start();
-    let b = TestNode::start();
+    let a = TestNode::legacy();
+    let b = TestNode::legacy();
     assert!(a.net().connections().connect(&b.endpoint()).unwrap());
     assert_eq!(
         do_handshake(&b, &a.key, handshake_from(&a.key, a.port, |_| {})),
         HandshakeError::REPEATED_CONNECTION
     );
-    assert!(b.has_ready_peer(&a), "the first connection is untouched");
+    assert!(
+        b.has_ready_peer(&a.key),
+        "the first connection is untouched"
+    );
 }
 
 #[test]
 fn an_unconfirmed_inbound_peer_expires_after_ten_seconds() {
     let clock = ManualClock::new(SystemClock.now_millis());
-    let b = TestNode::start_with(Arc::new(clock.clone()), Authorization::Any);
-    let dialer = TestNode::start();
+    let b = TestNode::start_with(LEGACY, Arc::new(clock.clone()), Authorization::Any);
+    let dialer = TestNode::legacy();
     // A handshake that is answered but never confirmed.
     assert_eq!(
         do_handshake(
@@ -393,8 +289,8 @@ fn an_unconfirmed_inbound_peer_expires_after_ten_seconds() {
 
 #[test]
 fn confirm_handshake_makes_an_inbound_peer_ready() {
-    let b = TestNode::start();
-    let dialer = TestNode::start();
+    let b = TestNode::legacy();
+    let dialer = TestNode::legacy();
     let request = HandshakeRequest {
         handshake: MessageField::some(handshake_from(&dialer.key, dialer.port, |_| {})),
         ..Default::default()
@@ -418,7 +314,7 @@ fn confirm_handshake_makes_an_inbound_peer_ready() {
             call_option(&dialer.key.pubkey_hex(), Some(&session), CALL_TIMEOUT),
         )
         .expect("ConfirmHandshake");
-    assert!(b.has_ready_peer(&dialer));
+    assert!(b.has_ready_peer(&dialer.key));
     // The reply handshake is B's own, valid for the dialer.
     assert!(dialer
         .handshakes
@@ -429,10 +325,11 @@ fn confirm_handshake_makes_an_inbound_peer_ready() {
 #[test]
 fn authorized_keys_mode_refuses_strangers() {
     let b = TestNode::start_with(
+        LEGACY,
         Arc::new(SystemClock),
         Authorization::Only(Default::default()),
     );
-    let a = TestNode::start();
+    let a = TestNode::legacy();
     assert!(a.net().connections().connect(&b.endpoint()).is_err());
     assert_eq!(b.peer_count(), 0);
     b.handshakes
@@ -442,8 +339,8 @@ fn authorized_keys_mode_refuses_strangers() {
 
 #[test]
 fn blacklisted_hosts_are_not_dialed_and_refused() {
-    let a = TestNode::start();
-    let b = TestNode::start();
+    let a = TestNode::legacy();
+    let b = TestNode::legacy();
     let now = SystemClock.now_millis();
     a.net()
         .connections()
@@ -457,7 +354,7 @@ fn blacklisted_hosts_are_not_dialed_and_refused() {
         .blacklist()
         .add("127.0.0.1", 60_000, now);
     let key = NodeKey::generate();
-    let dialer = TestNode::start();
+    let dialer = TestNode::legacy();
     assert_eq!(
         do_handshake(&b, &key, handshake_from(&key, dialer.port, |_| {})),
         HandshakeError::CONNECTION_REFUSED

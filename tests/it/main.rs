@@ -13,6 +13,7 @@ mod handshake;
 mod network_service;
 mod peer_pool;
 mod propagation;
+mod receive;
 mod stream;
 mod support;
 mod tls;

@@ -4,16 +4,12 @@
 //! mode, and a raw `RequestByStream` client built from the generated stubs (not our peer code)
 //! that checks the listener's authentication, reply routing and teardown.
 
-use crate::support::{free_port, genesis_chain, test_core};
+use crate::support::{free_port, genesis_chain, TestNode, LEGACY, STREAM};
 use aelf_net::crypto::NodeKey;
 use aelf_net::grpc::channel::connect;
-use aelf_net::grpc::connection::ConnectionSettings;
 use aelf_net::grpc::metadata::call_option;
-use aelf_net::grpc::network_server::{NetworkServer, NetworkServerSettings};
 use aelf_net::grpc::stream::stream_peer::StreamRole;
-use aelf_net::network::endpoint::Endpoint;
 use aelf_net::network::handshake::{Authorization, HandshakeProvider};
-use aelf_net::network::peer_pool::PoolLimits;
 use aelf_net::pb::network_types::{
     ConfirmHandshakeRequest, Handshake, HandshakeError, HandshakeReply, HandshakeRequest, NodeList,
     NodesRequest,
@@ -22,7 +18,7 @@ use aelf_net::pb::peer_service::{
     HealthCheckRequest, MessageType, StreamMessage, StreamType, VoidReply,
 };
 use aelf_net::pb::peer_service_grpc::PeerServiceClient;
-use aelf_net::types::{handshake_hash, NodeVersion, SystemClock};
+use aelf_net::types::{handshake_hash, SystemClock};
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError};
 use futures_util::SinkExt as _;
 use grpcio::{CallOption, ClientDuplexSender, EnvBuilder, MetadataBuilder, WriteFlags};
@@ -33,106 +29,6 @@ use std::time::Duration;
 
 /// Generous: nothing waits this long unless something is broken.
 const DEADLINE: Duration = Duration::from_secs(20);
-const STREAM: &str = "1.9.0.0";
-const LEGACY: &str = "1.3.0.0";
-
-/// One node's network side on a free loopback port, announcing `version`.
-struct TestNode {
-    key: NodeKey,
-    handshakes: Arc<HandshakeProvider>,
-    server: Option<NetworkServer>,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl TestNode {
-    fn start(version: &str) -> TestNode {
-        let (chain, dir) = genesis_chain();
-        let key = NodeKey::generate();
-        let port = free_port();
-        let clock = Arc::new(SystemClock);
-        let handshakes = Arc::new(HandshakeProvider::new(
-            key.clone(),
-            chain.clone(),
-            port,
-            version.into(),
-            clock.clone(),
-            Authorization::Any,
-        ));
-        let (core, _events) = test_core(chain, clock.clone(), PoolLimits::default());
-        let settings = NetworkServerSettings {
-            listen_address: "127.0.0.1".parse().unwrap(),
-            listening_port: port,
-            boot_nodes: Vec::new(),
-            node_table_capacity: 512,
-            connection: ConnectionSettings {
-                dial_timeout: Duration::from_secs(3),
-                max_message_length: 104_857_600,
-                stream_min_version: NodeVersion::parse("1.4.0.0").unwrap(),
-                node_version: NodeVersion::parse(version).unwrap(),
-            },
-            completion_queues: 1,
-            handshake_workers: 2,
-            block_servers: 1,
-        };
-        let server =
-            NetworkServer::start(settings, handshakes.clone(), clock, key.pubkey_hex(), core)
-                .expect("start network server");
-        TestNode {
-            key,
-            handshakes,
-            server: Some(server),
-            port,
-            _dir: dir,
-        }
-    }
-
-    fn net(&self) -> &NetworkServer {
-        self.server.as_ref().unwrap()
-    }
-
-    fn endpoint(&self) -> Endpoint {
-        Endpoint {
-            host: "127.0.0.1".into(),
-            port: self.port,
-        }
-    }
-
-    fn connect_to(&self, other: &TestNode) {
-        assert!(self
-            .net()
-            .connections()
-            .connect(&other.endpoint())
-            .expect("connect"));
-    }
-
-    fn peer_count(&self) -> usize {
-        self.net().connections().pool().len()
-    }
-
-    fn has_ready_peer(&self, key: &NodeKey) -> bool {
-        self.net()
-            .connections()
-            .pool()
-            .get(&key.pubkey_hex())
-            .is_some_and(|p| p.is_ready())
-    }
-
-    fn role_of(&self, key: &NodeKey) -> Option<StreamRole> {
-        self.net()
-            .connections()
-            .stream_peer(&key.pubkey_hex())
-            .map(|p| p.role())
-    }
-}
-
-impl Drop for TestNode {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            server.stop();
-        }
-    }
-}
 
 fn raw_client(node: &TestNode) -> PeerServiceClient {
     let env = Arc::new(

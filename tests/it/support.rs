@@ -49,3 +49,137 @@ pub fn test_core(
         },
     )
 }
+
+/// One node's network side in this process: key, handshake provider, the network server on a
+/// free loopback port (legacy or stream mode by `version`), and the OS-layer event queues its
+/// core publishes to (for tests that look at what the network hands up).
+pub struct TestNode {
+    pub key: aelf_net::crypto::NodeKey,
+    pub handshakes: Arc<aelf_net::network::handshake::HandshakeProvider>,
+    pub chain: Arc<EmbeddedChain>,
+    pub port: u16,
+    pub events: aelf_net::network::inbound::NetworkEventReceivers,
+    server: Option<aelf_net::grpc::network_server::NetworkServer>,
+    _dir: TempDir,
+}
+
+/// A node version below `support_stream_min_version`: legacy mode.
+pub const LEGACY: &str = "1.3.0.0";
+/// The default node version: stream mode.
+pub const STREAM: &str = "1.9.0.0";
+
+impl TestNode {
+    /// Announces `version`, any peer may connect, the system clock.
+    pub fn start(version: &str) -> TestNode {
+        TestNode::start_with(
+            version,
+            Arc::new(aelf_net::types::SystemClock),
+            aelf_net::network::handshake::Authorization::Any,
+        )
+    }
+
+    /// A legacy-mode node.
+    pub fn legacy() -> TestNode {
+        TestNode::start(LEGACY)
+    }
+
+    pub fn start_with(
+        version: &str,
+        clock: Arc<dyn aelf_net::types::Clock>,
+        auth: aelf_net::network::handshake::Authorization,
+    ) -> TestNode {
+        use aelf_net::grpc::connection::ConnectionSettings;
+        use aelf_net::grpc::network_server::{NetworkServer, NetworkServerSettings};
+        use aelf_net::types::NodeVersion;
+        let (chain, dir) = genesis_chain();
+        let key = aelf_net::crypto::NodeKey::generate();
+        let port = free_port();
+        let handshakes = Arc::new(aelf_net::network::handshake::HandshakeProvider::new(
+            key.clone(),
+            chain.clone(),
+            port,
+            version.into(),
+            clock.clone(),
+            auth,
+        ));
+        let (core, events) = test_core(chain.clone(), clock.clone(), Default::default());
+        let settings = NetworkServerSettings {
+            listen_address: "127.0.0.1".parse().unwrap(),
+            listening_port: port,
+            boot_nodes: Vec::new(),
+            node_table_capacity: 512,
+            connection: ConnectionSettings {
+                dial_timeout: std::time::Duration::from_secs(3),
+                max_message_length: 104_857_600,
+                stream_min_version: NodeVersion::parse("1.4.0.0").unwrap(),
+                node_version: NodeVersion::parse(version).unwrap(),
+            },
+            completion_queues: 1,
+            handshake_workers: 2,
+            block_servers: 1,
+        };
+        let server =
+            NetworkServer::start(settings, handshakes.clone(), clock, key.pubkey_hex(), core)
+                .expect("start network server");
+        TestNode {
+            key,
+            handshakes,
+            chain,
+            port,
+            events,
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    pub fn net(&self) -> &aelf_net::grpc::network_server::NetworkServer {
+        self.server.as_ref().expect("running")
+    }
+
+    pub fn endpoint(&self) -> aelf_net::network::endpoint::Endpoint {
+        aelf_net::network::endpoint::Endpoint {
+            host: "127.0.0.1".into(),
+            port: self.port,
+        }
+    }
+
+    /// Dials `other` and expects the connection to be made.
+    pub fn connect_to(&self, other: &TestNode) {
+        assert!(self
+            .net()
+            .connections()
+            .connect(&other.endpoint())
+            .expect("connect"));
+    }
+
+    pub fn peer_count(&self) -> usize {
+        self.net().connections().pool().len()
+    }
+
+    pub fn has_ready_peer(&self, key: &aelf_net::crypto::NodeKey) -> bool {
+        self.net()
+            .connections()
+            .pool()
+            .get(&key.pubkey_hex())
+            .is_some_and(|p| p.is_ready())
+    }
+
+    /// Which end of the stream we are for `key`'s peer, if it is a stream peer.
+    pub fn role_of(
+        &self,
+        key: &aelf_net::crypto::NodeKey,
+    ) -> Option<aelf_net::grpc::stream::stream_peer::StreamRole> {
+        self.net()
+            .connections()
+            .stream_peer(&key.pubkey_hex())
+            .map(|p| p.role())
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop();
+        }
+    }
+}

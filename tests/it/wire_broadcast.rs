@@ -122,8 +122,8 @@ impl PeerService for WireServer {
 }
 
 /// A wire peer: key, server, and what its server received.
-struct WirePeer {
-    key: NodeKey,
+pub(crate) struct WirePeer {
+    pub(crate) key: NodeKey,
     env: Arc<Environment>,
     server: Server,
     port: u16,
@@ -132,7 +132,7 @@ struct WirePeer {
 }
 
 impl WirePeer {
-    fn start(stall_blocks: bool) -> WirePeer {
+    pub(crate) fn start(stall_blocks: bool) -> WirePeer {
         let (blocks_tx, blocks) = unbounded();
         let (ann_tx, announcements) = unbounded();
         let env = Arc::new(EnvBuilder::new().cq_count(1).name_prefix("wire").build());
@@ -165,7 +165,7 @@ impl WirePeer {
 
     /// Legacy handshake and confirmation with the daemon at `daemon_port`: the client and the
     /// session the daemon gave us.
-    fn connect(&self, daemon_port: u16) -> (PeerServiceClient, Vec<u8>) {
+    pub(crate) fn connect(&self, daemon_port: u16) -> (PeerServiceClient, Vec<u8>) {
         let (channel, _) = connect(
             "127.0.0.1",
             daemon_port,
@@ -193,7 +193,7 @@ impl WirePeer {
         (client, session)
     }
 
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         let done = self.server.shutdown();
         self.server.cancel_all_calls();
         let _ = futures_executor::block_on(done);
