@@ -709,7 +709,7 @@ fn refusal(code: HandshakeError) -> HandshakeReply {
 
 /// The first 16 hex characters of a pubkey, for logs.
 pub fn short(pubkey_hex: &str) -> &str {
-    pubkey_hex.get(..16).unwrap_or(pubkey_hex)
+    crate::network::peer::short_key(pubkey_hex)
 }
 
 #[cfg(test)]

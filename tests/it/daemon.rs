@@ -129,7 +129,8 @@ fn write_config(dir: &Path, extra: &str) -> PathBuf {
     write_config_with(dir, free_port(), "", extra)
 }
 
-fn value_after<'a>(line: &'a str, marker: &str) -> &'a str {
+/// The word after `marker` in `line`.
+pub(crate) fn value_after<'a>(line: &'a str, marker: &str) -> &'a str {
     let rest = &line[line.find(marker).expect("marker") + marker.len()..];
     rest.split_whitespace().next().unwrap_or("")
 }

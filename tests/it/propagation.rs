@@ -6,7 +6,7 @@
 //! loses nothing and the chain converges. Chains are read through the operator API.
 
 use crate::api::http;
-use crate::daemon::{write_config_with, Daemon};
+use crate::daemon::{value_after, write_config_with, Daemon};
 use crate::support::free_port;
 use aelf_net::chain::{build_block, synthetic_transactions, Chain, ChainSettings, EmbeddedChain};
 use aelf_net::crypto::NodeKey;
@@ -63,6 +63,12 @@ impl Node {
             lib_height: v["LastIrreversibleBlockHeight"].as_i64().unwrap(),
             lib_hash: v["LastIrreversibleBlockHash"].as_str().unwrap().to_owned(),
         }
+    }
+
+    /// POST sendTransaction with the hex of a transaction's bytes: (status, body).
+    fn send_transaction(&self, raw_hex: &str) -> (u16, String) {
+        let body = format!(r#"{{"RawTransaction":"{raw_hex}"}}"#);
+        http(self.api, "POST", "/api/blockChain/sendTransaction", &body)
     }
 
     pub(crate) fn stop(mut self) {
@@ -168,28 +174,12 @@ fn line(version: &str) {
     };
     let tx = synthetic_transactions(&key, &tip, 1, 7).remove(0);
     let raw = hex::encode(tx.write_to_bytes().unwrap());
-    let (code, body) = http(
-        nodes[3].api,
-        "POST",
-        "/api/blockChain/sendTransaction",
-        &format!(r#"{{"RawTransaction":"{raw}"}}"#),
-    );
+    let (code, body) = nodes[3].send_transaction(&raw);
     assert_eq!(code, 200, "{body}");
     let line = nodes[0].daemon.wait_for(" txs 1");
-    let included_at: i64 = line
-        .split("height ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|h| h.parse().ok())
-        .unwrap();
+    let included_at: i64 = value_after(&line, "height ").parse().unwrap();
     // The same transaction again at B: a duplicate everywhere, never included twice.
-    let (code, _) = http(
-        nodes[1].api,
-        "POST",
-        "/api/blockChain/sendTransaction",
-        &format!(r#"{{"RawTransaction":"{raw}"}}"#),
-    );
-    assert_eq!(code, 403, "B has seen it");
+    assert_eq!(nodes[1].send_transaction(&raw).0, 403, "B has seen it");
     wait_converged(&all(&nodes), included_at + 10);
     let with_txs = nodes[0]
         .daemon

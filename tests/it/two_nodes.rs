@@ -110,11 +110,8 @@ fn shutdown_says_goodbye_to_unresponsive_peers_in_parallel() {
     }
     hub.daemon.signal(libc::SIGTERM);
     let line = hub.daemon.wait_for("node stopped in ");
-    let ms: u64 = line
-        .split("node stopped in ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
+    let ms: u64 = crate::daemon::value_after(&line, "node stopped in ")
+        .parse()
         .unwrap();
     assert_eq!(hub.daemon.wait_exit().code(), Some(0));
     // One after the other: at least 4 × 3 s.
