@@ -15,14 +15,18 @@ use crate::grpc::error::GrpcError;
 use crate::grpc::network_server::{NetworkServer, NetworkServerSettings};
 use crate::grpc::services::{NetworkCore, NetworkCoreSettings};
 use crate::network::broadcast::QueueCapacities;
+use crate::network::connector::PeerConnector;
+use crate::network::discovery::Discovery;
 use crate::network::handshake::{Authorization, HandshakeProvider};
 use crate::network::peer_pool::PoolLimits;
-use crate::network::reconnection::ReconnectionQueue;
+use crate::network::penalty::{OffenceWeights, PenaltySettings};
+use crate::network::reconnection::{ReconnectionPolicy, Reconnections};
 use crate::network::service::NetworkService;
 use crate::network::sync_state::{SyncState, INITIAL_SYNC_OFFSET};
 use crate::os::announcement_cache::{AnnouncementCache, ANNOUNCEMENT_CACHE_CAPACITY};
 use crate::os::block_sync::{BlockSync, SyncSettings};
 use crate::os::events::{submit_transaction, EventLoop, EventLoopParts};
+use crate::os::scheduler::{Scheduler, SchedulerParts, SchedulerSettings};
 use crate::os::tx_pool::TxPool;
 use crate::pb::aelf_core::Transaction;
 
@@ -65,8 +69,8 @@ pub struct Node {
     network_service: Arc<NetworkService>,
     /// Pending transactions (fed by peers and the local entry point).
     tx_pool: Arc<TxPool>,
-    /// Dropped peers waiting to be re-dialed.
-    reconnections: Arc<ReconnectionQueue>,
+    /// Health checks, reconnection, discovery and penalties; stopped before the network.
+    scheduler: Option<Scheduler>,
     /// The `block-sync` thread; stopped after the network.
     block_sync: Option<BlockSync>,
     /// The `os-events` thread; stopped after the network.
@@ -126,7 +130,7 @@ impl Node {
             core_settings(&config, sync_state.clone()),
         );
         let network_service = core.services.network.clone();
-        let reconnections = core.reconnections.clone();
+        let penalties = core.penalties.clone();
         let tx_pool = Arc::new(TxPool::new(config.network.transaction_pool_capacity));
         let announcements = Arc::new(AnnouncementCache::new(ANNOUNCEMENT_CACHE_CAPACITY));
         let (block_sync, jobs) = BlockSync::start(
@@ -159,6 +163,22 @@ impl Node {
             key.pubkey_hex(),
             core,
         )?;
+        let connections = network.connections().clone();
+        let scheduler = Scheduler::start(
+            SchedulerParts {
+                network: network_service.clone(),
+                discovery: Arc::new(Discovery::new(
+                    connections.nodes().clone(),
+                    key.pubkey_hex(),
+                )),
+                connector: connections as Arc<dyn PeerConnector>,
+                clock: clock.clone(),
+            },
+            scheduler_settings(&config),
+            config.threads.scheduler_workers,
+            penalties,
+        )
+        .map_err(thread("scheduler"))?;
 
         let producer = if config.producer.enabled {
             let settings = ProducerSettings {
@@ -203,7 +223,7 @@ impl Node {
             network: Some(network),
             network_service,
             tx_pool,
-            reconnections,
+            scheduler: Some(scheduler),
             block_sync: Some(block_sync),
             events: Some(events),
             producer,
@@ -235,9 +255,9 @@ impl Node {
         &self.tx_pool
     }
 
-    /// Dropped peers waiting to be re-dialed (drained by the scheduler).
-    pub fn reconnections(&self) -> &Arc<ReconnectionQueue> {
-        &self.reconnections
+    /// Lost peers waiting to be dialed again.
+    pub fn reconnections(&self) -> &Arc<Reconnections> {
+        self.network_service.reconnections()
     }
 
     pub fn config(&self) -> &Config {
@@ -270,13 +290,17 @@ impl Node {
         self.config.network.authorized_keys = new.network.authorized_keys;
     }
 
-    /// Ordered stop: the operator API (no new transactions), the network (peers are told
+    /// Ordered stop: the operator API (no new transactions), the scheduler (no new dials), the
+    /// network (peers are told
     /// goodbye), the sync and event threads, the producer (no new blocks), then the chain
     /// store is closed.
     pub fn shutdown(mut self) {
         let started = Instant::now();
         if let Some(api) = self.api.take() {
             api.stop();
+        }
+        if let Some(scheduler) = self.scheduler.take() {
+            scheduler.stop();
         }
         if let Some(network) = self.network.take() {
             network.stop();
@@ -352,6 +376,42 @@ fn core_settings(config: &Config, sync: Arc<SyncState>) -> NetworkCoreSettings {
         compress_blocks: n.compress_blocks_on_request,
         boot_nodes: n.boot_nodes.clone(),
         sync,
+        reconnection: ReconnectionPolicy {
+            period_ms: millis(n.peer_reconnection_period_ms),
+            max_time_ms: millis(n.maximum_reconnection_time_ms),
+            persistent: n.persistent_peers.clone(),
+            persistent_max_backoff_ms: millis(n.persistent_peer_max_backoff_ms),
+        },
+    }
+}
+
+/// A config duration in ms as the signed milliseconds the core uses (saturating).
+fn millis(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+/// What the scheduler takes from the config.
+fn scheduler_settings(config: &Config) -> SchedulerSettings {
+    let (n, r) = (&config.network, &config.reputation);
+    SchedulerSettings {
+        health_check_period_ms: millis(n.peer_reconnection_period_ms),
+        discovery_period_ms: millis(n.peer_discovery_period_ms),
+        discovery_enabled: n.enable_peer_discovery,
+        penalties: PenaltySettings {
+            invalid_transaction_limit: n.peer_invalid_transaction_limit as usize,
+            invalid_transaction_window_ms: millis(n.peer_invalid_transaction_timeout_ms),
+            ban_duration_ms: millis(r.ban_duration_ms),
+            half_life_ms: millis(r.half_life_ms),
+            disconnect_threshold: r.disconnect_threshold,
+            ban_threshold: r.ban_threshold,
+            weights: OffenceWeights {
+                invalid_transaction: r.invalid_transaction_penalty,
+                bad_signature: r.bad_signature_penalty,
+                malformed_message: r.malformed_message_penalty,
+                inconsistent_blocks: r.inconsistent_blocks_penalty,
+                request_timeout: r.request_timeout_penalty,
+            },
+        },
     }
 }
 
@@ -362,7 +422,9 @@ fn network_settings(config: &Config) -> NetworkServerSettings {
         listen_address: n.listen_address,
         listening_port: n.listening_port,
         boot_nodes: n.boot_nodes.clone(),
+        persistent_peers: n.persistent_peers.clone(),
         node_table_capacity: n.peer_discovery_max_nodes_to_keep as usize,
+        node_table_subnet_limit: n.peer_discovery_max_nodes_per_subnet as usize,
         connection: ConnectionSettings {
             dial_timeout: std::time::Duration::from_millis(n.peer_dial_timeout_ms),
             max_message_length: n.max_message_size,
@@ -401,6 +463,9 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     }
     if old.chain != new.chain {
         changed.push("[chain]");
+    }
+    if old.reputation != new.reputation {
+        changed.push("[reputation]");
     }
     if old.sync != new.sync {
         changed.push("[sync]");

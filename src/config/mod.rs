@@ -73,10 +73,42 @@ pub const DEFAULT_PEER_INVALID_TRANSACTION_TIMEOUT_MS: u64 = 10_000;
 /// Default `peer_invalid_transaction_limit`
 /// (C# `NetworkConstants.DefaultPeerInvalidTransactionLimit`).
 pub const DEFAULT_PEER_INVALID_TRANSACTION_LIMIT: u32 = 50;
+/// Default `persistent_peer_max_backoff_ms`: a persistent peer is retried at least every ten
+/// minutes (ours; CometBFT's `persistent_peers_max_dial_period` plays this part).
+pub const DEFAULT_PERSISTENT_PEER_MAX_BACKOFF_MS: u64 = 600_000;
+/// Default `peer_discovery_period_ms` (C# `NetworkConstants.DefaultDiscoveryPeriod`).
+pub const DEFAULT_PEER_DISCOVERY_PERIOD_MS: u64 = 60_000;
+/// Default `peer_discovery_max_nodes_per_subnet` (ours).
+pub const DEFAULT_PEER_DISCOVERY_MAX_NODES_PER_SUBNET: u32 = 16;
 /// Default `support_stream_min_version` (C# `KernelConstants.SupportStreamMinVersion`).
 pub const DEFAULT_SUPPORT_STREAM_MIN_VERSION: &str = "1.4.0.0";
 /// Default `authorized_peers` (C# `NetworkOptions.AuthorizedPeers = AuthorizedPeers.Any`).
 pub const DEFAULT_AUTHORIZED_PEERS: AuthorizedPeers = AuthorizedPeers::Any;
+
+// ---- [reputation] ----
+
+/// Default `ban_duration_ms`: five minutes (C# `NetworkConstants.DefaultPeerRemovalSeconds`).
+pub const DEFAULT_BAN_DURATION_MS: u64 = 300_000;
+/// Default `half_life_ms` of a penalty.
+pub const DEFAULT_REPUTATION_HALF_LIFE_MS: u64 = 60_000;
+/// Default `disconnect_threshold`.
+pub const DEFAULT_DISCONNECT_THRESHOLD: i64 = -1_000;
+/// Default `ban_threshold`.
+pub const DEFAULT_BAN_THRESHOLD: i64 = -2_000;
+/// Default penalty of an invalid transaction: 50 in a row (the C# limit) reach the disconnect
+/// threshold.
+pub const DEFAULT_INVALID_TRANSACTION_PENALTY: u32 = 20;
+/// Default penalty of a bad signature on a block.
+pub const DEFAULT_BAD_SIGNATURE_PENALTY: u32 = 500;
+/// Default penalty of a malformed message.
+pub const DEFAULT_MALFORMED_MESSAGE_PENALTY: u32 = 200;
+/// Default penalty of serving inconsistent blocks (the host is banned anyway, as in C#).
+pub const DEFAULT_INCONSISTENT_BLOCKS_PENALTY: u32 = 1_000;
+/// Default penalty of a request timeout: one every 10 s settles near -460, well above the
+/// disconnect threshold.
+pub const DEFAULT_REQUEST_TIMEOUT_PENALTY: u32 = 50;
+/// Largest penalty weight and lowest threshold.
+pub const MAX_PENALTY: u32 = 1_000_000;
 
 // ---- [chain] ----
 
@@ -122,6 +154,9 @@ pub use crate::network::broadcast::{
 };
 pub use crate::network::service::MAX_SEND_BLOCK_COUNT_LIMIT;
 
+/// Default `[threads] scheduler_workers`: threads that run the scheduler's dials, pings,
+/// health checks and discovery rounds.
+pub const DEFAULT_SCHEDULER_WORKERS: usize = 4;
 /// Default `[threads] handshake_workers`: threads that run inbound handshakes (dial-back) and
 /// other server work that may block.
 pub const DEFAULT_HANDSHAKE_WORKERS: usize = 2;
@@ -144,6 +179,7 @@ pub const MAX_GRPC_COMPLETION_QUEUES: usize = 64;
 pub struct Config {
     pub node: NodeConfig,
     pub network: NetworkConfig,
+    pub reputation: ReputationConfig,
     pub sync: SyncConfig,
     pub chain: ChainConfig,
     pub producer: ProducerConfig,
@@ -187,6 +223,24 @@ pub struct NetworkConfig {
     pub transaction_queue_capacity: usize,
     pub announcement_queue_capacity: usize,
     pub transaction_pool_capacity: usize,
+    pub persistent_peers: Vec<Endpoint>,
+    pub persistent_peer_max_backoff_ms: u64,
+    pub peer_discovery_period_ms: u64,
+    pub peer_discovery_max_nodes_per_subnet: u32,
+}
+
+/// `[reputation]`: penalties of misbehaving peers (ours, after reth and Substrate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReputationConfig {
+    pub ban_duration_ms: u64,
+    pub half_life_ms: u64,
+    pub disconnect_threshold: i64,
+    pub ban_threshold: i64,
+    pub invalid_transaction_penalty: u32,
+    pub bad_signature_penalty: u32,
+    pub malformed_message_penalty: u32,
+    pub inconsistent_blocks_penalty: u32,
+    pub request_timeout_penalty: u32,
 }
 
 /// `[sync]`: how missing blocks are downloaded.
@@ -233,6 +287,7 @@ pub struct ThreadsConfig {
     pub grpc_completion_queues: usize,
     pub handshake_workers: usize,
     pub block_servers: usize,
+    pub scheduler_workers: usize,
 }
 
 /// `[log]`: level and destination (`file = None` is stderr).
@@ -315,6 +370,21 @@ impl Default for Config {
                 transaction_queue_capacity: DEFAULT_TRANSACTION_QUEUE_CAPACITY,
                 announcement_queue_capacity: DEFAULT_ANNOUNCEMENT_QUEUE_CAPACITY,
                 transaction_pool_capacity: DEFAULT_TRANSACTION_POOL_CAPACITY,
+                persistent_peers: Vec::new(),
+                persistent_peer_max_backoff_ms: DEFAULT_PERSISTENT_PEER_MAX_BACKOFF_MS,
+                peer_discovery_period_ms: DEFAULT_PEER_DISCOVERY_PERIOD_MS,
+                peer_discovery_max_nodes_per_subnet: DEFAULT_PEER_DISCOVERY_MAX_NODES_PER_SUBNET,
+            },
+            reputation: ReputationConfig {
+                ban_duration_ms: DEFAULT_BAN_DURATION_MS,
+                half_life_ms: DEFAULT_REPUTATION_HALF_LIFE_MS,
+                disconnect_threshold: DEFAULT_DISCONNECT_THRESHOLD,
+                ban_threshold: DEFAULT_BAN_THRESHOLD,
+                invalid_transaction_penalty: DEFAULT_INVALID_TRANSACTION_PENALTY,
+                bad_signature_penalty: DEFAULT_BAD_SIGNATURE_PENALTY,
+                malformed_message_penalty: DEFAULT_MALFORMED_MESSAGE_PENALTY,
+                inconsistent_blocks_penalty: DEFAULT_INCONSISTENT_BLOCKS_PENALTY,
+                request_timeout_penalty: DEFAULT_REQUEST_TIMEOUT_PENALTY,
             },
             sync: SyncConfig {
                 max_block_download_count: DEFAULT_MAX_BLOCK_DOWNLOAD_COUNT,
@@ -336,6 +406,7 @@ impl Default for Config {
                 grpc_completion_queues: DEFAULT_GRPC_COMPLETION_QUEUES,
                 handshake_workers: DEFAULT_HANDSHAKE_WORKERS,
                 block_servers: DEFAULT_BLOCK_SERVERS,
+                scheduler_workers: DEFAULT_SCHEDULER_WORKERS,
             },
             log: LogConfig {
                 level: DEFAULT_LOG_LEVEL,

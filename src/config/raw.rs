@@ -16,6 +16,7 @@ use std::path::PathBuf;
 pub(super) struct RawConfig {
     pub node: RawNode,
     pub network: RawNetwork,
+    pub reputation: RawReputation,
     pub sync: RawSync,
     pub chain: RawChain,
     pub producer: RawProducer,
@@ -59,6 +60,24 @@ pub(super) struct RawNetwork {
     pub transaction_queue_capacity: Option<Int<usize>>,
     pub announcement_queue_capacity: Option<Int<usize>>,
     pub transaction_pool_capacity: Option<Int<usize>>,
+    pub persistent_peers: Option<Vec<String>>,
+    pub persistent_peer_max_backoff_ms: Option<Int<u64>>,
+    pub peer_discovery_period_ms: Option<Int<u64>>,
+    pub peer_discovery_max_nodes_per_subnet: Option<Int<u32>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawReputation {
+    pub ban_duration_ms: Option<Int<u64>>,
+    pub half_life_ms: Option<Int<u64>>,
+    pub disconnect_threshold: Option<Int<i64>>,
+    pub ban_threshold: Option<Int<i64>>,
+    pub invalid_transaction_penalty: Option<Int<u32>>,
+    pub bad_signature_penalty: Option<Int<u32>>,
+    pub malformed_message_penalty: Option<Int<u32>>,
+    pub inconsistent_blocks_penalty: Option<Int<u32>>,
+    pub request_timeout_penalty: Option<Int<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -95,6 +114,7 @@ pub(super) struct RawThreads {
     pub grpc_completion_queues: Option<Int<usize>>,
     pub handshake_workers: Option<Int<usize>>,
     pub block_servers: Option<Int<usize>>,
+    pub scheduler_workers: Option<Int<usize>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

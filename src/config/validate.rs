@@ -7,14 +7,14 @@
 
 use super::raw::{
     Int, RawApi, RawChain, RawChainId, RawConfig, RawLog, RawNetwork, RawNode, RawProducer,
-    RawSync, RawThreads,
+    RawReputation, RawSync, RawThreads,
 };
 use super::{
     ApiConfig, AuthorizedPeers, ChainConfig, Config, LogConfig, NetworkConfig, NodeConfig,
-    ProducerConfig, SyncConfig, ThreadsConfig, MAX_GRPC_COMPLETION_QUEUES, MAX_HANDSHAKE_WORKERS,
-    MAX_MAX_BLOCK_DOWNLOAD_COUNT, MAX_MAX_MESSAGE_SIZE, MAX_QUEUE_CAPACITY,
-    MAX_SEND_BLOCK_COUNT_LIMIT, MAX_TRANSACTIONS_PER_BLOCK, MAX_TRANSACTION_POOL_CAPACITY,
-    MIN_MAX_MESSAGE_SIZE, MIN_PRODUCER_INTERVAL_MS,
+    ProducerConfig, ReputationConfig, SyncConfig, ThreadsConfig, MAX_GRPC_COMPLETION_QUEUES,
+    MAX_HANDSHAKE_WORKERS, MAX_MAX_BLOCK_DOWNLOAD_COUNT, MAX_MAX_MESSAGE_SIZE, MAX_PENALTY,
+    MAX_QUEUE_CAPACITY, MAX_SEND_BLOCK_COUNT_LIMIT, MAX_TRANSACTIONS_PER_BLOCK,
+    MAX_TRANSACTION_POOL_CAPACITY, MIN_MAX_MESSAGE_SIZE, MIN_PRODUCER_INTERVAL_MS,
 };
 use crate::crypto::{pubkey_from_hex, PUBKEY_LEN};
 use crate::network::endpoint::Endpoint;
@@ -75,6 +75,7 @@ pub(super) fn validate(raw: RawConfig) -> Checked<Config> {
     Ok(Config {
         node: node(raw.node, d.node)?,
         network: network(raw.network, d.network)?,
+        reputation: reputation(raw.reputation, d.reputation)?,
         sync: sync(raw.sync, d.sync)?,
         chain: chain(raw.chain, d.chain)?,
         producer: producer(raw.producer, d.producer)?,
@@ -149,17 +150,12 @@ fn network(raw: RawNetwork, d: NetworkConfig) -> Checked<NetworkConfig> {
         d.listening_port,
         (1, U16.1),
     )?;
-    let boot_nodes = match raw.boot_nodes {
-        None => d.boot_nodes,
-        Some(nodes) => nodes
-            .iter()
-            .enumerate()
-            .map(|(i, node)| {
-                Endpoint::parse(node)
-                    .map_err(|e| invalid(format!("network.boot_nodes[{i}]"), e.to_string()))
-            })
-            .collect::<Checked<Vec<_>>>()?,
-    };
+    let boot_nodes = endpoints("network.boot_nodes", raw.boot_nodes, d.boot_nodes)?;
+    let persistent_peers = endpoints(
+        "network.persistent_peers",
+        raw.persistent_peers,
+        d.persistent_peers,
+    )?;
     let support_stream_min_version = match raw.support_stream_min_version {
         None => d.support_stream_min_version,
         Some(v) => version("network.support_stream_min_version", &v)?,
@@ -281,6 +277,110 @@ fn network(raw: RawNetwork, d: NetworkConfig) -> Checked<NetworkConfig> {
             d.transaction_pool_capacity,
             (1, MAX_TRANSACTION_POOL_CAPACITY as i64),
         )?,
+        persistent_peers,
+        persistent_peer_max_backoff_ms: int(
+            "network.persistent_peer_max_backoff_ms",
+            raw.persistent_peer_max_backoff_ms,
+            d.persistent_peer_max_backoff_ms,
+            (1, U64.1),
+        )?,
+        peer_discovery_period_ms: int(
+            "network.peer_discovery_period_ms",
+            raw.peer_discovery_period_ms,
+            d.peer_discovery_period_ms,
+            (1, U64.1),
+        )?,
+        peer_discovery_max_nodes_per_subnet: int(
+            "network.peer_discovery_max_nodes_per_subnet",
+            raw.peer_discovery_max_nodes_per_subnet,
+            d.peer_discovery_max_nodes_per_subnet,
+            U32,
+        )?,
+    })
+}
+
+/// A list of endpoints; the key of a bad one carries its index (`network.boot_nodes[1]`).
+fn endpoints(
+    key: &str,
+    raw: Option<Vec<String>>,
+    default: Vec<Endpoint>,
+) -> Checked<Vec<Endpoint>> {
+    match raw {
+        None => Ok(default),
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                Endpoint::parse(text).map_err(|e| invalid(format!("{key}[{i}]"), e.to_string()))
+            })
+            .collect(),
+    }
+}
+
+fn reputation(raw: RawReputation, d: ReputationConfig) -> Checked<ReputationConfig> {
+    let weight = |key: &str, raw: Option<Int<u32>>, default: u32| {
+        int(key, raw, default, (0, i64::from(MAX_PENALTY)))
+    };
+    let disconnect_threshold = int(
+        "reputation.disconnect_threshold",
+        raw.disconnect_threshold,
+        d.disconnect_threshold,
+        (-i64::from(MAX_PENALTY), -1),
+    )?;
+    let ban_threshold = int(
+        "reputation.ban_threshold",
+        raw.ban_threshold,
+        d.ban_threshold,
+        (-i64::from(MAX_PENALTY), -1),
+    )?;
+    if ban_threshold > disconnect_threshold {
+        return Err(invalid(
+            "reputation.ban_threshold",
+            format!(
+                "must be at most disconnect_threshold ({disconnect_threshold}), got {ban_threshold}"
+            ),
+        ));
+    }
+    Ok(ReputationConfig {
+        ban_duration_ms: int(
+            "reputation.ban_duration_ms",
+            raw.ban_duration_ms,
+            d.ban_duration_ms,
+            (1, U64.1),
+        )?,
+        half_life_ms: int(
+            "reputation.half_life_ms",
+            raw.half_life_ms,
+            d.half_life_ms,
+            (1, U64.1),
+        )?,
+        disconnect_threshold,
+        ban_threshold,
+        invalid_transaction_penalty: weight(
+            "reputation.invalid_transaction_penalty",
+            raw.invalid_transaction_penalty,
+            d.invalid_transaction_penalty,
+        )?,
+        bad_signature_penalty: weight(
+            "reputation.bad_signature_penalty",
+            raw.bad_signature_penalty,
+            d.bad_signature_penalty,
+        )?,
+        malformed_message_penalty: weight(
+            "reputation.malformed_message_penalty",
+            raw.malformed_message_penalty,
+            d.malformed_message_penalty,
+        )?,
+        inconsistent_blocks_penalty: weight(
+            "reputation.inconsistent_blocks_penalty",
+            raw.inconsistent_blocks_penalty,
+            d.inconsistent_blocks_penalty,
+        )?,
+        request_timeout_penalty: weight(
+            "reputation.request_timeout_penalty",
+            raw.request_timeout_penalty,
+            d.request_timeout_penalty,
+        )?,
     })
 }
 
@@ -382,6 +482,12 @@ fn threads(raw: RawThreads, d: ThreadsConfig) -> Checked<ThreadsConfig> {
             "threads.block_servers",
             raw.block_servers,
             d.block_servers,
+            (1, MAX_HANDSHAKE_WORKERS as i64),
+        )?,
+        scheduler_workers: int(
+            "threads.scheduler_workers",
+            raw.scheduler_workers,
+            d.scheduler_workers,
             (1, MAX_HANDSHAKE_WORKERS as i64),
         )?,
     })

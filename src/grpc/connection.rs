@@ -17,11 +17,13 @@ use super::stream::dialer::{dial_stream, StreamDial};
 use super::stream::link::Link;
 use super::stream::stream_peer::{StreamPeer, StreamPeerParts, StreamRole};
 use super::stream::INBOX_CAPACITY;
+use crate::network::connector::{DialError, PeerConnector};
 use crate::network::endpoint::Endpoint;
 use crate::network::handshake::HandshakeProvider;
 use crate::network::node_table::{NodeRecord, NodeTable};
 use crate::network::peer::Peer;
 use crate::network::peer_pool::PeerPool;
+use crate::network::service::PeerLoss;
 use crate::pb::network_types::{Handshake, HandshakeData, HandshakeError, HandshakeReply};
 use crate::pb::peer_service::StreamMessage;
 use crate::types::{Clock, NodeVersion};
@@ -522,9 +524,15 @@ impl ConnectionService {
         self.lifecycle.on_connected(peer);
     }
 
-    /// Removes the peer named by `pubkey_hex` and closes it; `graceful` tells the remote.
+    /// Removes the peer named by `pubkey_hex` and closes it; `graceful` tells the remote. A
+    /// pending reconnection of its endpoint is cancelled (an explicit disconnect).
     pub fn disconnect_by_pubkey(&self, pubkey_hex: &str, graceful: bool) -> bool {
         self.lifecycle.disconnect_by_pubkey(pubkey_hex, graceful)
+    }
+
+    /// The remote said goodbye (Disconnect RPC): see [`PeerLifecycle::remote_left`].
+    pub fn remote_left(&self, pubkey_hex: &str) -> bool {
+        self.lifecycle.remote_left(pubkey_hex)
     }
 
     fn remove_and_disconnect(&self, peer: &Arc<dyn Peer>, graceful: bool) {
@@ -568,6 +576,35 @@ impl ConnectionService {
                 });
             }
         });
+    }
+}
+
+impl PeerConnector for ConnectionService {
+    fn dial(&self, endpoint: &Endpoint) -> Result<bool, DialError> {
+        self.connect(endpoint).map_err(|e| DialError(e.to_string()))
+    }
+
+    fn is_reachable(&self, endpoint: &Endpoint) -> bool {
+        let dial_timeout = self.settings.dial_timeout;
+        let reachable = connect(
+            &endpoint.host,
+            endpoint.port,
+            self.env.clone(),
+            dial_timeout,
+            self.settings.max_message_length,
+        )
+        .map_err(GrpcError::from)
+        .and_then(|(channel, _pem)| {
+            PeerClient::new(channel, self.own_pubkey_hex.clone()).ping(ping_policy(dial_timeout))
+        });
+        if let Err(e) = &reachable {
+            debug!("{endpoint} is not reachable: {e}");
+        }
+        reachable.is_ok()
+    }
+
+    fn purge_unconfirmed(&self) -> usize {
+        self.purge_invalid()
     }
 }
 
@@ -651,7 +688,8 @@ impl PeerLifecycle {
         self.services.inbound.peer_connected(peer);
     }
 
-    /// Removes the peer named by `pubkey_hex` and closes it; `graceful` tells the remote.
+    /// Removes the peer named by `pubkey_hex` and closes it; `graceful` tells the remote. A
+    /// pending reconnection of its endpoint is cancelled (an explicit disconnect, spec 8.2).
     pub fn disconnect_by_pubkey(&self, pubkey_hex: &str, graceful: bool) -> bool {
         match self.pool.remove(pubkey_hex) {
             Some(peer) => {
@@ -660,7 +698,24 @@ impl PeerLifecycle {
                     short(pubkey_hex),
                     peer.endpoint()
                 );
+                self.services
+                    .network
+                    .reconnections()
+                    .cancel(peer.endpoint());
                 peer.disconnect(graceful);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The remote said goodbye (Disconnect RPC): the peer leaves the pool and is closed
+    /// without a reply; only a persistent peer is dialed again.
+    pub fn remote_left(&self, pubkey_hex: &str) -> bool {
+        match self.pool.remove(pubkey_hex) {
+            Some(peer) => {
+                peer.disconnect(false);
+                self.services.network.peer_lost(&peer, PeerLoss::Goodbye);
                 true
             }
             None => false,
@@ -682,14 +737,13 @@ impl PeerLifecycle {
     /// unrecoverable failure, so the peer leaves the pool and is closed.
     pub fn stream_closed(&self, peer: Arc<StreamPeer>) {
         let entry: Arc<dyn Peer> = peer;
-        if self.remove_exact(&entry) {
-            info!(
-                "peer {} at {}: stream closed, removed",
-                short(entry.pubkey_hex()),
-                entry.endpoint()
-            );
-        }
+        let removed = self.remove_exact(&entry);
         entry.disconnect(false);
+        if removed {
+            self.services
+                .network
+                .peer_lost(&entry, PeerLoss::Failed("stream closed".into()));
+        }
     }
 }
 

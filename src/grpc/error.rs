@@ -54,7 +54,11 @@ impl GrpcError {
 
 impl From<GrpcError> for crate::network::peer::PeerRequestError {
     fn from(e: GrpcError) -> Self {
-        crate::network::peer::PeerRequestError::new(e.kind(), e.to_string())
+        let timed_out = matches!(
+            &e,
+            GrpcError::Call { status, .. } if *status == RpcStatusCode::DEADLINE_EXCEEDED
+        );
+        crate::network::peer::PeerRequestError::new(e.kind(), e.to_string()).timed_out(timed_out)
     }
 }
 

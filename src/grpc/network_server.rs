@@ -1,33 +1,32 @@
 //! `NetworkServer`: the running gRPC side of a node — the TLS `PeerService` server, the
-//! connection service, the boot-node dialer, the failure handler and the upkeep thread —
-//! started and stopped in order.
+//! connection service, the start-up dialer and the failure handler — started and stopped in
+//! order.
 //!
 //! Owns the threads of layer 1: grpcio's completion-queue threads (`grpc-server-*`,
-//! `grpc-client-*`), `handshake-<i>` and `block-server-<i>` workers, the `dialer`,
-//! `net-failures` and `net-upkeep`. It must not touch
-//! the chain beyond what the handshake provider reads.
+//! `grpc-client-*`), `handshake-<i>` and `block-server-<i>` workers, the `dialer` and
+//! `net-failures`. Periodic work (expiry of unconfirmed peers, health checks, reconnection,
+//! discovery) is the OS layer's scheduler, which reaches the transport through
+//! [`crate::network::connector::PeerConnector`]. It must not touch the chain beyond what the
+//! handshake provider reads.
 
 use super::channel::server_channel_args;
 use super::connection::{ConnectionService, ConnectionSettings};
 use super::error::GrpcError;
-use super::server::{AuthChecker, PeerServiceImpl, Workers};
+use super::server::{AuthChecker, PeerServiceImpl, HANDSHAKE_QUEUE};
 use super::services::NetworkCore;
 use super::tls::{server_credentials, TlsIdentity};
 use crate::network::endpoint::Endpoint;
 use crate::network::handshake::HandshakeProvider;
 use crate::network::node_table::NodeTable;
 use crate::pb::peer_service_grpc::create_peer_service;
+use crate::thread::WorkerPool;
 use crate::types::Clock;
-use crossbeam_channel::{bounded, select, tick, Sender};
+use crossbeam_channel::{bounded, select, Sender};
 use grpcio::{EnvBuilder, Environment, Server, ServerBuilder};
 use log::{info, warn};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
-
-/// How often unconfirmed peers are looked for (they expire after 10 s).
-const UPKEEP_PERIOD: Duration = Duration::from_secs(1);
 
 /// What the network server needs to start.
 #[derive(Debug, Clone)]
@@ -35,7 +34,11 @@ pub struct NetworkServerSettings {
     pub listen_address: IpAddr,
     pub listening_port: u16,
     pub boot_nodes: Vec<Endpoint>,
+    /// `[network] persistent_peers`: dialed at start with the boot nodes.
+    pub persistent_peers: Vec<Endpoint>,
     pub node_table_capacity: usize,
+    /// `[network] peer_discovery_max_nodes_per_subnet` (0 = no limit).
+    pub node_table_subnet_limit: usize,
     pub connection: ConnectionSettings,
     /// `[threads] grpc_completion_queues`: for the server and for our outgoing channels each.
     pub completion_queues: usize,
@@ -49,9 +52,9 @@ pub struct NetworkServerSettings {
 pub struct NetworkServer {
     server: Server,
     connections: Arc<ConnectionService>,
-    workers: Workers,
-    block_servers: Workers,
-    /// Dropping it stops the dialer and the upkeep thread.
+    workers: WorkerPool,
+    block_servers: WorkerPool,
+    /// Dropping it stops the dialer and the failure thread.
     stop: Option<Sender<()>>,
     threads: Vec<JoinHandle<()>>,
     local_addr: SocketAddr,
@@ -89,17 +92,21 @@ impl NetworkServer {
         } = core;
         let connections = Arc::new(ConnectionService::new(
             handshakes,
-            Arc::new(NodeTable::new(settings.node_table_capacity)),
+            Arc::new(NodeTable::with_subnet_limit(
+                settings.node_table_capacity,
+                settings.node_table_subnet_limit,
+            )),
             client_env,
             clock,
             settings.connection.clone(),
             own_pubkey_hex,
             services.clone(),
         ));
-        let workers =
-            Workers::start("handshake", settings.handshake_workers).map_err(GrpcError::Thread)?;
+        let workers = WorkerPool::start("handshake", settings.handshake_workers, HANDSHAKE_QUEUE)
+            .map_err(GrpcError::Thread)?;
         let block_servers =
-            Workers::start("block-server", settings.block_servers).map_err(GrpcError::Thread)?;
+            WorkerPool::start("block-server", settings.block_servers, HANDSHAKE_QUEUE)
+                .map_err(GrpcError::Thread)?;
         let identity = TlsIdentity::generate()?;
         let service = create_peer_service(PeerServiceImpl::new(
             connections.clone(),
@@ -132,12 +139,18 @@ impl NetworkServer {
         let (stop_tx, stop_rx) = bounded::<()>(0);
         let mut threads = Vec::new();
         let dialer = connections.clone();
-        let boot_nodes = settings.boot_nodes.clone();
+        let mut startup = settings.boot_nodes.clone();
+        for endpoint in &settings.persistent_peers {
+            if !startup.contains(endpoint) {
+                startup.push(endpoint.clone());
+            }
+        }
         let dialer_stop = stop_rx.clone();
         let inbound = services.inbound.clone();
+        let network = services.network.clone();
         threads.push(
             crate::thread::spawn("dialer", move || {
-                for endpoint in &boot_nodes {
+                for endpoint in &startup {
                     if !matches!(
                         dialer_stop.try_recv(),
                         Err(crossbeam_channel::TryRecvError::Empty)
@@ -146,8 +159,13 @@ impl NetworkServer {
                     }
                     match dialer.connect(endpoint) {
                         Ok(true) => {}
-                        Ok(false) => info!("boot node {endpoint}: not dialed"),
-                        Err(e) => warn!("boot node {endpoint}: {e}"),
+                        Ok(false) => info!("start-up dial of {endpoint}: not dialed"),
+                        Err(e) => {
+                            // C#: a boot node that fails at start is retried later.
+                            let reconnections = network.reconnections();
+                            reconnections.schedule(endpoint, "", network.now());
+                            warn!("start-up dial of {endpoint} failed ({e}); will retry");
+                        }
                     }
                 }
                 inbound.network_initialized();
@@ -156,28 +174,14 @@ impl NetworkServer {
             .map_err(GrpcError::Thread)?,
         );
         let network = services.network.clone();
-        let failure_stop = stop_rx.clone();
         threads.push(
             crate::thread::spawn("net-failures", move || loop {
                 select! {
-                    recv(failure_stop) -> _ => return Ok(()),
+                    recv(stop_rx) -> _ => return Ok(()),
                     recv(failures) -> failure => match failure {
                         Ok(f) => network.handle_failure(&f.pubkey_hex, &f.error),
                         Err(_) => return Ok(()),
                     },
-                }
-            })
-            .map_err(GrpcError::Thread)?,
-        );
-        let upkeep = connections.clone();
-        threads.push(
-            crate::thread::spawn("net-upkeep", move || {
-                let ticker = tick(UPKEEP_PERIOD);
-                loop {
-                    select! {
-                        recv(stop_rx) -> _ => return Ok(()),
-                        recv(ticker) -> _ => { upkeep.purge_invalid(); }
-                    }
                 }
             })
             .map_err(GrpcError::Thread)?,
@@ -202,7 +206,7 @@ impl NetworkServer {
         &self.connections
     }
 
-    /// Ordered stop: dialer and upkeep, then every peer is told goodbye (graceful Disconnect),
+    /// Ordered stop: the dialer and the failure thread, then every peer is told goodbye (graceful Disconnect),
     /// then the server stops accepting and open calls are cancelled, then the workers end.
     pub fn stop(self) {
         let NetworkServer {

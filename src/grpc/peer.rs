@@ -8,7 +8,7 @@
 use super::client::{block_request, blocks_request, PeerClient};
 use super::error::GrpcError;
 use super::metadata::{
-    CallPolicy, CHECK_HEALTH_POLICY, CONFIRM_HANDSHAKE_POLICY, DISCONNECT_POLICY,
+    CallPolicy, CHECK_HEALTH_POLICY, CONFIRM_HANDSHAKE_POLICY, DISCONNECT_POLICY, GET_NODES_POLICY,
     REQUEST_BLOCKS_POLICY, REQUEST_BLOCK_POLICY,
 };
 use super::sender::{FailureReporter, LegacyBroadcast, PeerSenders};
@@ -16,6 +16,7 @@ use crate::network::broadcast::{BroadcastItem, EnqueueError, QueueCapacities, Qu
 use crate::network::endpoint::Endpoint;
 use crate::network::knowledge::PeerKnowledge;
 pub use crate::network::knowledge::RemoteChainState;
+use crate::network::node_table::NodeRecord;
 use crate::network::peer::{Peer, PeerRequestError};
 use crate::pb::network_types::{BlockWithTransactions, HandshakeData};
 use crate::types::{timestamp_nanos, Hash, UnixMillis};
@@ -215,6 +216,14 @@ impl Peer for GrpcPeer {
         self.request(policy_wait(CONFIRM_HANDSHAKE_POLICY), |client, session| {
             client.confirm_handshake(session, CONFIRM_HANDSHAKE_POLICY)
         })
+        .map_err(PeerRequestError::from)
+    }
+
+    fn request_nodes(&self, max_count: i32) -> Result<Vec<NodeRecord>, PeerRequestError> {
+        self.request(policy_wait(GET_NODES_POLICY), move |client, session| {
+            client.get_nodes(session, max_count, GET_NODES_POLICY)
+        })
+        .map(|list| NodeRecord::from_node_list(&list))
         .map_err(PeerRequestError::from)
     }
 

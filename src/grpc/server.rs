@@ -25,7 +25,8 @@ use crate::pb::peer_service::{
     HealthCheckReply, HealthCheckRequest, PingRequest, PongReply, StreamMessage, VoidReply,
 };
 use crate::pb::peer_service_grpc::PeerService;
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crate::thread::{Work, WorkerPool};
+use crossbeam_channel::Sender;
 use futures_util::TryStreamExt as _;
 use grpcio::{
     CheckResult, ClientStreamingSink, DuplexSink, RequestStream, RpcContext, RpcStatus,
@@ -33,7 +34,6 @@ use grpcio::{
 };
 use log::debug;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 /// RPCs the C# AuthInterceptor lets through without a session (spec 3.2).
 const UNAUTHENTICATED_METHODS: [&[u8]; 3] = [
@@ -43,50 +43,6 @@ const UNAUTHENTICATED_METHODS: [&[u8]; 3] = [
 ];
 /// Jobs waiting for a handshake worker at most; more are refused with RESOURCE_EXHAUSTED.
 pub const HANDSHAKE_QUEUE: usize = 64;
-
-type Work = Box<dyn FnOnce() + Send>;
-
-/// Threads that run the server's blocking work, fed by a bounded queue: `handshake-<i>` for
-/// inbound handshakes with dial-back and disconnects, `block-server-<i>` for reading the blocks
-/// RequestBlock and RequestBlocks answer with.
-pub struct Workers {
-    queue: Option<Sender<Work>>,
-    threads: Vec<JoinHandle<()>>,
-}
-
-impl Workers {
-    /// `count` threads named `<name>-<i>` on one queue of [`HANDSHAKE_QUEUE`] jobs.
-    pub fn start(name: &str, count: usize) -> std::io::Result<Workers> {
-        let (tx, rx) = bounded::<Work>(HANDSHAKE_QUEUE);
-        let threads = (0..count.max(1))
-            .map(|i| {
-                let rx: Receiver<Work> = rx.clone();
-                crate::thread::spawn(&format!("{name}-{i}"), move || {
-                    while let Ok(work) = rx.recv() {
-                        work();
-                    }
-                    Ok(())
-                })
-            })
-            .collect::<std::io::Result<Vec<_>>>()?;
-        Ok(Workers {
-            queue: Some(tx),
-            threads,
-        })
-    }
-
-    fn sender(&self) -> Option<Sender<Work>> {
-        self.queue.clone()
-    }
-
-    /// Stops taking work and joins the threads after the queued work is done.
-    pub fn stop(mut self) {
-        self.queue.take();
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-    }
-}
 
 /// Runs `work` on a worker and completes `sink` with its result on the completion queue. A
 /// full queue answers RESOURCE_EXHAUSTED at once.
@@ -166,8 +122,8 @@ pub struct PeerServiceImpl {
 impl PeerServiceImpl {
     pub fn new(
         connections: Arc<ConnectionService>,
-        workers: &Workers,
-        block_servers: &Workers,
+        workers: &WorkerPool,
+        block_servers: &WorkerPool,
     ) -> PeerServiceImpl {
         PeerServiceImpl {
             services: connections.lifecycle().services().clone(),
@@ -342,7 +298,7 @@ impl PeerService for PeerServiceImpl {
                     req.why
                 );
                 // The remote is leaving: nothing is sent back (C# `DisconnectAsync(false)`).
-                connections.disconnect_by_pubkey(&pubkey, false);
+                connections.remote_left(&pubkey);
             }
             Ok(VoidReply::new())
         });

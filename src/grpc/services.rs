@@ -13,7 +13,8 @@ use crate::network::inbound::{
     network_events, InboundBroadcasts, NetworkEventReceivers, BLOCK_EVENT_QUEUE, EVENT_QUEUE,
 };
 use crate::network::peer_pool::{PeerPool, PoolLimits};
-use crate::network::reconnection::ReconnectionQueue;
+use crate::network::penalty::{penalty_queue, PenaltyReport, PENALTY_QUEUE};
+use crate::network::reconnection::{ReconnectionPolicy, Reconnections};
 use crate::network::service::NetworkService;
 use crate::network::sync_state::SyncState;
 use crate::types::Clock;
@@ -43,16 +44,18 @@ pub struct NetworkCoreSettings {
     pub boot_nodes: Vec<Endpoint>,
     /// The node's initial sync state, shared with the OS layer.
     pub sync: Arc<SyncState>,
+    /// How lost peers are dialed again.
+    pub reconnection: ReconnectionPolicy,
 }
 
 /// The pool and the layer-2 services of one node, wired together, with the ends the rest of
-/// the node drains: peer failures (the network server's `net-failures` thread) and the
-/// reconnection queue (the scheduler).
+/// the node drains: peer failures (the network server's `net-failures` thread), and offence
+/// reports and the reconnection book (the scheduler).
 pub struct NetworkCore {
     pub pool: Arc<PeerPool>,
     pub services: CoreServices,
     pub failures: Receiver<PeerFailure>,
-    pub reconnections: Arc<ReconnectionQueue>,
+    pub penalties: Receiver<PenaltyReport>,
 }
 
 impl NetworkCore {
@@ -64,20 +67,22 @@ impl NetworkCore {
     ) -> (NetworkCore, NetworkEventReceivers) {
         let pool = Arc::new(PeerPool::new(settings.limits));
         let (events, receivers) = network_events(BLOCK_EVENT_QUEUE, EVENT_QUEUE);
+        let (reporter, penalties) = penalty_queue(PENALTY_QUEUE);
         let inbound = Arc::new(InboundBroadcasts::new(
             pool.clone(),
             chain.clone(),
             clock.clone(),
             events,
+            reporter.clone(),
         ));
-        let reconnections = Arc::new(ReconnectionQueue::new());
         let network = Arc::new(NetworkService::new(
             pool.clone(),
             chain,
             clock,
             settings.sync,
-            reconnections.clone(),
+            Arc::new(Reconnections::new(settings.reconnection)),
             settings.boot_nodes,
+            reporter,
         ));
         let (reporter, failures) = FailureReporter::new();
         let core = NetworkCore {
@@ -92,7 +97,7 @@ impl NetworkCore {
                 },
             },
             failures,
-            reconnections,
+            penalties,
         };
         (core, receivers)
     }

@@ -1,7 +1,7 @@
 //! `HostBlacklist`: hosts refused for a while, keyed by the exact host string (C#
 //! `BlackListedPeerProvider`, spec 4.9 and scenario 111).
 //!
-//! Owns the host → expiry map only. Pure state: the time is passed in as `now`, nothing here
+//! Owns the host → (expiry, reason) map only. Pure state: the time is passed in as `now`, nothing here
 //! reads the clock, disconnects a peer or logs. Bounded by [`MAX_BLACKLISTED_HOSTS`], so a flood
 //! of bans cannot grow memory. Callers decide which host string to list (an IP literal for
 //! inbound peers, the dialed host for outbound ones); no normalisation happens here.
@@ -23,15 +23,34 @@ pub const OPERATOR_REMOVAL_SECONDS: i64 = i32::MAX as i64;
 /// purged and then the entry that expires first makes room.
 pub const MAX_BLACKLISTED_HOSTS: usize = 65_536;
 
-/// Host → expiry (unix ms). A host is listed while `now <= expiry` (C# `IsOverdue` is
-/// `now > expiry`).
+/// Longest reason kept with a ban, in bytes (longer ones are cut at a character boundary).
+pub const MAX_BAN_REASON_LEN: usize = 200;
+
+/// One listed host, as operators see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ban {
+    pub host: String,
+    /// When the listing ends (unix ms).
+    pub expiry: UnixMillis,
+    /// Why the host was listed ("" when no reason was given).
+    pub reason: String,
+}
+
+#[derive(Debug)]
+struct Listing {
+    expiry: UnixMillis,
+    reason: String,
+}
+
+/// Host → expiry (unix ms) and reason. A host is listed while `now <= expiry` (C# `IsOverdue`
+/// is `now > expiry`).
 #[derive(Debug)]
 pub struct HostBlacklist {
     /// Most entries kept; at least 1.
     capacity: usize,
     /// The listed hosts and when each listing ends. Behind a mutex so that the lazy removal in
     /// [`HostBlacklist::is_listed`] works through `&self`.
-    hosts: Mutex<HashMap<String, UnixMillis>>,
+    hosts: Mutex<HashMap<String, Listing>>,
 }
 
 impl Default for HostBlacklist {
@@ -59,23 +78,66 @@ impl HostBlacklist {
     /// overflowing. When the list is full, the entry expiring first (ties: smallest host) is
     /// evicted to make room.
     pub fn add(&self, host: &str, duration_ms: i64, now: UnixMillis) -> bool {
+        self.ban(host, duration_ms, "", now)
+    }
+
+    /// [`HostBlacklist::add`] with the reason operators are shown (cut to
+    /// [`MAX_BAN_REASON_LEN`] bytes).
+    pub fn ban(&self, host: &str, duration_ms: i64, reason: &str, now: UnixMillis) -> bool {
         let mut hosts = self.hosts.lock();
-        hosts.retain(|_, expiry| !overdue(*expiry, now));
+        hosts.retain(|_, l| !overdue(l.expiry, now));
         if hosts.contains_key(host) {
             return false;
         }
         while hosts.len() >= self.capacity {
             let first = hosts
                 .iter()
-                .min_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)))
+                .min_by(|a, b| (a.1.expiry, a.0).cmp(&(b.1.expiry, b.0)))
                 .map(|(h, _)| h.clone());
             match first {
                 Some(h) => hosts.remove(&h),
                 None => break,
             };
         }
-        hosts.insert(host.to_owned(), now.saturating_add(duration_ms.max(0)));
+        let mut reason = reason.to_owned();
+        if reason.len() > MAX_BAN_REASON_LEN {
+            let mut cut = MAX_BAN_REASON_LEN;
+            while !reason.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            reason.truncate(cut);
+        }
+        hosts.insert(
+            host.to_owned(),
+            Listing {
+                expiry: now.saturating_add(duration_ms.max(0)),
+                reason,
+            },
+        );
         true
+    }
+
+    /// Drops the listings that ended before `now` and returns them (so each unban can be
+    /// logged once).
+    pub fn purge_expired(&self, now: UnixMillis) -> Vec<Ban> {
+        let mut hosts = self.hosts.lock();
+        let ended: Vec<String> = hosts
+            .iter()
+            .filter(|(_, l)| overdue(l.expiry, now))
+            .map(|(h, _)| h.clone())
+            .collect();
+        let mut bans: Vec<Ban> = ended
+            .into_iter()
+            .filter_map(|host| {
+                hosts.remove(&host).map(|l| Ban {
+                    host,
+                    expiry: l.expiry,
+                    reason: l.reason,
+                })
+            })
+            .collect();
+        bans.sort_by(|a, b| a.host.cmp(&b.host));
+        bans
     }
 
     /// [`HostBlacklist::add`] with the duration in seconds, as the C# node counts it
@@ -94,7 +156,7 @@ impl HostBlacklist {
     pub fn is_listed(&self, host: &str, now: UnixMillis) -> bool {
         let mut hosts = self.hosts.lock();
         match hosts.get(host) {
-            Some(expiry) if !overdue(*expiry, now) => true,
+            Some(l) if !overdue(l.expiry, now) => true,
             Some(_) => {
                 hosts.remove(host);
                 false
@@ -108,20 +170,32 @@ impl HostBlacklist {
         self.hosts
             .lock()
             .get(host)
-            .copied()
+            .map(|l| l.expiry)
             .filter(|e| !overdue(*e, now))
     }
 
     /// The hosts listed at `now` with their expiry, sorted by host (for the operator API).
     pub fn entries(&self, now: UnixMillis) -> Vec<(String, UnixMillis)> {
-        let mut list: Vec<_> = self
+        self.bans(now)
+            .into_iter()
+            .map(|b| (b.host, b.expiry))
+            .collect()
+    }
+
+    /// The bans in force at `now` with their reasons, sorted by host (for the operator API).
+    pub fn bans(&self, now: UnixMillis) -> Vec<Ban> {
+        let mut list: Vec<Ban> = self
             .hosts
             .lock()
             .iter()
-            .filter(|(_, e)| !overdue(**e, now))
-            .map(|(h, e)| (h.clone(), *e))
+            .filter(|(_, l)| !overdue(l.expiry, now))
+            .map(|(h, l)| Ban {
+                host: h.clone(),
+                expiry: l.expiry,
+                reason: l.reason.clone(),
+            })
             .collect();
-        list.sort();
+        list.sort_by(|a, b| a.host.cmp(&b.host));
         list
     }
 
@@ -192,6 +266,22 @@ mod tests {
         let hosts: Vec<_> = list.entries(0).into_iter().map(|(h, _)| h).collect();
         assert_eq!(hosts, vec!["late".to_owned(), "new".to_owned()]);
         assert_eq!(HostBlacklist::with_capacity(0).capacity(), 1);
+    }
+
+    #[test]
+    fn bans_keep_their_reason_and_expired_ones_are_purged_once() {
+        let list = HostBlacklist::default();
+        assert!(list.ban("a", 100, "invalid transactions", 0));
+        assert!(list.ban("b", 500, &"x".repeat(1000), 0));
+        let bans = list.bans(50);
+        assert_eq!(bans[0].reason, "invalid transactions");
+        assert_eq!(bans[1].reason.len(), MAX_BAN_REASON_LEN);
+        assert_eq!(list.purge_expired(100), vec![]);
+        let ended = list.purge_expired(101);
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].host, "a");
+        assert_eq!(list.purge_expired(101), vec![]);
+        assert_eq!(list.len(), 1);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 use super::peer::Peer;
 use super::peer_pool::PeerPool;
+use super::penalty::{Offence, PenaltyReporter};
 use super::sync_state::INITIAL_SYNC_OFFSET;
 use crate::chain::Chain;
 use crate::pb::aelf_core::Transaction;
@@ -145,6 +146,8 @@ pub struct InboundBroadcasts {
     chain: Arc<dyn Chain>,
     clock: Arc<dyn Clock>,
     events: NetworkEvents,
+    /// Malformed items are offences of their sender.
+    penalties: PenaltyReporter,
 }
 
 impl InboundBroadcasts {
@@ -153,13 +156,25 @@ impl InboundBroadcasts {
         chain: Arc<dyn Chain>,
         clock: Arc<dyn Clock>,
         events: NetworkEvents,
+        penalties: PenaltyReporter,
     ) -> InboundBroadcasts {
         InboundBroadcasts {
             pool,
             chain,
             clock,
             events,
+            penalties,
         }
+    }
+
+    /// A malformed item from `sender`: reported as its offence, returned as the error.
+    fn malformed(&self, sender: &str, what: &'static str, reason: String) -> InboundError {
+        self.penalties.report(
+            sender,
+            Offence::MalformedMessage,
+            format!("malformed {what}: {reason}"),
+        );
+        InboundError::Malformed { what, reason }
     }
 
     pub fn events(&self) -> &NetworkEvents {
@@ -176,14 +191,12 @@ impl InboundBroadcasts {
     pub fn on_block(&self, sender: &str, block: BlockWithTransactions) -> Result<(), InboundError> {
         let peer = self.peer(sender)?;
         peer.knowledge().mark_sync_finished();
-        let header = block.header.as_ref().ok_or(InboundError::Malformed {
-            what: "block",
-            reason: "no header".into(),
-        })?;
-        let hash = block_hash(header).map_err(|e| InboundError::Malformed {
-            what: "block",
-            reason: e.to_string(),
-        })?;
+        let header = block
+            .header
+            .as_ref()
+            .ok_or_else(|| self.malformed(sender, "block", "no header".into()))?;
+        let hash =
+            block_hash(header).map_err(|e| self.malformed(sender, "block", e.to_string()))?;
         let height = header.height;
         if !peer
             .knowledge()
@@ -236,10 +249,8 @@ impl InboundBroadcasts {
             return Ok(());
         }
         let peer = self.peer(sender)?;
-        let id = transaction_id(&tx).map_err(|e| InboundError::Malformed {
-            what: "transaction",
-            reason: e.to_string(),
-        })?;
+        let id = transaction_id(&tx)
+            .map_err(|e| self.malformed(sender, "transaction", e.to_string()))?;
         if !peer
             .knowledge()
             .try_add_known_transaction(id, self.clock.now_millis())

@@ -1,7 +1,8 @@
 //! Layer 2, core network services (aelf.OS.Core.Network): handshake building and validation,
 //! endpoints, the peer abstraction and what we know of each peer, the peer pool with its
-//! admission rules and blacklist, the node table, broadcasting rules, the receive rules of
-//! broadcasts, block serving and the initial sync state.
+//! admission rules and blacklist, the node table and discovery, reconnection state, penalties
+//! and reputation, broadcasting rules, the receive rules of broadcasts, block serving and the
+//! initial sync state.
 //!
 //! Pure policy and state: no sockets and no system clock here (time enters through
 //! [`crate::types::Clock`] or as a `now` argument). It may use [`crate::types`],
@@ -9,6 +10,8 @@
 
 pub mod blacklist;
 pub mod broadcast;
+pub mod connector;
+pub mod discovery;
 pub mod endpoint;
 pub mod handshake;
 pub mod inbound;
@@ -16,6 +19,7 @@ pub mod knowledge;
 pub mod node_table;
 pub mod peer;
 pub mod peer_pool;
+pub mod penalty;
 pub mod reconnection;
 pub mod request_metrics;
 pub mod seen_cache;
@@ -23,3 +27,5 @@ pub mod service;
 pub mod sync_state;
 #[cfg(test)]
 mod test_peer;
+#[cfg(test)]
+mod test_support;

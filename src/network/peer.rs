@@ -8,6 +8,7 @@
 use crate::network::broadcast::{BroadcastItem, EnqueueError, QueueStats};
 use crate::network::endpoint::Endpoint;
 use crate::network::knowledge::PeerKnowledge;
+use crate::network::node_table::NodeRecord;
 use crate::pb::network_types::BlockWithTransactions;
 use crate::types::{Hash, UnixMillis};
 use std::sync::Arc;
@@ -38,6 +39,8 @@ pub enum FailureKind {
 pub struct PeerRequestError {
     pub kind: FailureKind,
     pub message: String,
+    /// The remote did not answer within the request's deadline (a reputation offence).
+    pub timed_out: bool,
 }
 
 impl PeerRequestError {
@@ -45,7 +48,14 @@ impl PeerRequestError {
         PeerRequestError {
             kind,
             message: message.into(),
+            timed_out: false,
         }
+    }
+
+    /// Marks the failure as a timeout.
+    pub fn timed_out(mut self, timed_out: bool) -> PeerRequestError {
+        self.timed_out = timed_out;
+        self
     }
 
     /// A failure that ends the connection.
@@ -144,6 +154,9 @@ pub trait Peer: Send + Sync + 'static {
         previous: &Hash,
         count: i32,
     ) -> Result<Vec<BlockWithTransactions>, PeerRequestError>;
+    /// Asks the remote for up to `max_count` nodes it knows (GetNodes / GET_NODES), as
+    /// [`NodeRecord::from_node_list`] reads the reply.
+    fn request_nodes(&self, max_count: i32) -> Result<Vec<NodeRecord>, PeerRequestError>;
 }
 
 #[cfg(test)]
@@ -162,6 +175,7 @@ mod tests {
             inbound: true,
             connected,
             connection_time,
+            nodes: Vec::new(),
         }
     }
 

@@ -9,9 +9,11 @@
 
 use super::broadcast::{BroadcastItem, EncodeError, EnqueueError};
 use super::endpoint::Endpoint;
+use super::peer::short_key;
 use super::peer::{FailureKind, Peer, PeerRequestError};
 use super::peer_pool::PeerPool;
-use super::reconnection::ReconnectionScheduler;
+use super::penalty::{Offence, PenaltyReporter, Verdict};
+use super::reconnection::Reconnections;
 use super::request_metrics::{
     block_request_info, blocks_request_info, RequestMetric, GET_BLOCK, GET_BLOCKS,
 };
@@ -23,9 +25,7 @@ use crate::pb::network_types::{
 };
 use crate::types::{Clock, Hash, UnixMillis};
 use log::{debug, info, warn};
-use parking_lot::Mutex;
 use protobuf::MessageField;
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 use thiserror::Error;
@@ -36,8 +36,6 @@ pub const MAX_BLOCK_AGE_TO_BROADCAST_MS: i64 = 10 * 60 * 1000;
 /// Most blocks one RequestBlocks is answered with; more asked → nothing
 /// (C# `GrpcConstants.MaxSendBlockCountLimit`).
 pub const MAX_SEND_BLOCK_COUNT_LIMIT: i32 = 50;
-/// Abnormal-peer reports kept for operators.
-const ABNORMAL_REPORTS_KEPT: usize = 100;
 
 /// Why a request to a peer gave nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -53,12 +51,15 @@ pub enum NetworkError {
     },
 }
 
-/// A peer that served something inconsistent (C# `AbnormalPeerFoundEventData`).
+/// Why a peer left the pool, which decides whether it is dialed again.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AbnormalPeerReport {
-    pub pubkey_hex: String,
-    pub reason: String,
-    pub time: UnixMillis,
+pub enum PeerLoss {
+    /// The connection failed (spec 5.5, a failed health check, a closed stream): outbound,
+    /// boot-node and persistent peers are re-dialed.
+    Failed(String),
+    /// The remote said goodbye: only persistent peers are re-dialed (the C# node cancels the
+    /// reconnection on any explicit disconnect).
+    Goodbye,
 }
 
 /// Counts of one broadcast: how many peers got it queued, and why the others did not.
@@ -76,10 +77,10 @@ pub struct NetworkService {
     chain: Arc<dyn Chain>,
     clock: Arc<dyn Clock>,
     sync: Arc<SyncState>,
-    reconnection: Arc<dyn ReconnectionScheduler>,
+    reconnections: Arc<Reconnections>,
     /// Inbound peers listed here are re-dialed after an unrecoverable failure too.
     boot_nodes: Vec<Endpoint>,
-    abnormal: Mutex<VecDeque<AbnormalPeerReport>>,
+    penalties: PenaltyReporter,
 }
 
 impl NetworkService {
@@ -88,18 +89,33 @@ impl NetworkService {
         chain: Arc<dyn Chain>,
         clock: Arc<dyn Clock>,
         sync: Arc<SyncState>,
-        reconnection: Arc<dyn ReconnectionScheduler>,
+        reconnections: Arc<Reconnections>,
         boot_nodes: Vec<Endpoint>,
+        penalties: PenaltyReporter,
     ) -> NetworkService {
         NetworkService {
             pool,
             chain,
             clock,
             sync,
-            reconnection,
+            reconnections,
             boot_nodes,
-            abnormal: Mutex::new(VecDeque::new()),
+            penalties,
         }
+    }
+
+    /// The time by this service's clock.
+    pub fn now(&self) -> UnixMillis {
+        self.clock.now_millis()
+    }
+
+    /// Lost peers waiting to be dialed again.
+    pub fn reconnections(&self) -> &Arc<Reconnections> {
+        &self.reconnections
+    }
+
+    pub fn boot_nodes(&self) -> &[Endpoint] {
+        &self.boot_nodes
     }
 
     pub fn pool(&self) -> &Arc<PeerPool> {
@@ -292,6 +308,13 @@ impl NetworkService {
             debug!("{} could not answer: {error}", peer.endpoint());
             return Ok(());
         }
+        if error.timed_out {
+            self.report(
+                peer.pubkey_hex(),
+                Offence::RequestTimeout,
+                error.message.clone(),
+            );
+        }
         self.handle_failure(peer.pubkey_hex(), &error);
         Err(NetworkError::Request {
             peer: peer.pubkey_hex().to_owned(),
@@ -316,39 +339,114 @@ impl NetworkService {
             debug!("{} failed a request, keeping it: {error}", peer.endpoint());
             return;
         }
-        if !self.pool.remove_exact(pubkey_hex, &peer) {
-            return;
+        if self.pool.remove_exact(pubkey_hex, &peer) {
+            peer.disconnect(false);
+            self.peer_lost(&peer, PeerLoss::Failed(error.to_string()));
         }
-        peer.disconnect(false);
-        let redial = !peer.is_inbound() || self.boot_nodes.contains(peer.endpoint());
-        if redial {
-            info!(
-                "peer {} dropped ({error}); reconnection scheduled",
+    }
+
+    /// A failed health check (spec 8.1): an unrecoverable or unstable peer is dropped and
+    /// handed to the reconnection rules; other failures are ignored.
+    pub fn health_check_failed(&self, peer: &Arc<dyn Peer>, error: &PeerRequestError) {
+        if !matches!(
+            error.kind,
+            FailureKind::Unrecoverable | FailureKind::PeerUnstable
+        ) {
+            debug!(
+                "{} health check failed, keeping it: {error}",
                 peer.endpoint()
             );
-            self.reconnection.schedule(peer.endpoint(), pubkey_hex);
+            return;
+        }
+        if self.pool.remove_exact(peer.pubkey_hex(), peer) {
+            peer.disconnect(false);
+            self.peer_lost(
+                peer,
+                PeerLoss::Failed(format!("health check failed: {error}")),
+            );
+        }
+    }
+
+    /// `peer` has just left the pool (the caller closes it): it is dialed again later when the
+    /// C# rules say so (outbound and boot-node peers after a failure) or it is one of our
+    /// persistent peers; otherwise any pending reconnection of its endpoint is cancelled.
+    pub fn peer_lost(&self, peer: &Arc<dyn Peer>, loss: PeerLoss) {
+        let endpoint = peer.endpoint();
+        let persistent = self.reconnections.is_persistent(endpoint);
+        let redial = persistent
+            || match &loss {
+                PeerLoss::Failed(_) => !peer.is_inbound() || self.boot_nodes.contains(endpoint),
+                PeerLoss::Goodbye => false,
+            };
+        let why = match &loss {
+            PeerLoss::Failed(reason) => reason.as_str(),
+            PeerLoss::Goodbye => "said goodbye",
+        };
+        if redial {
+            self.reconnections
+                .schedule(endpoint, peer.pubkey_hex(), self.now());
+            info!(
+                "peer {} at {endpoint} lost ({why}); reconnection scheduled",
+                short_key(peer.pubkey_hex())
+            );
         } else {
-            info!("peer {} dropped ({error})", peer.endpoint());
+            self.reconnections.cancel(endpoint);
+            info!(
+                "peer {} at {endpoint} lost ({why})",
+                short_key(peer.pubkey_hex())
+            );
         }
     }
 
-    /// Records a peer that served inconsistent blocks; the scheduler applies the penalty.
+    /// Reports an offence by `pubkey_hex` for the scheduler to judge (never blocks).
+    pub fn report(&self, pubkey_hex: &str, offence: Offence, detail: impl Into<String>) {
+        let detail = detail.into();
+        debug!("{} by {}: {detail}", offence.name(), short_key(pubkey_hex));
+        self.penalties.report(pubkey_hex, offence, detail);
+    }
+
+    /// A peer that served inconsistent blocks (C# `AbnormalPeerFoundEventData`).
     pub fn report_abnormal(&self, pubkey_hex: &str, reason: &str) {
-        warn!("abnormal peer {pubkey_hex}: {reason}");
-        let mut list = self.abnormal.lock();
-        if list.len() == ABNORMAL_REPORTS_KEPT {
-            list.pop_front();
-        }
-        list.push_back(AbnormalPeerReport {
-            pubkey_hex: pubkey_hex.to_owned(),
-            reason: reason.to_owned(),
-            time: self.clock.now_millis(),
-        });
+        warn!("abnormal peer {}: {reason}", short_key(pubkey_hex));
+        self.penalties
+            .report(pubkey_hex, Offence::InconsistentBlocks, reason);
     }
 
-    /// Abnormal-peer reports not yet taken, oldest first (the scheduler drains them).
-    pub fn take_abnormal_reports(&self) -> Vec<AbnormalPeerReport> {
-        self.abnormal.lock().drain(..).collect()
+    /// Carries out a verdict on `pubkey_hex` (whose host is `host`): a ban lists the host for
+    /// its duration and drops every pool peer on it; a disconnect drops the peer. Neither is
+    /// dialed again. Returns the peers dropped.
+    pub fn enforce(&self, pubkey_hex: &str, host: &str, verdict: &Verdict) -> usize {
+        let now = self.now();
+        let dropped: Vec<Arc<dyn Peer>> = match verdict {
+            Verdict::Keep => return 0,
+            Verdict::Disconnect { reason } => {
+                info!(
+                    "dropping peer {} at {host}: {reason}",
+                    short_key(pubkey_hex)
+                );
+                self.pool.remove(pubkey_hex).into_iter().collect()
+            }
+            Verdict::Ban {
+                reason,
+                duration_ms,
+            } => {
+                if self.pool.blacklist().ban(host, *duration_ms, reason, now) {
+                    warn!(
+                        "banned host {host} for {} s (peer {}): {reason}",
+                        duration_ms / 1000,
+                        short_key(pubkey_hex)
+                    );
+                }
+                let mut on_host = self.pool.peers_by_host(host);
+                on_host.retain(|p| self.pool.remove_exact(p.pubkey_hex(), p));
+                on_host
+            }
+        };
+        for peer in &dropped {
+            self.reconnections.cancel(peer.endpoint());
+            peer.disconnect(false);
+        }
+        dropped.len()
     }
 
     /// The answer to RequestBlock (spec 1.2): the block, when synced and stored; it becomes

@@ -3,6 +3,7 @@
 use super::broadcast::{BroadcastItem, EnqueueError, QueueStats};
 use super::endpoint::Endpoint;
 use super::knowledge::{PeerKnowledge, RemoteChainState};
+use super::node_table::NodeRecord;
 use super::peer::{Peer, PeerRequestError};
 use crate::pb::network_types::BlockWithTransactions;
 use crate::types::{Hash, UnixMillis};
@@ -15,6 +16,8 @@ pub(crate) struct StubPeer {
     pub inbound: bool,
     pub connected: bool,
     pub connection_time: UnixMillis,
+    /// What `request_nodes` answers.
+    pub nodes: Vec<NodeRecord>,
 }
 
 impl Peer for StubPeer {
@@ -79,5 +82,13 @@ impl Peer for StubPeer {
         _count: i32,
     ) -> Result<Vec<BlockWithTransactions>, PeerRequestError> {
         Ok(Vec::new())
+    }
+    fn request_nodes(&self, max_count: i32) -> Result<Vec<NodeRecord>, PeerRequestError> {
+        Ok(self
+            .nodes
+            .iter()
+            .take(max_count.max(0) as usize)
+            .cloned()
+            .collect())
     }
 }

@@ -14,6 +14,7 @@ use super::tx_pool::{TxPool, TxRejection};
 use crate::chain::{Chain, ChainError, ChainEvent};
 use crate::network::inbound::{NetworkEvent, NetworkEventReceivers};
 use crate::network::peer::short_key;
+use crate::network::penalty::Offence;
 use crate::network::service::NetworkService;
 use crate::network::sync_state::{SyncState, SyncStatus};
 use crate::pb::aelf_core::Transaction;
@@ -114,9 +115,15 @@ impl Handler {
                 id,
                 sender,
             } => match submit_transaction(&self.parts.tx_pool, &self.parts.network, transaction) {
-                Ok(_) => {}
-                Err(TxRejection::Duplicate(_)) => {}
-                Err(e) => debug!("transaction {id} from {}: {e}", short_key(&sender)),
+                Ok(_) | Err(TxRejection::Duplicate(_)) | Err(TxRejection::Full(_)) => {}
+                // Invalid ones count against the sender (spec 8.4).
+                Err(e @ (TxRejection::Malformed(_) | TxRejection::BadSignature(_))) => {
+                    self.parts.network.report(
+                        &sender,
+                        Offence::InvalidTransaction(id),
+                        e.to_string(),
+                    );
+                }
             },
             NetworkEvent::BlockReceived {
                 block,
@@ -181,6 +188,23 @@ impl Handler {
         match chain.attach_block(block) {
             Ok(_) => {}
             Err(ChainError::UnknownParent { .. }) => self.download(sender, height),
+            Err(e @ ChainError::BadSignature { .. }) => {
+                self.parts
+                    .network
+                    .report(sender, Offence::BadSignature, e.to_string());
+            }
+            Err(
+                e @ (ChainError::MissingHeader
+                | ChainError::WrongChainId { .. }
+                | ChainError::InvalidBlock(_)
+                | ChainError::InvalidTransaction { .. }
+                | ChainError::BadTransactionsRoot { .. }
+                | ChainError::WrongHeight { .. }),
+            ) => {
+                self.parts
+                    .network
+                    .report(sender, Offence::MalformedMessage, e.to_string());
+            }
             Err(e) => warn!("block {height} {hash} from {}: {e}", short_key(sender)),
         }
     }

@@ -3,6 +3,8 @@
 //!
 //! * `events` — the `os-events` thread: network and chain events to actions (spec 9).
 //! * `block_sync` — the `block-sync` thread: fetching and downloading missing blocks (spec 6.4).
+//! * `scheduler` — the `scheduler` thread: health checks, reconnection, discovery, penalties
+//!   and the clock check (spec 8).
 //!
 //! It talks to the lower layers only through their public types and traits, never to the
 //! transport ([`crate::grpc`]).
@@ -10,4 +12,5 @@
 pub mod announcement_cache;
 pub mod block_sync;
 pub mod events;
+pub mod scheduler;
 pub mod tx_pool;

@@ -3,18 +3,17 @@
 //! fetched block that is not the announced one is refused (spec 6.4).
 
 use crate::fake_peer::{FakePeer, NOW};
-use crate::support::genesis_chain;
+use crate::support::{genesis_chain, test_network_service};
 use aelf_net::chain::{build_block, Chain, EmbeddedChain};
 use aelf_net::crypto::NodeKey;
 use aelf_net::network::peer::Peer;
 use aelf_net::network::peer_pool::{PeerPool, PoolLimits};
-use aelf_net::network::reconnection::ReconnectionQueue;
-use aelf_net::network::service::NetworkService;
+use aelf_net::network::penalty::{Offence, PenaltyReport};
 use aelf_net::network::sync_state::SyncState;
 use aelf_net::os::announcement_cache::AnnouncementCache;
 use aelf_net::os::block_sync::{BlockSync, SyncJob, SyncSettings};
 use aelf_net::pb::network_types::BlockWithTransactions;
-use aelf_net::types::{block_hash, ManualClock};
+use aelf_net::types::block_hash;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,11 +35,21 @@ fn remote_blocks(n: usize) -> (Vec<BlockWithTransactions>, tempfile::TempDir) {
 
 struct Local {
     chain: Arc<EmbeddedChain>,
-    network: Arc<NetworkService>,
     peer: Arc<FakePeer>,
     sync: BlockSync,
     jobs: aelf_net::os::block_sync::SyncJobs,
+    reports: crossbeam_channel::Receiver<PenaltyReport>,
     _dir: tempfile::TempDir,
+}
+
+impl Local {
+    /// The abnormal-peer reports (inconsistent blocks) so far.
+    fn abnormal_reports(&self) -> Vec<PenaltyReport> {
+        self.reports
+            .try_iter()
+            .filter(|r| r.offence == Offence::InconsistentBlocks)
+            .collect()
+    }
 }
 
 fn local(batch: usize) -> Local {
@@ -48,14 +57,9 @@ fn local(batch: usize) -> Local {
     let pool = Arc::new(PeerPool::new(PoolLimits::unlimited()));
     let peer = Arc::new(FakePeer::new(1, "10.0.0.1:6800", false));
     pool.try_add(peer.clone() as Arc<dyn Peer>, NOW).unwrap();
-    let network = Arc::new(NetworkService::new(
-        pool,
-        chain.clone(),
-        Arc::new(ManualClock::new(NOW)),
-        Arc::new(SyncState::finished()),
-        Arc::new(ReconnectionQueue::new()),
-        Vec::new(),
-    ));
+    let (network, _reconnections, reports) =
+        test_network_service(pool, chain.clone(), NOW, SyncState::finished());
+    let network = Arc::new(network);
     let (sync, jobs) = BlockSync::start(
         chain.clone(),
         network.clone(),
@@ -68,10 +72,10 @@ fn local(batch: usize) -> Local {
     .unwrap();
     Local {
         chain,
-        network,
         peer,
         sync,
         jobs,
+        reports,
         _dir: dir,
     }
 }
@@ -101,7 +105,7 @@ fn a_download_attaches_every_batch() {
     wait_until("height 26", || l.chain.best_chain().height == 26);
     let head = block_hash(blocks[24].header.as_ref().unwrap()).unwrap();
     assert_eq!(l.chain.best_chain().hash, head);
-    assert!(l.network.take_abnormal_reports().is_empty());
+    assert!(l.abnormal_reports().is_empty());
     l.sync.stop();
 }
 
@@ -117,9 +121,7 @@ fn a_broken_sequence_is_reported_abnormal_and_not_attached() {
         peer: l.peer.pubkey_hex.clone(),
         target: 7,
     });
-    wait_until("an abnormal report", || {
-        !l.network.take_abnormal_reports().is_empty()
-    });
+    wait_until("an abnormal report", || !l.abnormal_reports().is_empty());
     // What came before the gap is attached, nothing after it.
     assert_eq!(l.chain.best_chain().height, 4);
     l.sync.stop();
@@ -138,7 +140,7 @@ fn a_fetched_block_that_is_not_the_announced_one_is_refused() {
         peer: l.peer.pubkey_hex.clone(),
     });
     wait_until("an abnormal report", || {
-        let reports = l.network.take_abnormal_reports();
+        let reports = l.abnormal_reports();
         reports.iter().any(|r| r.pubkey_hex == l.peer.pubkey_hex)
     });
     assert_eq!(l.chain.best_chain().height, 1);

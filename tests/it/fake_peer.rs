@@ -4,6 +4,7 @@
 use aelf_net::network::broadcast::{BroadcastItem, EnqueueError, QueueStats};
 use aelf_net::network::endpoint::Endpoint;
 use aelf_net::network::knowledge::{PeerKnowledge, RemoteChainState};
+use aelf_net::network::node_table::NodeRecord;
 use aelf_net::network::peer::{Peer, PeerRequestError};
 use aelf_net::pb::network_types::BlockWithTransactions;
 use aelf_net::types::{Hash, UnixMillis};
@@ -34,6 +35,8 @@ pub struct FakePeer {
     /// Answers to `request_block` / `request_blocks`, taken in order (empty → no blocks).
     pub answers: Mutex<VecDeque<BlocksAnswer>>,
     pub disconnects: AtomicUsize,
+    /// What `request_nodes` answers.
+    pub nodes: Mutex<Vec<NodeRecord>>,
 }
 
 impl FakePeer {
@@ -54,6 +57,7 @@ impl FakePeer {
             sent: Mutex::new(Vec::new()),
             answers: Mutex::new(VecDeque::new()),
             disconnects: AtomicUsize::new(0),
+            nodes: Mutex::new(Vec::new()),
         }
     }
 
@@ -156,5 +160,8 @@ impl Peer for FakePeer {
         _count: i32,
     ) -> Result<Vec<BlockWithTransactions>, PeerRequestError> {
         self.next_answer()
+    }
+    fn request_nodes(&self, _max_count: i32) -> Result<Vec<NodeRecord>, PeerRequestError> {
+        Ok(self.nodes.lock().clone())
     }
 }

@@ -3,17 +3,17 @@
 //! policy (items 90–92, spec 5.5), and block serving (spec 11.9, items 61–65).
 
 use crate::fake_peer::{FakePeer, NOW};
-use crate::support::genesis_chain;
+use crate::support::{genesis_chain, test_network_service};
 use aelf_net::chain::{build_block, Chain, EmbeddedChain};
 use aelf_net::crypto::NodeKey;
 use aelf_net::network::broadcast::BroadcastKind;
 use aelf_net::network::peer::{FailureKind, Peer, PeerRequestError};
 use aelf_net::network::peer_pool::{PeerPool, PoolLimits};
-use aelf_net::network::reconnection::ReconnectionQueue;
+use aelf_net::network::reconnection::Reconnections;
 use aelf_net::network::service::{NetworkError, NetworkService, MAX_BLOCK_AGE_TO_BROADCAST_MS};
 use aelf_net::network::sync_state::SyncState;
 use aelf_net::pb::network_types::{BlockRequest, BlocksRequest};
-use aelf_net::types::{block_hash, Hash, ManualClock};
+use aelf_net::types::{block_hash, Hash};
 use protobuf::MessageField;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ use std::sync::Arc;
 struct Fixture {
     pool: Arc<PeerPool>,
     chain: Arc<EmbeddedChain>,
-    reconnections: Arc<ReconnectionQueue>,
+    reconnections: Arc<Reconnections>,
     service: NetworkService,
     peers: Vec<Arc<FakePeer>>,
     _dir: tempfile::TempDir,
@@ -37,15 +37,8 @@ fn fixture(sync: SyncState) -> Fixture {
     for p in &peers {
         pool.try_add(p.clone() as Arc<dyn Peer>, NOW).unwrap();
     }
-    let reconnections = Arc::new(ReconnectionQueue::new());
-    let service = NetworkService::new(
-        pool.clone(),
-        chain.clone(),
-        Arc::new(ManualClock::new(NOW)),
-        Arc::new(sync),
-        reconnections.clone(),
-        Vec::new(),
-    );
+    let (service, reconnections, _reports) =
+        test_network_service(pool.clone(), chain.clone(), NOW, sync);
     Fixture {
         pool,
         chain,
@@ -244,9 +237,14 @@ fn request_failures_follow_the_failure_policy() {
         &PeerRequestError::unrecoverable("gone"),
     );
     assert!(f.pool.get(&inbound.pubkey_hex).is_none());
-    let scheduled = f.reconnections.take_all();
+    let scheduled = f.reconnections.list();
     assert_eq!(scheduled.len(), 1);
     assert_eq!(scheduled[0].pubkey_hex, outbound.pubkey_hex);
+    assert_eq!(
+        scheduled[0].next_attempt,
+        NOW + 60_000,
+        "one period after the loss"
+    );
     // An unstable but still ready peer is kept; Rpc failures too.
     let third = &f.peers[1];
     f.service.handle_failure(

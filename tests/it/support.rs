@@ -27,6 +27,48 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local addr").port()
 }
 
+/// A reconnection book with the C# defaults (60 s period, one day).
+pub fn test_reconnections() -> Arc<aelf_net::network::reconnection::Reconnections> {
+    Arc::new(aelf_net::network::reconnection::Reconnections::new(
+        test_reconnection_policy(),
+    ))
+}
+
+pub fn test_reconnection_policy() -> aelf_net::network::reconnection::ReconnectionPolicy {
+    aelf_net::network::reconnection::ReconnectionPolicy {
+        period_ms: 60_000,
+        max_time_ms: 86_400_000,
+        persistent: Vec::new(),
+        persistent_max_backoff_ms: 600_000,
+    }
+}
+
+/// A network service over `pool` and `chain` at `now`, with its reconnection book and the
+/// receiving end of its offence reports.
+pub fn test_network_service(
+    pool: Arc<aelf_net::network::peer_pool::PeerPool>,
+    chain: Arc<EmbeddedChain>,
+    now: i64,
+    sync: aelf_net::network::sync_state::SyncState,
+) -> (
+    aelf_net::network::service::NetworkService,
+    Arc<aelf_net::network::reconnection::Reconnections>,
+    crossbeam_channel::Receiver<aelf_net::network::penalty::PenaltyReport>,
+) {
+    let reconnections = test_reconnections();
+    let (reporter, reports) = aelf_net::network::penalty::penalty_queue(1_024);
+    let service = aelf_net::network::service::NetworkService::new(
+        pool,
+        chain,
+        Arc::new(aelf_net::types::ManualClock::new(now)),
+        Arc::new(sync),
+        reconnections.clone(),
+        Vec::new(),
+        reporter,
+    );
+    (service, reconnections, reports)
+}
+
 /// A node's pool and core network services around `chain`, synced (it serves and broadcasts at
 /// once), with the given pool limits; and the OS layer's event queues they publish to.
 pub fn test_core(
@@ -46,6 +88,7 @@ pub fn test_core(
             compress_blocks: true,
             boot_nodes: Vec::new(),
             sync: Arc::new(aelf_net::network::sync_state::SyncState::finished()),
+            reconnection: test_reconnection_policy(),
         },
     )
 }
@@ -107,7 +150,9 @@ impl TestNode {
             listen_address: "127.0.0.1".parse().unwrap(),
             listening_port: port,
             boot_nodes: Vec::new(),
+            persistent_peers: Vec::new(),
             node_table_capacity: 512,
+            node_table_subnet_limit: 0,
             connection: ConnectionSettings {
                 dial_timeout: std::time::Duration::from_secs(3),
                 max_message_length: 104_857_600,

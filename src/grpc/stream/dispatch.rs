@@ -17,6 +17,7 @@ use crate::grpc::metadata::SESSION_ID_METADATA_KEY;
 use crate::grpc::server::node_list;
 use crate::network::inbound::InboundError;
 use crate::network::peer::Peer;
+use crate::network::service::PeerLoss;
 use crate::pb::aelf_core::Transaction;
 use crate::pb::network_types::{
     BlockAnnouncement, BlockRequest, BlockWithTransactions, BlocksRequest, DisconnectReason,
@@ -240,7 +241,9 @@ fn handle(
             // Out of the pool before the reply leaves, so the remote sees us gone when its
             // DISCONNECT returns.
             let entry: Arc<dyn Peer> = peer.clone();
-            lifecycle.remove_exact(&entry);
+            if lifecycle.remove_exact(&entry) {
+                services.network.peer_lost(&entry, PeerLoss::Goodbye);
+            }
             return Ok((void()?, After::Close));
         }
         Ok(MessageType::REQUEST_BLOCK) => {

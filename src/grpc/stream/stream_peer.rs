@@ -23,6 +23,7 @@ use crate::grpc::sender::{BroadcastTransport, PeerSenders};
 use crate::network::broadcast::{BroadcastItem, BroadcastKind, EnqueueError, QueueStats};
 use crate::network::endpoint::Endpoint;
 use crate::network::knowledge::PeerKnowledge;
+use crate::network::node_table::NodeRecord;
 use crate::network::peer::{FailureKind, Peer, PeerRequestError};
 use crate::pb::network_types::{
     disconnect_reason, BlockList, BlockReply, BlockWithTransactions, ConfirmHandshakeRequest,
@@ -420,15 +421,21 @@ impl Peer for StreamPeer {
             .unwrap_or_default()
     }
 
+    /// GET_NODES over the stream (the C# stream peer overrides GetNodes).
+    fn request_nodes(&self, max_count: i32) -> Result<Vec<NodeRecord>, PeerRequestError> {
+        self.get_nodes(max_count)
+            .map(|list| NodeRecord::from_node_list(&list))
+            .map_err(|e| stream_request_error(&e, format!("GET_NODES to {self}: {e}")))
+    }
+
     /// REQUEST_BLOCK over the stream (2000 ms, up to three attempts).
     fn request_block(
         &self,
         hash: &Hash,
     ) -> Result<Option<BlockWithTransactions>, PeerRequestError> {
         let request = block_request(hash);
-        let to_error = |e: StreamError| {
-            PeerRequestError::new(stream_failure(&e), format!("block request to {self}: {e}"))
-        };
+        let to_error =
+            |e: StreamError| stream_request_error(&e, format!("block request to {self}: {e}"));
         let reply = self
             .request(
                 MessageType::REQUEST_BLOCK,
@@ -459,9 +466,8 @@ impl Peer for StreamPeer {
                 .map(|list| list.blocks)
                 .map_err(PeerRequestError::from);
         }
-        let to_error = |e: StreamError| {
-            PeerRequestError::new(stream_failure(&e), format!("blocks request to {self}: {e}"))
-        };
+        let to_error =
+            |e: StreamError| stream_request_error(&e, format!("blocks request to {self}: {e}"));
         let reply = self
             .request(
                 MessageType::REQUEST_BLOCKS,
@@ -568,9 +574,7 @@ impl Peer for StreamPeer {
             )),
             Err(e) => Err(e),
         }
-        .map_err(|e| {
-            PeerRequestError::new(stream_failure(&e), format!("health check of {self}: {e}"))
-        })
+        .map_err(|e| stream_request_error(&e, format!("health check of {self}: {e}")))
     }
 
     /// Closes the peer. `graceful` on a confirmed peer first sends DISCONNECT over the stream
@@ -628,6 +632,13 @@ fn broadcast_type(kind: BroadcastKind) -> MessageType {
 }
 
 /// How bad a failed stream request is (C# `WriteStreamJobAsync` and the retry exhaustion).
+/// A failed stream request as the core layer sees it: classified by [`stream_failure`], a
+/// missed reply deadline flagged as a timeout.
+pub fn stream_request_error(e: &StreamError, message: String) -> PeerRequestError {
+    PeerRequestError::new(stream_failure(e), message)
+        .timed_out(matches!(e, StreamError::TimedOut(..)))
+}
+
 pub fn stream_failure(e: &StreamError) -> FailureKind {
     match e {
         StreamError::Closed => FailureKind::Unrecoverable,

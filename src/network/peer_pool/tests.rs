@@ -17,6 +17,7 @@ fn peer(key: &str, host: &str, inbound: bool) -> Arc<dyn Peer> {
         inbound,
         connected: true,
         connection_time: NOW,
+        nodes: Vec::new(),
     })
 }
 
@@ -30,6 +31,7 @@ fn stale(key: &str, host: &str, inbound: bool) -> Arc<dyn Peer> {
         inbound,
         connected: false,
         connection_time: NOW - PEER_CONNECTION_TIMEOUT_MS - 1,
+        nodes: Vec::new(),
     })
 }
 

@@ -1,0 +1,443 @@
+//! `Scheduler`: the `scheduler` thread that owns the node's periodic work (spec 8): expiry of
+//! unconfirmed peers and of bans, reconnection of lost peers, health checks, discovery, the
+//! clock check, and the judging of reported offences (penalties and reputation).
+//!
+//! The thread itself never waits on the network. Everything that may block — dials, pings,
+//! health checks, a discovery round, disconnecting a peer — runs on the `scheduler-<i>`
+//! workers, at most one job per peer, endpoint or kind at a time, each bounded by its own
+//! deadline. So a dead peer delays nothing but its own job. Decisions read the time from the
+//! [`Clock`], and [`Jobs::tick`] does one round at a given time, so tests drive the jobs by
+//! hand with a manual clock and run the work inline.
+//!
+//! Owns the periods and the "what is due" decisions. It must not touch the transport: it
+//! reaches it only through [`PeerConnector`] and the [`Peer`] trait.
+
+use crate::network::connector::PeerConnector;
+use crate::network::discovery::Discovery;
+use crate::network::endpoint::Endpoint;
+use crate::network::peer::{short_key, Peer};
+use crate::network::penalty::{Penalties, PenaltyReport, PenaltySettings, Verdict};
+use crate::network::reconnection::RetryOutcome;
+use crate::network::service::NetworkService;
+use crate::thread::{Work, WorkerPool};
+use crate::types::{Clock, UnixMillis};
+use crossbeam_channel::{bounded, select, tick, Receiver, Sender};
+use log::{debug, info, warn};
+use parking_lot::Mutex;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How often the thread looks for due work.
+pub const SCHEDULER_TICK: Duration = Duration::from_millis(500);
+/// Our clock may differ from the median of our peers' by this much before we warn
+/// (C# `NetworkConstants.DefaultNtpDriftThreshold`).
+pub const CLOCK_DRIFT_THRESHOLD_MS: i64 = 1_000;
+/// Jobs waiting for a scheduler worker at most (more wait for the next tick).
+pub const SCHEDULER_QUEUE: usize = 256;
+
+/// The periods and rules of the jobs (from the config).
+#[derive(Debug, Clone)]
+pub struct SchedulerSettings {
+    /// `peer_reconnection_period_ms`: health checks run this often (as in the C# node).
+    pub health_check_period_ms: i64,
+    /// `peer_discovery_period_ms`.
+    pub discovery_period_ms: i64,
+    /// `enable_peer_discovery`.
+    pub discovery_enabled: bool,
+    pub penalties: PenaltySettings,
+}
+
+/// What the jobs work on.
+pub struct SchedulerParts {
+    pub network: Arc<NetworkService>,
+    pub connector: Arc<dyn PeerConnector>,
+    pub discovery: Arc<Discovery>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Runs blocking work somewhere: the worker threads in a node, inline in tests.
+pub trait Executor: Send {
+    /// `false` when the work could not be queued (it is dropped; the job is retried later).
+    fn execute(&self, work: Work) -> bool;
+    /// Waits for the work already queued to end.
+    fn shutdown(self: Box<Self>) {}
+}
+
+impl Executor for WorkerPool {
+    fn execute(&self, work: Work) -> bool {
+        self.try_execute(work)
+    }
+
+    fn shutdown(self: Box<Self>) {
+        self.stop();
+    }
+}
+
+/// Keys of the jobs running; a job is not started twice.
+#[derive(Default)]
+struct InFlight(Mutex<HashSet<String>>);
+
+/// Removes its key when the job ends (or was never queued).
+struct InFlightGuard {
+    set: Arc<InFlight>,
+    key: String,
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.set.0.lock().remove(&self.key);
+    }
+}
+
+fn start(set: &Arc<InFlight>, key: String) -> Option<InFlightGuard> {
+    set.0.lock().insert(key.clone()).then(|| InFlightGuard {
+        set: set.clone(),
+        key,
+    })
+}
+
+/// The clock check's view: the median offset of the peers' clocks from ours, when it is
+/// beyond the threshold and most peers agree on the direction.
+pub fn clock_disagreement(offsets_ms: &[i64], threshold_ms: i64) -> Option<i64> {
+    if offsets_ms.is_empty() {
+        return None;
+    }
+    let mut sorted = offsets_ms.to_vec();
+    sorted.sort_unstable();
+    let median = sorted[sorted.len() / 2];
+    let agreeing = sorted
+        .iter()
+        .filter(|o| o.abs() > threshold_ms && o.signum() == median.signum())
+        .count();
+    (median.abs() > threshold_ms && agreeing * 2 > sorted.len()).then_some(median)
+}
+
+/// A peer's clock minus ours, estimated from its handshake: its stamp against the moment we
+/// made the peer (the transit time, a few ms, counts against it).
+pub fn clock_offset_ms(peer: &dyn Peer) -> i64 {
+    let stamped_ms = (peer.last_received_handshake_time() / 1_000_000) as i64;
+    stamped_ms.saturating_sub(peer.connection_time())
+}
+
+/// The jobs and their state (see the module documentation).
+pub struct Jobs {
+    parts: Arc<SchedulerParts>,
+    settings: SchedulerSettings,
+    executor: Box<dyn Executor>,
+    penalties: Penalties,
+    in_flight: Arc<InFlight>,
+    next_health_check: UnixMillis,
+    next_discovery: UnixMillis,
+    /// The disagreement last warned about (so it is logged once, not every period).
+    clock_warned: Option<i64>,
+    /// Whether "no peers: retrying the boot nodes" was logged for the current lonely spell.
+    alone_logged: bool,
+    /// Set on shutdown: queued jobs that have not started are skipped.
+    stopping: Arc<AtomicBool>,
+}
+
+impl Jobs {
+    /// Jobs whose first health check and discovery round come one period after `now`.
+    pub fn new(
+        parts: SchedulerParts,
+        settings: SchedulerSettings,
+        executor: Box<dyn Executor>,
+        now: UnixMillis,
+    ) -> Jobs {
+        Jobs {
+            next_health_check: now.saturating_add(settings.health_check_period_ms),
+            next_discovery: now.saturating_add(settings.discovery_period_ms),
+            penalties: Penalties::new(settings.penalties.clone()),
+            parts: Arc::new(parts),
+            settings,
+            executor,
+            in_flight: Arc::new(InFlight::default()),
+            clock_warned: None,
+            alone_logged: false,
+            stopping: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The score the reputation rule gives `pubkey_hex` now.
+    pub fn score(&self, pubkey_hex: &str, now: UnixMillis) -> i64 {
+        self.penalties.score(pubkey_hex, now)
+    }
+
+    /// Runs `work` on the executor unless a job with `key` is still running.
+    fn spawn(&self, key: String, work: impl FnOnce() + Send + 'static) -> bool {
+        let Some(guard) = start(&self.in_flight, key) else {
+            return false;
+        };
+        let stopping = self.stopping.clone();
+        self.executor.execute(Box::new(move || {
+            let _guard = guard;
+            if !stopping.load(Ordering::SeqCst) {
+                work();
+            }
+        }))
+    }
+
+    /// One round of everything due at `now`.
+    pub fn tick(&mut self, now: UnixMillis) {
+        self.expire(now);
+        self.retry_boot_nodes_when_alone(now);
+        self.reconnect(now);
+        if now >= self.next_health_check {
+            self.next_health_check = now.saturating_add(self.settings.health_check_period_ms);
+            self.check_health();
+            self.check_clock();
+        }
+        if self.settings.discovery_enabled && now >= self.next_discovery {
+            self.next_discovery = now.saturating_add(self.settings.discovery_period_ms);
+            self.discover();
+        }
+    }
+
+    /// Unconfirmed peers past their timeout leave; ended bans are lifted (logged once each).
+    fn expire(&self, now: UnixMillis) {
+        let parts = self.parts.clone();
+        self.spawn("purge".into(), move || {
+            parts.connector.purge_unconfirmed();
+        });
+        for ban in self.parts.network.pool().blacklist().purge_expired(now) {
+            info!("ban of host {} lifted (it was: {})", ban.host, ban.reason);
+        }
+    }
+
+    /// A node without any peer retries its boot nodes (forever, capped backoff) instead of
+    /// waiting alone.
+    fn retry_boot_nodes_when_alone(&mut self, now: UnixMillis) {
+        let network = &self.parts.network;
+        if !network.pool().is_empty() {
+            self.alone_logged = false;
+            return;
+        }
+        let mut scheduled = 0;
+        for boot in network.boot_nodes() {
+            if network.reconnections().schedule_now(boot, now) {
+                scheduled += 1;
+            }
+        }
+        if scheduled > 0 && !self.alone_logged {
+            self.alone_logged = true;
+            info!("no peers: retrying {scheduled} boot node(s) until one answers");
+        }
+    }
+
+    /// Dials every reconnection that is due (C# `PeerReconnectionWorker`).
+    fn reconnect(&self, now: UnixMillis) {
+        let network = &self.parts.network;
+        for entry in network.reconnections().ready(Some(now.saturating_add(1))) {
+            let endpoint = entry.endpoint.clone();
+            if network.pool().find_by_endpoint(&endpoint).is_some() {
+                network.reconnections().cancel(&endpoint);
+                debug!("{endpoint} is connected again: reconnection cancelled");
+                continue;
+            }
+            let parts = self.parts.clone();
+            let key = format!("dial {endpoint}");
+            self.spawn(key, move || {
+                reconnect_once(&parts, &endpoint, entry.retry_count)
+            });
+        }
+    }
+
+    /// CheckHealth every confirmed peer (spec 8.1), one job per peer.
+    fn check_health(&self) {
+        let pool = self.parts.network.pool();
+        for peer in pool.peers(true).into_iter().filter(|p| p.is_connected()) {
+            let network = self.parts.network.clone();
+            let key = format!("health {}", peer.pubkey_hex());
+            self.spawn(key, move || {
+                if let Err(e) = peer.check_health() {
+                    network.health_check_failed(&peer, &e);
+                }
+            });
+        }
+    }
+
+    /// Warns (once per change) when our clock disagrees with most peers' by more than
+    /// [`CLOCK_DRIFT_THRESHOLD_MS`].
+    fn check_clock(&mut self) {
+        let offsets: Vec<i64> = self
+            .parts
+            .network
+            .pool()
+            .peers(false)
+            .iter()
+            .map(|p| clock_offset_ms(p.as_ref()))
+            .collect();
+        match clock_disagreement(&offsets, CLOCK_DRIFT_THRESHOLD_MS) {
+            Some(median) if self.clock_warned.is_none() => {
+                warn!(
+                    "our clock differs from most peers' by about {median} ms (median of {}); \
+                     handshakes fail beyond 1500 ms: check the system time",
+                    offsets.len()
+                );
+                self.clock_warned = Some(median);
+            }
+            None if self.clock_warned.is_some() => {
+                info!("our clock agrees with our peers' again");
+                self.clock_warned = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// One discovery round on a worker (spec 8.3).
+    fn discover(&self) {
+        let parts = self.parts.clone();
+        self.spawn("discovery".into(), move || {
+            let report = parts
+                .discovery
+                .run_round(&parts.network, parts.connector.as_ref());
+            info!(
+                "discovery: asked {} peer(s), got {} node(s), kept {} new, {} unreachable, \
+                 {} discarded; dialed {} ({} connected); table {} node(s){}",
+                report.asked,
+                report.nodes_received,
+                report.added,
+                report.unreachable,
+                report.discarded,
+                report.dialed,
+                report.connected,
+                report.table_size,
+                match &report.refreshed {
+                    Some((endpoint, true)) => format!("; {endpoint} still answers"),
+                    Some((endpoint, false)) => format!("; {endpoint} removed (no answer)"),
+                    None => String::new(),
+                }
+            );
+        });
+    }
+
+    /// Judges one offence and carries out the verdict (the disconnects on a worker).
+    pub fn judge(&mut self, report: PenaltyReport, now: UnixMillis) {
+        let network = &self.parts.network;
+        let Some(peer) = network.pool().get(&report.pubkey_hex) else {
+            debug!(
+                "{} by {}, no longer a peer: {}",
+                report.offence.name(),
+                short_key(&report.pubkey_hex),
+                report.detail
+            );
+            return;
+        };
+        let host = peer.endpoint().host.clone();
+        let verdict = self
+            .penalties
+            .judge(&report.pubkey_hex, &host, report.offence, now);
+        if verdict == Verdict::Keep {
+            return;
+        }
+        let network = network.clone();
+        let key = format!("penalty {}", report.pubkey_hex);
+        let work = move || {
+            network.enforce(&report.pubkey_hex, &host, &verdict);
+        };
+        if !self.spawn(key, work) {
+            debug!(
+                "penalty of {} already being carried out",
+                short_key(peer.pubkey_hex())
+            );
+        }
+    }
+}
+
+/// One reconnection attempt on `endpoint` (on a worker).
+fn reconnect_once(parts: &SchedulerParts, endpoint: &Endpoint, retries: u32) {
+    let network = &parts.network;
+    info!("reconnecting to {endpoint} (attempt {})", retries + 1);
+    let failure = match parts.connector.dial(endpoint) {
+        Ok(true) => {
+            network.reconnections().cancel(endpoint);
+            info!("reconnected to {endpoint}");
+            return;
+        }
+        Ok(false) if network.pool().find_by_endpoint(endpoint).is_some() => {
+            network.reconnections().cancel(endpoint);
+            return;
+        }
+        Ok(false) => "not dialed (refused by the pool rules)".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    match network
+        .reconnections()
+        .attempt_failed(endpoint, parts.clock.now_millis())
+    {
+        RetryOutcome::Retry {
+            next_attempt,
+            retry_count,
+        } => info!(
+            "reconnection to {endpoint} failed ({failure}); retry {} in {} s",
+            retry_count + 1,
+            (next_attempt - parts.clock.now_millis()).max(0) / 1000
+        ),
+        RetryOutcome::GaveUp => warn!(
+            "reconnection to {endpoint} failed ({failure}); giving up after the maximum \
+             reconnection time"
+        ),
+        RetryOutcome::NotPending => {}
+    }
+}
+
+/// The running `scheduler` thread and its workers.
+pub struct Scheduler {
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Scheduler {
+    /// Starts the thread with `workers` (at least 1) `scheduler-<i>` workers. Offence reports
+    /// from `penalties` are judged as they arrive.
+    pub fn start(
+        parts: SchedulerParts,
+        settings: SchedulerSettings,
+        workers: usize,
+        penalties: Receiver<PenaltyReport>,
+    ) -> std::io::Result<Scheduler> {
+        let pool = WorkerPool::start("scheduler", workers, SCHEDULER_QUEUE)?;
+        let (stop_tx, stop) = bounded::<()>(0);
+        let clock = parts.clock.clone();
+        let now = clock.now_millis();
+        let thread = crate::thread::spawn("scheduler", move || {
+            let mut jobs = Jobs::new(parts, settings, Box::new(pool), now);
+            let ticker = tick(SCHEDULER_TICK);
+            loop {
+                select! {
+                    recv(stop) -> _ => break,
+                    recv(ticker) -> _ => jobs.tick(clock.now_millis()),
+                    recv(penalties) -> report => match report {
+                        Ok(report) => jobs.judge(report, clock.now_millis()),
+                        Err(_) => break,
+                    },
+                }
+            }
+            jobs.stop_workers();
+            Ok(())
+        })?;
+        Ok(Scheduler {
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the thread, then its workers after their current jobs.
+    pub fn stop(mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Jobs {
+    /// Skips the queued jobs and waits for the running ones (each bounded by its deadline).
+    fn stop_workers(self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.executor.shutdown();
+    }
+}
