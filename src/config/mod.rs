@@ -95,9 +95,9 @@ pub const DEFAULT_REPUTATION_HALF_LIFE_MS: u64 = 60_000;
 pub const DEFAULT_DISCONNECT_THRESHOLD: i64 = -1_000;
 /// Default `ban_threshold`.
 pub const DEFAULT_BAN_THRESHOLD: i64 = -2_000;
-/// Default penalty of an invalid transaction: 50 in a row (the C# limit) reach the disconnect
-/// threshold.
-pub const DEFAULT_INVALID_TRANSACTION_PENALTY: u32 = 20;
+/// Default penalty of an invalid transaction: the C# limit (more than 50 within 10 s bans the
+/// host) decides bursts; a steady trickle of one every 5 s settles near -180.
+pub const DEFAULT_INVALID_TRANSACTION_PENALTY: u32 = 10;
 /// Default penalty of a bad signature on a block.
 pub const DEFAULT_BAD_SIGNATURE_PENALTY: u32 = 500;
 /// Default penalty of a malformed message.

@@ -637,6 +637,28 @@ mod tests {
     }
 
     #[test]
+    fn reputation_thresholds_are_ordered_and_negative() {
+        let mut raw = RawConfig::default();
+        raw.reputation.ban_threshold = Some(Int::new(-500));
+        let e = err(raw);
+        assert_eq!(e.key, "reputation.ban_threshold");
+        assert!(
+            e.reason.contains("at most disconnect_threshold"),
+            "{}",
+            e.reason
+        );
+        let mut raw = RawConfig::default();
+        raw.reputation.disconnect_threshold = Some(Int::new(0));
+        assert_eq!(err(raw).key, "reputation.disconnect_threshold");
+        let mut raw = RawConfig::default();
+        raw.network.persistent_peers = Some(vec!["a:1".into(), "b:x".into()]);
+        assert_eq!(err(raw).key, "network.persistent_peers[1]");
+        let mut raw = RawConfig::default();
+        raw.threads.scheduler_workers = Some(Int::new(0));
+        assert_eq!(err(raw).key, "threads.scheduler_workers");
+    }
+
+    #[test]
     fn authorized_keys_are_checked() {
         let k = "network.authorized_keys[0]";
         assert!(authorized_key(k, KEY).is_ok());

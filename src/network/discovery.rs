@@ -263,6 +263,7 @@ mod tests {
             connected: true,
             connection_time: NOW,
             nodes,
+            unhealthy: false,
         }
     }
 

@@ -26,6 +26,6 @@ pub mod seen_cache;
 pub mod service;
 pub mod sync_state;
 #[cfg(test)]
-mod test_peer;
+pub(crate) mod test_peer;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;

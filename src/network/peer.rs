@@ -176,6 +176,7 @@ mod tests {
             connected,
             connection_time,
             nodes: Vec::new(),
+            unhealthy: false,
         }
     }
 

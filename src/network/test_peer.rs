@@ -18,6 +18,8 @@ pub(crate) struct StubPeer {
     pub connection_time: UnixMillis,
     /// What `request_nodes` answers.
     pub nodes: Vec<NodeRecord>,
+    /// `check_health` fails (unrecoverable).
+    pub unhealthy: bool,
 }
 
 impl Peer for StubPeer {
@@ -56,6 +58,9 @@ impl Peer for StubPeer {
         Ok(())
     }
     fn check_health(&self) -> Result<(), PeerRequestError> {
+        if self.unhealthy {
+            return Err(PeerRequestError::unrecoverable("stub: unhealthy"));
+        }
         Ok(())
     }
     fn disconnect(&self, _graceful: bool) {}

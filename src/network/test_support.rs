@@ -19,14 +19,15 @@ pub(crate) const PERIOD_MS: i64 = 60_000;
 /// A service on a pool with `limits`, a manual clock at [`NOW`] and the C# reconnection
 /// defaults; keep the directory alive as long as the service.
 pub(crate) fn network_service(limits: PoolLimits) -> (Arc<NetworkService>, TempDir) {
-    network_service_with(limits, Vec::new(), Vec::new())
+    network_service_with(limits, Vec::new(), Vec::new(), ManualClock::new(NOW))
 }
 
-/// [`network_service`] with boot nodes and persistent peers.
+/// [`network_service`] with boot nodes, persistent peers and the clock given.
 pub(crate) fn network_service_with(
     limits: PoolLimits,
     boot_nodes: Vec<Endpoint>,
     persistent: Vec<Endpoint>,
+    clock: ManualClock,
 ) -> (Arc<NetworkService>, TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let chain = EmbeddedChain::open(
@@ -42,7 +43,7 @@ pub(crate) fn network_service_with(
     let service = NetworkService::new(
         Arc::new(PeerPool::new(limits)),
         Arc::new(chain),
-        Arc::new(ManualClock::new(NOW)),
+        Arc::new(clock),
         Arc::new(SyncState::new(512)),
         Arc::new(Reconnections::new(ReconnectionPolicy {
             period_ms: PERIOD_MS,

@@ -441,3 +441,315 @@ impl Jobs {
         self.executor.shutdown();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::connector::DialError;
+    use crate::network::node_table::NodeTable;
+    use crate::network::peer_pool::{PeerPool, PoolLimits};
+    use crate::network::penalty::{Offence, OffenceWeights};
+    use crate::network::test_peer::StubPeer;
+    use crate::network::test_support::{network_service_with, NOW, PERIOD_MS};
+    use crate::types::{Hash, ManualClock};
+    use std::sync::atomic::AtomicUsize;
+
+    /// Runs work at once on the calling thread.
+    struct Inline;
+
+    impl Executor for Inline {
+        fn execute(&self, work: Work) -> bool {
+            work();
+            true
+        }
+    }
+
+    /// Dials succeed for the ports that answer and put a stub peer in the pool.
+    struct Connector {
+        pool: Arc<PeerPool>,
+        answering: Mutex<HashSet<u16>>,
+        dials: Mutex<Vec<u16>>,
+        purges: AtomicUsize,
+    }
+
+    impl PeerConnector for Connector {
+        fn dial(&self, endpoint: &Endpoint) -> Result<bool, DialError> {
+            self.dials.lock().push(endpoint.port);
+            if !self.answering.lock().contains(&endpoint.port) {
+                return Err(DialError("connection refused".into()));
+            }
+            let peer = stub(&format!("k{}", endpoint.port), endpoint.clone(), false);
+            Ok(self.pool.try_add(Arc::new(peer), NOW).is_ok())
+        }
+        fn is_reachable(&self, endpoint: &Endpoint) -> bool {
+            self.answering.lock().contains(&endpoint.port)
+        }
+        fn purge_unconfirmed(&self) -> usize {
+            self.purges.fetch_add(1, Ordering::SeqCst);
+            0
+        }
+    }
+
+    fn ep(port: u16) -> Endpoint {
+        Endpoint {
+            host: "10.0.0.1".into(),
+            port,
+        }
+    }
+
+    fn stub(key: &str, endpoint: Endpoint, unhealthy: bool) -> StubPeer {
+        StubPeer {
+            key: key.into(),
+            endpoint,
+            inbound: false,
+            connected: true,
+            connection_time: NOW,
+            nodes: Vec::new(),
+            unhealthy,
+        }
+    }
+
+    fn penalties() -> PenaltySettings {
+        PenaltySettings {
+            invalid_transaction_limit: 50,
+            invalid_transaction_window_ms: 10_000,
+            ban_duration_ms: 300_000,
+            half_life_ms: 60_000,
+            disconnect_threshold: -1_000,
+            ban_threshold: -2_000,
+            weights: OffenceWeights {
+                invalid_transaction: 10,
+                bad_signature: 500,
+                malformed_message: 200,
+                inconsistent_blocks: 1_000,
+                request_timeout: 50,
+            },
+        }
+    }
+
+    struct Fixture {
+        jobs: Jobs,
+        network: Arc<NetworkService>,
+        connector: Arc<Connector>,
+        _dir: tempfile::TempDir,
+    }
+
+    fn fixture(boot: Vec<Endpoint>, persistent: Vec<Endpoint>) -> Fixture {
+        let clock = ManualClock::new(NOW);
+        let (network, dir) =
+            network_service_with(PoolLimits::unlimited(), boot, persistent, clock.clone());
+        let connector = Arc::new(Connector {
+            pool: network.pool().clone(),
+            answering: Mutex::new(HashSet::new()),
+            dials: Mutex::new(Vec::new()),
+            purges: AtomicUsize::new(0),
+        });
+        let jobs = Jobs::new(
+            SchedulerParts {
+                network: network.clone(),
+                connector: connector.clone(),
+                discovery: Arc::new(Discovery::new(Arc::new(NodeTable::new(10)), "ee".into())),
+                clock: Arc::new(clock),
+            },
+            SchedulerSettings {
+                health_check_period_ms: PERIOD_MS,
+                discovery_period_ms: PERIOD_MS,
+                discovery_enabled: false,
+                penalties: penalties(),
+            },
+            Box::new(Inline),
+            NOW,
+        );
+        Fixture {
+            jobs,
+            network,
+            connector,
+            _dir: dir,
+        }
+    }
+
+    /// Scenario 136 (our split): every tick expires unconfirmed peers through the connector.
+    #[test]
+    fn every_tick_purges_unconfirmed_peers() {
+        let mut f = fixture(vec![], vec![]);
+        f.jobs.tick(NOW);
+        f.jobs.tick(NOW + 1);
+        assert_eq!(f.connector.purges.load(Ordering::SeqCst), 2);
+    }
+
+    /// Scenarios 137 and 138: a due entry already in the pool, or whose dial succeeds, is
+    /// removed; entries not yet due are left alone.
+    #[test]
+    fn due_entries_are_dialed_and_removed_on_success() {
+        let mut f = fixture(vec![], vec![]);
+        let book = f.network.reconnections().clone();
+        f.network
+            .pool()
+            .try_add(Arc::new(stub("k1", ep(1), false)), NOW)
+            .unwrap();
+        book.schedule(&ep(1), "k1", NOW);
+        book.schedule(&ep(2), "k2", NOW);
+        book.schedule(&ep(3), "k3", NOW + 10);
+        f.connector.answering.lock().insert(2);
+        f.jobs.tick(NOW + PERIOD_MS);
+        assert!(!book.is_pending(&ep(1)), "already connected");
+        assert!(!book.is_pending(&ep(2)), "reconnected");
+        assert!(book.is_pending(&ep(3)), "not due yet");
+        assert_eq!(*f.connector.dials.lock(), vec![2]);
+        assert!(f.network.pool().find_by_endpoint(&ep(2)).is_some());
+    }
+
+    /// Scenarios 139 and 140: a failed dial doubles the wait; past the maximum time the entry
+    /// is given up.
+    #[test]
+    fn failed_dials_back_off_and_are_given_up() {
+        let mut f = fixture(vec![], vec![]);
+        let book = f.network.reconnections().clone();
+        book.schedule(&ep(5), "k5", NOW);
+        let now = NOW + PERIOD_MS;
+        f.jobs.tick(now);
+        let entry = book.get(&ep(5)).unwrap();
+        assert_eq!(entry.retry_count, 1);
+        assert_eq!(
+            entry.next_attempt,
+            NOW + 2 * PERIOD_MS,
+            "clock still at NOW"
+        );
+        // Due again only two periods later.
+        f.jobs.tick(now + PERIOD_MS / 2);
+        assert_eq!(f.connector.dials.lock().len(), 1);
+        let mut now = now;
+        while book.is_pending(&ep(5)) {
+            now += 3_600_000;
+            f.jobs.tick(now);
+            assert!(now < NOW + 3 * 86_400_000, "never given up");
+        }
+        assert!(f.connector.dials.lock().len() > 5);
+    }
+
+    #[test]
+    fn a_node_without_peers_retries_its_boot_nodes() {
+        let mut f = fixture(vec![ep(7)], vec![]);
+        f.jobs.tick(NOW);
+        assert_eq!(*f.connector.dials.lock(), vec![7], "dialed at once");
+        let entry = f.network.reconnections().get(&ep(7)).unwrap();
+        assert!(entry.forever);
+        f.connector.answering.lock().insert(7);
+        f.jobs.tick(entry.next_attempt);
+        assert!(f.network.pool().find_by_endpoint(&ep(7)).is_some());
+        assert!(!f.network.reconnections().is_pending(&ep(7)));
+    }
+
+    /// Spec 8.1: a peer failing its health check is dropped and, being outbound, scheduled.
+    #[test]
+    fn unhealthy_peers_are_dropped_and_scheduled() {
+        let mut f = fixture(vec![], vec![]);
+        let pool = f.network.pool();
+        pool.try_add(Arc::new(stub("sick", ep(8), true)), NOW)
+            .unwrap();
+        pool.try_add(Arc::new(stub("fine", ep(9), false)), NOW)
+            .unwrap();
+        f.jobs.tick(NOW + 1);
+        assert!(
+            pool.get("sick").is_some(),
+            "first health check one period after start"
+        );
+        f.jobs.tick(NOW + PERIOD_MS);
+        assert!(pool.get("sick").is_none());
+        assert!(pool.get("fine").is_some());
+        assert!(f.network.reconnections().is_pending(&ep(8)));
+    }
+
+    fn report(key: &str, offence: Offence) -> PenaltyReport {
+        PenaltyReport {
+            pubkey_hex: key.into(),
+            offence,
+            detail: "test".into(),
+        }
+    }
+
+    /// Scenario 128 end to end: the 51st distinct invalid transaction from a host bans it; its
+    /// peer is dropped and not scheduled; the ban is lifted when it ends.
+    #[test]
+    fn an_invalid_transaction_burst_bans_the_host() {
+        let mut f = fixture(vec![], vec![]);
+        let pool = f.network.pool().clone();
+        pool.try_add(Arc::new(stub("bad", ep(10), false)), NOW)
+            .unwrap();
+        pool.try_add(
+            Arc::new(stub(
+                "other",
+                Endpoint {
+                    host: "10.0.0.2".into(),
+                    port: 1,
+                },
+                false,
+            )),
+            NOW,
+        )
+        .unwrap();
+        for i in 0..50u8 {
+            let id = Hash::from_slice(&[i; 32]).unwrap();
+            f.jobs
+                .judge(report("bad", Offence::InvalidTransaction(id)), NOW);
+        }
+        assert!(pool.get("bad").is_some(), "50 are within the limit");
+        let id = Hash::from_slice(&[99; 32]).unwrap();
+        f.jobs
+            .judge(report("bad", Offence::InvalidTransaction(id)), NOW);
+        assert!(pool.get("bad").is_none());
+        assert!(pool.get("other").is_some());
+        assert!(pool.blacklist().is_listed("10.0.0.1", NOW + 300_000));
+        assert!(!f.network.reconnections().is_pending(&ep(10)));
+        let bans = pool.blacklist().bans(NOW);
+        assert!(
+            bans[0].reason.contains("invalid transactions"),
+            "{:?}",
+            bans
+        );
+        f.jobs.tick(NOW + 300_001);
+        assert!(pool.blacklist().bans(NOW + 300_001).is_empty());
+        assert_eq!(pool.blacklist().len(), 0, "lifted by the tick");
+    }
+
+    #[test]
+    fn reputation_disconnects_then_bans() {
+        let mut f = fixture(vec![], vec![]);
+        let pool = f.network.pool().clone();
+        pool.try_add(Arc::new(stub("noisy", ep(11), false)), NOW)
+            .unwrap();
+        for _ in 0..4 {
+            f.jobs
+                .judge(report("noisy", Offence::MalformedMessage), NOW);
+        }
+        assert_eq!(f.jobs.score("noisy", NOW), -800);
+        assert!(pool.get("noisy").is_some());
+        f.jobs
+            .judge(report("noisy", Offence::MalformedMessage), NOW);
+        assert!(pool.get("noisy").is_none(), "dropped at -1000");
+        assert!(
+            !pool.blacklist().is_listed("10.0.0.1", NOW),
+            "not banned yet"
+        );
+        // Offences of a peer that is gone are not judged.
+        f.jobs
+            .judge(report("noisy", Offence::MalformedMessage), NOW);
+        assert_eq!(f.jobs.score("noisy", NOW), -1_000);
+    }
+
+    #[test]
+    fn clock_disagreement_needs_a_majority_beyond_the_threshold() {
+        assert_eq!(clock_disagreement(&[], 1_000), None);
+        assert_eq!(clock_disagreement(&[0, 10, -20], 1_000), None);
+        assert_eq!(clock_disagreement(&[1_500, 2_000, 0], 1_000), Some(1_500));
+        assert_eq!(
+            clock_disagreement(&[-3_000, -2_000, -1_500, 0], 1_000),
+            Some(-1_500)
+        );
+        assert_eq!(
+            clock_disagreement(&[5_000, 0, 0], 1_000),
+            None,
+            "one odd peer"
+        );
+    }
+}

@@ -18,6 +18,7 @@ fn peer(key: &str, host: &str, inbound: bool) -> Arc<dyn Peer> {
         connected: true,
         connection_time: NOW,
         nodes: Vec::new(),
+        unhealthy: false,
     })
 }
 
@@ -32,6 +33,7 @@ fn stale(key: &str, host: &str, inbound: bool) -> Arc<dyn Peer> {
         connected: false,
         connection_time: NOW - PEER_CONNECTION_TIMEOUT_MS - 1,
         nodes: Vec::new(),
+        unhealthy: false,
     })
 }
 
