@@ -14,6 +14,7 @@ mod network_service;
 mod peer_pool;
 mod propagation;
 mod receive;
+mod scheduler;
 mod stream;
 mod support;
 mod tls;

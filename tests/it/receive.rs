@@ -23,7 +23,7 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(20);
 
 /// Writes `items` on a client stream, half-closes it and returns how the call ended.
-fn stream_all<T>(
+pub(crate) fn stream_all<T>(
     (mut sink, receiver): (ClientCStreamSender<T>, ClientCStreamReceiver<VoidReply>),
     items: Vec<T>,
 ) -> Result<VoidReply, RpcStatusCode> {

@@ -13,7 +13,7 @@ use aelf_net::grpc::tls::{server_credentials, TlsIdentity};
 use aelf_net::pb::aelf_core::Transaction;
 use aelf_net::pb::network_types::{
     BlockAnnouncement, BlockWithTransactions, BlocksRequest, ConfirmHandshakeRequest,
-    HandshakeError, LibAnnouncement,
+    HandshakeError, HandshakeReply, LibAnnouncement,
 };
 use aelf_net::pb::peer_service::{PingRequest, PongReply, VoidReply};
 use aelf_net::pb::peer_service_grpc::{create_peer_service, PeerService, PeerServiceClient};
@@ -166,6 +166,23 @@ impl WirePeer {
     /// Legacy handshake and confirmation with the daemon at `daemon_port`: the client and the
     /// session the daemon gave us.
     pub(crate) fn connect(&self, daemon_port: u16) -> (PeerServiceClient, Vec<u8>) {
+        let (client, reply) = self.handshake(daemon_port);
+        assert_eq!(
+            reply.error.enum_value_or_default(),
+            HandshakeError::HANDSHAKE_OK
+        );
+        let session = reply.handshake.session_id.clone();
+        client
+            .confirm_handshake_opt(
+                &ConfirmHandshakeRequest::new(),
+                headers(&self.key.pubkey_hex(), Some(&session)),
+            )
+            .unwrap();
+        (client, session)
+    }
+
+    /// A legacy DoHandshake to the daemon at `daemon_port`, whatever it answers.
+    pub(crate) fn handshake(&self, daemon_port: u16) -> (PeerServiceClient, HandshakeReply) {
         let (channel, _) = connect(
             "127.0.0.1",
             daemon_port,
@@ -179,18 +196,7 @@ impl WirePeer {
         let reply = client
             .do_handshake_opt(&request, headers(&self.key.pubkey_hex(), None))
             .unwrap();
-        assert_eq!(
-            reply.error.enum_value_or_default(),
-            HandshakeError::HANDSHAKE_OK
-        );
-        let session = reply.handshake.session_id.clone();
-        client
-            .confirm_handshake_opt(
-                &ConfirmHandshakeRequest::new(),
-                headers(&self.key.pubkey_hex(), Some(&session)),
-            )
-            .unwrap();
-        (client, session)
+        (client, reply)
     }
 
     pub(crate) fn stop(mut self) {

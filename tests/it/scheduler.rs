@@ -1,0 +1,158 @@
+//! The scheduler across processes (issue 5): a killed peer is dialed again once it is back, a
+//! node that knows one boot node finds a third node through discovery, and a peer that floods
+//! invalid transactions is dropped and its host refused until the ban ends. Periods are short
+//! (1 s) through the config; every wait is on a log line or a condition, with a deadline.
+
+use crate::daemon::value_after;
+use crate::propagation::{config, Node};
+use crate::receive::stream_all;
+use crate::support::free_port;
+use crate::wire_broadcast::WirePeer;
+use crate::wire_peer::headers;
+use aelf_net::chain::{synthetic_transactions, ChainTip};
+use aelf_net::crypto::NodeKey;
+use aelf_net::pb::network_types::HandshakeError;
+use aelf_net::pb::peer_service::HealthCheckRequest;
+use aelf_net::types::Hash;
+
+const STREAM: &str = "1.9.0.0";
+/// One-second health checks, reconnection and discovery periods.
+const FAST: &str = "[network]\n";
+
+fn fast(extra_network: &str) -> String {
+    format!("peer_reconnection_period_ms = 1000\npeer_discovery_period_ms = 1000\n{extra_network}")
+}
+
+/// A config with `network_lines` added to its `[network]` section.
+fn config_with(
+    dir: &std::path::Path,
+    port: u16,
+    boot: &[u16],
+    network_lines: &str,
+    extra: &str,
+) -> std::path::PathBuf {
+    let path = config(dir, port, boot, STREAM, extra);
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        FAST,
+        &format!("{FAST}{network_lines}\n"),
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_killed_peer_is_reconnected_when_it_comes_back() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (port_a, port_b) = (free_port(), free_port());
+    let b_config = config_with(dir_b.path(), port_b, &[], &fast(""), "");
+    let mut b = Node::start(b_config.clone());
+    let mut a = Node::start(config_with(dir_a.path(), port_a, &[port_b], &fast(""), ""));
+    a.daemon.wait_for("peer connected:");
+    b.daemon.wait_for("peer connected:");
+
+    b.daemon.signal(libc::SIGKILL);
+    b.daemon.wait_exit();
+    a.daemon.wait_for("reconnection scheduled");
+    // Two failed attempts (one and two periods later) before B is back.
+    let target = format!("reconnection to 127.0.0.1:{port_b} failed");
+    a.daemon.wait_for(&target);
+    a.daemon.wait_for(&target);
+    let mut b = Node::start(b_config);
+    a.daemon
+        .wait_for(&format!("reconnected to 127.0.0.1:{port_b}"));
+    // B has no boot nodes: the connection is A's doing.
+    let line = b.daemon.wait_for("peer connected:");
+    assert!(line.contains("(inbound)"), "{line}");
+    a.stop();
+    b.stop();
+}
+
+#[test]
+fn discovery_finds_a_third_node_through_the_only_boot_node() {
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (port_a, port_b, port_c) = (free_port(), free_port(), free_port());
+    let quiet = "enable_peer_discovery = false";
+    let mut b = Node::start(config_with(dirs[1].path(), port_b, &[], &fast(quiet), ""));
+    let mut c = Node::start(config_with(
+        dirs[2].path(),
+        port_c,
+        &[port_b],
+        &fast(quiet),
+        "",
+    ));
+    c.daemon.wait_for("peer connected:");
+    b.daemon.wait_for("peer connected:");
+    let mut a = Node::start(config_with(
+        dirs[0].path(),
+        port_a,
+        &[port_b],
+        &fast(""),
+        "",
+    ));
+    a.daemon
+        .wait_for(&format!("at 127.0.0.1:{port_b} (outbound)"));
+    // B tells A about C; A checks that C answers, keeps it and dials it.
+    let line = a
+        .daemon
+        .wait_for(&format!("at 127.0.0.1:{port_c} (outbound)"));
+    assert!(line.contains("peer connected"), "{line}");
+    let report = a.daemon.wait_for("discovery: asked");
+    assert!(value_after(&report, "asked ").parse::<usize>().unwrap() >= 1);
+    c.daemon
+        .wait_for(&format!("at 127.0.0.1:{port_a} (inbound)"));
+    for node in [a, b, c] {
+        node.stop();
+    }
+}
+
+#[test]
+fn a_flood_of_invalid_transactions_bans_the_host_until_the_ban_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut node = Node::start(config_with(
+        dir.path(),
+        port,
+        &[],
+        "",
+        "[reputation]\nban_duration_ms = 15000\n",
+    ));
+    let wire = WirePeer::start(false);
+    let (client, session) = wire.connect(port);
+    node.daemon.wait_for("peer connected:");
+
+    // Sixty transactions, well formed but with signatures that do not verify.
+    let key = NodeKey::generate();
+    let tip = ChainTip {
+        hash: Hash::ZERO,
+        height: 1,
+    };
+    let txs: Vec<_> = synthetic_transactions(&key, &tip, 60, 1)
+        .into_iter()
+        .map(|mut tx| {
+            tx.signature = vec![7; 65];
+            tx
+        })
+        .collect();
+    let opt = || headers(&wire.key.pubkey_hex(), Some(&session));
+    let call = client.transaction_broadcast_stream_opt(opt()).unwrap();
+    let _ = stream_all(call, txs);
+    let line = node.daemon.wait_for("banned host 127.0.0.1");
+    assert!(line.contains("invalid transactions"), "{line}");
+
+    // Out of the pool: its session is no longer accepted.
+    assert!(client
+        .check_health_opt(&HealthCheckRequest::new(), opt())
+        .is_err());
+    // Refused while the ban lasts.
+    let (_, reply) = wire.handshake(port);
+    assert_ne!(
+        reply.error.enum_value_or_default(),
+        HandshakeError::HANDSHAKE_OK
+    );
+    // Welcome again once it is lifted.
+    node.daemon.wait_for("ban of host 127.0.0.1 lifted");
+    let (_client, _session) = wire.connect(port);
+    wire.stop();
+    node.stop();
+}
