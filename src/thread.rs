@@ -2,7 +2,7 @@
 //! [`WorkerPool`] is the named worker threads on one bounded queue that the server and the
 //! scheduler run their blocking work on.
 
-use crossbeam_channel::{bounded, Sender};
+use crossbeam_channel::{bounded, Receiver, Sender};
 use std::io;
 use std::thread::{Builder, JoinHandle};
 
@@ -18,6 +18,50 @@ where
             log::error!("thread {owned} failed: {e}");
         }
     })
+}
+
+/// A named thread that runs until it is told to stop: its closure gets a receiver that
+/// disconnects on [`StoppableThread::stop`] (select on it). Dropping it stops it too.
+pub struct StoppableThread {
+    name: String,
+    stop: Option<Sender<()>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl StoppableThread {
+    pub fn spawn<F>(name: &str, f: F) -> io::Result<StoppableThread>
+    where
+        F: FnOnce(Receiver<()>) -> Result<(), String> + Send + 'static,
+    {
+        let (stop, stopped) = bounded::<()>(0);
+        let handle = spawn(name, move || f(stopped))?;
+        Ok(StoppableThread {
+            name: name.to_owned(),
+            stop: Some(stop),
+            handle: Some(handle),
+        })
+    }
+
+    /// Tells the thread to stop and waits for it.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        // Dropping the sender disconnects the stop channel, which wakes the thread's select.
+        drop(self.stop.take());
+        if let Some(handle) = self.handle.take() {
+            if handle.join().is_err() {
+                log::error!("thread {} panicked", self.name);
+            }
+        }
+    }
+}
+
+impl Drop for StoppableThread {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
 }
 
 /// A unit of work for a [`WorkerPool`].

@@ -11,13 +11,13 @@ use crate::crypto::NodeKey;
 use crate::pb::aelf_block::BlockHeader;
 use crate::pb::aelf_core::Transaction;
 use crate::pb::network_types::BlockWithTransactions;
+use crate::thread::StoppableThread;
 use crate::types::{block_hash, timestamp_from_millis, transaction_id, Address, Clock, Hash};
-use crossbeam_channel::{bounded, select, tick, Receiver, Sender, TryRecvError};
-use log::{debug, error, info, warn};
+use crossbeam_channel::{select, tick, Receiver, TryRecvError};
+use log::{debug, info, warn};
 use protobuf::MessageField;
 use std::io;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// At most this many pending transactions go into one block, besides the synthetic ones.
@@ -130,8 +130,7 @@ pub fn synthetic_transactions(
 
 /// The running `producer` thread. [`BlockProducer::stop`] (or dropping it) stops and joins it.
 pub struct BlockProducer {
-    stop: Option<Sender<()>>,
-    handle: Option<JoinHandle<()>>,
+    thread: StoppableThread,
 }
 
 /// What the producer thread owns.
@@ -158,7 +157,6 @@ impl BlockProducer {
         pending: Arc<dyn PendingTransactions>,
         on_mined: Box<dyn Fn(&BlockWithTransactions) + Send>,
     ) -> io::Result<BlockProducer> {
-        let (stop_tx, stop_rx) = bounded::<()>(1);
         let mut production = Production {
             chain,
             key,
@@ -168,35 +166,16 @@ impl BlockProducer {
             on_mined,
             nonce: 0,
         };
-        let handle = crate::thread::spawn("producer", move || {
-            production.run(&stop_rx);
+        let thread = StoppableThread::spawn("producer", move |stop| {
+            production.run(&stop);
             Ok(())
         })?;
-        Ok(BlockProducer {
-            stop: Some(stop_tx),
-            handle: Some(handle),
-        })
+        Ok(BlockProducer { thread })
     }
 
     /// Stops the thread and waits for it: immediately, or after the block being produced.
-    pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        // Dropping the sender disconnects the stop channel, which wakes the thread's select.
-        drop(self.stop.take());
-        if let Some(handle) = self.handle.take() {
-            if handle.join().is_err() {
-                error!("the producer thread panicked");
-            }
-        }
-    }
-}
-
-impl Drop for BlockProducer {
-    fn drop(&mut self) {
-        self.shutdown();
+    pub fn stop(self) {
+        self.thread.stop();
     }
 }
 
@@ -336,7 +315,7 @@ mod tests {
             .unwrap();
         let unhashable = Transaction::default();
         let pending = Arc::new(OnePending(Mutex::new(vec![unhashable, pending_tx.clone()])));
-        let (mined_tx, mined_rx) = bounded(64);
+        let (mined_tx, mined_rx) = crossbeam_channel::bounded(64);
         let producer = BlockProducer::start(
             chain.clone(),
             key.clone(),

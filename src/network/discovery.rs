@@ -327,9 +327,9 @@ mod tests {
         let (discovery, _network, probe, _dir) = setup(10, &[8000], PoolLimits::unlimited());
         discovery.nodes().add(record("10.0.0.1", 8000, 1));
         discovery.nodes().add(record("10.0.0.1", 8001, 2));
-        assert_eq!(discovery.refresh(&probe).unwrap().1, true);
+        assert!(discovery.refresh(&probe).unwrap().1);
         assert_eq!(discovery.nodes().len(), 2);
-        assert_eq!(discovery.refresh(&probe).unwrap().1, false);
+        assert!(!discovery.refresh(&probe).unwrap().1);
         let left: Vec<u16> = discovery
             .nodes()
             .endpoints()

@@ -12,13 +12,13 @@ use crate::chain::{Chain, ChainError};
 use crate::network::peer::short_key;
 use crate::network::service::NetworkService;
 use crate::pb::network_types::BlockWithTransactions;
+use crate::thread::StoppableThread;
 use crate::types::{block_hash, Hash};
 use crossbeam_channel::{bounded, select, Receiver, Sender, TrySendError};
 use log::{debug, info, warn};
 use parking_lot::Mutex;
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 /// Jobs waiting for the sync thread at most; more are dropped (the next announcement or
 /// block brings them back).
@@ -86,8 +86,7 @@ impl SyncJobs {
 
 /// The running `block-sync` thread.
 pub struct BlockSync {
-    stop: Option<Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    thread: StoppableThread,
 }
 
 impl BlockSync {
@@ -100,7 +99,6 @@ impl BlockSync {
     ) -> std::io::Result<(BlockSync, SyncJobs)> {
         let (queue, jobs) = bounded(SYNC_JOB_QUEUE);
         let queued = Arc::new(Mutex::new(HashSet::new()));
-        let (stop_tx, stop) = bounded::<()>(0);
         let worker = Syncer {
             chain,
             network,
@@ -108,25 +106,16 @@ impl BlockSync {
             settings,
         };
         let taken = queued.clone();
-        let thread = crate::thread::spawn("block-sync", move || {
+        let thread = StoppableThread::spawn("block-sync", move |stop| {
             worker.run(&jobs, &stop, &taken);
             Ok(())
         })?;
-        Ok((
-            BlockSync {
-                stop: Some(stop_tx),
-                thread: Some(thread),
-            },
-            SyncJobs { queue, queued },
-        ))
+        Ok((BlockSync { thread }, SyncJobs { queue, queued }))
     }
 
     /// Stops the thread after the request it is in.
-    pub fn stop(mut self) {
-        drop(self.stop.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+    pub fn stop(self) {
+        self.thread.stop();
     }
 }
 

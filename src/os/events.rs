@@ -19,11 +19,11 @@ use crate::network::service::NetworkService;
 use crate::network::sync_state::{SyncState, SyncStatus};
 use crate::pb::aelf_core::Transaction;
 use crate::pb::network_types::BlockWithTransactions;
+use crate::thread::StoppableThread;
 use crate::types::{timestamp_millis, transaction_ids, Hash};
-use crossbeam_channel::{bounded, select, Receiver, Sender};
+use crossbeam_channel::{select, Receiver};
 use log::{debug, info, warn};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 /// Takes a transaction into the pool and, when it is new, sends it to the peers (the local
 /// entry point and the receive path share it). Returns its id.
@@ -56,29 +56,21 @@ pub struct EventLoopParts {
 
 /// The running `os-events` thread.
 pub struct EventLoop {
-    stop: Option<Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    thread: StoppableThread,
 }
 
 impl EventLoop {
     pub fn start(parts: EventLoopParts) -> std::io::Result<EventLoop> {
-        let (stop_tx, stop) = bounded::<()>(0);
-        let thread = crate::thread::spawn("os-events", move || {
+        let thread = StoppableThread::spawn("os-events", move |stop| {
             Handler { parts }.run(&stop);
             Ok(())
         })?;
-        Ok(EventLoop {
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        })
+        Ok(EventLoop { thread })
     }
 
     /// Stops the thread after the event it is handling.
-    pub fn stop(mut self) {
-        drop(self.stop.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+    pub fn stop(self) {
+        self.thread.stop();
     }
 }
 

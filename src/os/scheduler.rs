@@ -12,22 +12,23 @@
 //! Owns the periods and the "what is due" decisions. It must not touch the transport: it
 //! reaches it only through [`PeerConnector`] and the [`Peer`] trait.
 
+use crate::network::blacklist::Ban;
 use crate::network::connector::PeerConnector;
 use crate::network::discovery::Discovery;
 use crate::network::endpoint::Endpoint;
+use crate::network::node_table::NodeTable;
 use crate::network::peer::{short_key, Peer};
 use crate::network::penalty::{Penalties, PenaltyReport, PenaltySettings, Verdict};
-use crate::network::reconnection::RetryOutcome;
+use crate::network::reconnection::{ReconnectingPeer, RetryOutcome};
 use crate::network::service::NetworkService;
-use crate::thread::{Work, WorkerPool};
+use crate::thread::{StoppableThread, Work, WorkerPool};
 use crate::types::{Clock, UnixMillis};
-use crossbeam_channel::{bounded, select, tick, Receiver, Sender};
+use crossbeam_channel::{select, tick, Receiver};
 use log::{debug, info, warn};
 use parking_lot::Mutex;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// How often the thread looks for due work.
@@ -122,6 +123,27 @@ pub fn clock_offset_ms(peer: &dyn Peer) -> i64 {
     stamped_ms.saturating_sub(peer.connection_time())
 }
 
+/// What the scheduler's work looks like now, for operators (the API shows it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchedulerStatus {
+    /// Hosts refused, with expiry and reason.
+    pub bans: Vec<Ban>,
+    /// Lost peers waiting to be dialed again, soonest first.
+    pub reconnections: Vec<ReconnectingPeer>,
+    /// Nodes in the node table.
+    pub known_nodes: usize,
+}
+
+impl SchedulerStatus {
+    pub fn read(network: &NetworkService, nodes: &NodeTable) -> SchedulerStatus {
+        SchedulerStatus {
+            bans: network.pool().blacklist().bans(network.now()),
+            reconnections: network.reconnections().list(),
+            known_nodes: nodes.len(),
+        }
+    }
+}
+
 /// The jobs and their state (see the module documentation).
 pub struct Jobs {
     parts: Arc<SchedulerParts>,
@@ -135,6 +157,8 @@ pub struct Jobs {
     clock_warned: Option<i64>,
     /// Whether "no peers: retrying the boot nodes" was logged for the current lonely spell.
     alone_logged: bool,
+    /// A node is "alone" only from one period after start (the start-up dials come first).
+    alone_check_from: UnixMillis,
     /// Set on shutdown: queued jobs that have not started are skipped.
     stopping: Arc<AtomicBool>,
 }
@@ -147,8 +171,9 @@ impl Jobs {
         executor: Box<dyn Executor>,
         now: UnixMillis,
     ) -> Jobs {
+        let period = settings.health_check_period_ms;
         Jobs {
-            next_health_check: now.saturating_add(settings.health_check_period_ms),
+            next_health_check: now.saturating_add(period),
             next_discovery: now.saturating_add(settings.discovery_period_ms),
             penalties: Penalties::new(settings.penalties.clone()),
             parts: Arc::new(parts),
@@ -157,6 +182,7 @@ impl Jobs {
             in_flight: Arc::new(InFlight::default()),
             clock_warned: None,
             alone_logged: false,
+            alone_check_from: now.saturating_add(period),
             stopping: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -213,6 +239,9 @@ impl Jobs {
         let network = &self.parts.network;
         if !network.pool().is_empty() {
             self.alone_logged = false;
+            return;
+        }
+        if now < self.alone_check_from {
             return;
         }
         let mut scheduled = 0;
@@ -386,8 +415,7 @@ fn reconnect_once(parts: &SchedulerParts, endpoint: &Endpoint, retries: u32) {
 
 /// The running `scheduler` thread and its workers.
 pub struct Scheduler {
-    stop: Option<Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    thread: StoppableThread,
 }
 
 impl Scheduler {
@@ -400,10 +428,9 @@ impl Scheduler {
         penalties: Receiver<PenaltyReport>,
     ) -> std::io::Result<Scheduler> {
         let pool = WorkerPool::start("scheduler", workers, SCHEDULER_QUEUE)?;
-        let (stop_tx, stop) = bounded::<()>(0);
         let clock = parts.clock.clone();
         let now = clock.now_millis();
-        let thread = crate::thread::spawn("scheduler", move || {
+        let thread = StoppableThread::spawn("scheduler", move |stop| {
             let mut jobs = Jobs::new(parts, settings, Box::new(pool), now);
             let ticker = tick(SCHEDULER_TICK);
             loop {
@@ -419,18 +446,12 @@ impl Scheduler {
             jobs.stop_workers();
             Ok(())
         })?;
-        Ok(Scheduler {
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        })
+        Ok(Scheduler { thread })
     }
 
     /// Stops the thread, then its workers after their current jobs.
-    pub fn stop(mut self) {
-        drop(self.stop.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+    pub fn stop(self) {
+        self.thread.stop();
     }
 }
 
@@ -446,7 +467,6 @@ impl Jobs {
 mod tests {
     use super::*;
     use crate::network::connector::DialError;
-    use crate::network::node_table::NodeTable;
     use crate::network::peer_pool::{PeerPool, PoolLimits};
     use crate::network::penalty::{Offence, OffenceWeights};
     use crate::network::test_peer::StubPeer;
@@ -631,6 +651,11 @@ mod tests {
     fn a_node_without_peers_retries_its_boot_nodes() {
         let mut f = fixture(vec![ep(7)], vec![]);
         f.jobs.tick(NOW);
+        assert!(
+            f.connector.dials.lock().is_empty(),
+            "start-up dials come first"
+        );
+        f.jobs.tick(NOW + PERIOD_MS);
         assert_eq!(*f.connector.dials.lock(), vec![7], "dialed at once");
         let entry = f.network.reconnections().get(&ep(7)).unwrap();
         assert!(entry.forever);
@@ -707,6 +732,9 @@ mod tests {
             "{:?}",
             bans
         );
+        let status = SchedulerStatus::read(&f.network, &NodeTable::new(1));
+        assert_eq!(status.bans.len(), 1);
+        assert_eq!(status.bans[0].host, "10.0.0.1");
         f.jobs.tick(NOW + 300_001);
         assert!(pool.blacklist().bans(NOW + 300_001).is_empty());
         assert_eq!(pool.blacklist().len(), 0, "lifted by the tick");

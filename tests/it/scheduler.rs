@@ -16,9 +16,10 @@ use aelf_net::pb::peer_service::HealthCheckRequest;
 use aelf_net::types::Hash;
 
 const STREAM: &str = "1.9.0.0";
-/// One-second health checks, reconnection and discovery periods.
-const FAST: &str = "[network]\n";
+/// Where [`config_with`] adds its lines.
+const NETWORK_SECTION: &str = "[network]\n";
 
+/// One-second health checks, reconnection and discovery periods, and `extra_network`.
 fn fast(extra_network: &str) -> String {
     format!("peer_reconnection_period_ms = 1000\npeer_discovery_period_ms = 1000\n{extra_network}")
 }
@@ -33,8 +34,8 @@ fn config_with(
 ) -> std::path::PathBuf {
     let path = config(dir, port, boot, STREAM, extra);
     let text = std::fs::read_to_string(&path).unwrap().replacen(
-        FAST,
-        &format!("{FAST}{network_lines}\n"),
+        NETWORK_SECTION,
+        &format!("{NETWORK_SECTION}{network_lines}\n"),
         1,
     );
     std::fs::write(&path, text).unwrap();

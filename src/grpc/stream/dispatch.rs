@@ -17,6 +17,7 @@ use crate::grpc::metadata::SESSION_ID_METADATA_KEY;
 use crate::grpc::server::node_list;
 use crate::network::inbound::InboundError;
 use crate::network::peer::Peer;
+use crate::network::penalty::Offence;
 use crate::network::service::PeerLoss;
 use crate::pb::aelf_core::Transaction;
 use crate::pb::network_types::{
@@ -173,6 +174,13 @@ pub(crate) fn handle_request(
                 "refusing {kind} request {} from {peer}: {e}",
                 request.request_id
             );
+            if let HandleError::Codec(codec) = &e {
+                lifecycle.services().network.report(
+                    peer.pubkey_hex(),
+                    Offence::MalformedMessage,
+                    format!("undecodable {kind} request: {codec}"),
+                );
+            }
             (
                 error_reply(&request, &e.to_string(), session),
                 After::Nothing,
