@@ -40,11 +40,10 @@
 //! | `os-events` | network and chain events to actions (spec 9) | the bounded event queues and chain events | [`node::Node::shutdown`] |
 //! | `block-sync` | fetching and downloading missing blocks | a bounded job queue | [`node::Node::shutdown`] |
 //! | `api-<i>` | the operator HTTP API (`[api] listen`) | incoming HTTP requests | [`node::Node::shutdown`] |
-//! | `dialer` | dialing the boot nodes at start | — | `NetworkServer::stop` |
-//! | `net-upkeep` | dropping peers that never confirm | a tick and its stop channel | `NetworkServer::stop` |
+//! | `dialer` | dialing the boot nodes and persistent peers at start | — | `NetworkServer::stop` |
+//! | `scheduler` | the periodic work of spec 8: expiry, reconnection, health checks, discovery, penalties, the clock check | a tick, the bounded offence queue | [`node::Node::shutdown`] |
+//! | `scheduler-<i>` | the scheduler's blocking jobs: dials, pings, health checks, discovery rounds, disconnects (`[threads] scheduler_workers`) | a bounded work queue | the `scheduler` thread as it stops |
 //! | `producer` | block production (when `[producer] enabled`) | a tick and its stop channel | [`node::Node::shutdown`] |
-//!
-//! The scheduler thread is listed here when it lands.
 //!
 //! # Example
 //!

@@ -433,13 +433,18 @@ impl Scheduler {
         let thread = StoppableThread::spawn("scheduler", move |stop| {
             let mut jobs = Jobs::new(parts, settings, Box::new(pool), now);
             let ticker = tick(SCHEDULER_TICK);
+            let mut penalties = penalties;
             loop {
                 select! {
                     recv(stop) -> _ => break,
                     recv(ticker) -> _ => jobs.tick(clock.now_millis()),
                     recv(penalties) -> report => match report {
                         Ok(report) => jobs.judge(report, clock.now_millis()),
-                        Err(_) => break,
+                        Err(_) => {
+                            // Every reporter is gone (the network is stopping): keep the
+                            // periodic jobs until told to stop.
+                            penalties = crossbeam_channel::never();
+                        }
                     },
                 }
             }
