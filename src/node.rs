@@ -14,13 +14,15 @@ use crate::grpc::connection::ConnectionSettings;
 use crate::grpc::error::GrpcError;
 use crate::grpc::network_server::{NetworkServer, NetworkServerSettings};
 use crate::grpc::services::{NetworkCore, NetworkCoreSettings};
+use crate::network::blacklist::Ban;
 use crate::network::broadcast::QueueCapacities;
 use crate::network::connector::PeerConnector;
 use crate::network::discovery::Discovery;
 use crate::network::handshake::{Authorization, HandshakeProvider};
+use crate::network::node_table::{NodeRecord, NodeTable};
 use crate::network::peer_pool::PoolLimits;
 use crate::network::penalty::{OffenceWeights, PenaltySettings};
-use crate::network::reconnection::{ReconnectionPolicy, Reconnections};
+use crate::network::reconnection::{ReconnectingPeer, ReconnectionPolicy, Reconnections};
 use crate::network::service::NetworkService;
 use crate::network::sync_state::{SyncState, INITIAL_SYNC_OFFSET};
 use crate::os::announcement_cache::{AnnouncementCache, ANNOUNCEMENT_CACHE_CAPACITY};
@@ -210,6 +212,7 @@ impl Node {
                 chain: chain.clone(),
                 tx_pool: tx_pool.clone(),
                 network: network_service.clone(),
+                nodes: network.connections().nodes().clone(),
             }),
             API_WORKERS,
         )?;
@@ -337,6 +340,7 @@ struct NodeApi {
     chain: Arc<EmbeddedChain>,
     tx_pool: Arc<TxPool>,
     network: Arc<NetworkService>,
+    nodes: Arc<NodeTable>,
 }
 
 impl ApiBackend for NodeApi {
@@ -360,6 +364,22 @@ impl ApiBackend for NodeApi {
 
     fn transaction_pool_size(&self) -> usize {
         self.tx_pool.len()
+    }
+
+    fn bans(&self) -> Vec<Ban> {
+        self.network.pool().blacklist().bans(self.network.now())
+    }
+
+    fn nodes(&self) -> Vec<NodeRecord> {
+        self.nodes
+            .endpoints()
+            .iter()
+            .filter_map(|e| self.nodes.get(e))
+            .collect()
+    }
+
+    fn reconnections(&self) -> Vec<ReconnectingPeer> {
+        self.network.reconnections().list()
     }
 }
 

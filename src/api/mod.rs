@@ -2,13 +2,17 @@
 //! served by `api-<i>` threads on a small synchronous HTTP server.
 //!
 //! Routes so far: `GET /api/blockChain/chainStatus`, `POST /api/blockChain/sendTransaction`
-//! (the node's local entry point for transactions) and
-//! `GET /api/blockChain/transactionPoolStatus`. The `/api/net/*` routes and metrics come with
-//! the operator-surface issue.
+//! (the node's local entry point for transactions), `GET /api/blockChain/transactionPoolStatus`,
+//! and the scheduler's state (beyond the C# node): `GET /api/net/bans`, `GET /api/net/nodes`,
+//! `GET /api/net/reconnections`. The peer routes, write routes and metrics come with the
+//! operator-surface issue.
 //!
 //! Owns routing, request limits and the JSON shapes. It must not know the node: everything it
 //! reads or does goes through [`ApiBackend`].
 
+use crate::network::blacklist::Ban;
+use crate::network::node_table::NodeRecord;
+use crate::network::reconnection::ReconnectingPeer;
 use crate::types::Hash;
 use log::{debug, info, warn};
 use serde::{Deserialize, Serialize};
@@ -34,6 +38,40 @@ pub trait ApiBackend: Send + Sync + 'static {
     fn send_transaction(&self, raw: &[u8]) -> Result<Hash, String>;
     /// Pending transactions.
     fn transaction_pool_size(&self) -> usize;
+    /// Hosts refused now, with expiry and reason.
+    fn bans(&self) -> Vec<Ban>;
+    /// The node table (discovery), oldest checked first.
+    fn nodes(&self) -> Vec<NodeRecord>;
+    /// Lost peers waiting to be dialed again, soonest first.
+    fn reconnections(&self) -> Vec<ReconnectingPeer>;
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct BanDto {
+    host: String,
+    reason: String,
+    /// Unix milliseconds.
+    expiry_time_ms: i64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct NodeDto {
+    endpoint: String,
+    pubkey: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReconnectionDto {
+    endpoint: String,
+    pubkey: String,
+    retry_count: u32,
+    next_attempt_time_ms: i64,
+    disconnection_time_ms: i64,
+    /// Retried forever (persistent peers; boot nodes of a node without peers).
+    forever: bool,
 }
 
 /// The chain as the API reports it.
@@ -165,11 +203,52 @@ fn route(backend: &dyn ApiBackend, method: &Method, path: &str, body: &[u8]) -> 
                 },
             )
         }
+        (Method::Get, "/api/net/bans") => {
+            let bans: Vec<BanDto> = backend
+                .bans()
+                .into_iter()
+                .map(|b| BanDto {
+                    host: b.host,
+                    reason: b.reason,
+                    expiry_time_ms: b.expiry,
+                })
+                .collect();
+            json(200, &bans)
+        }
+        (Method::Get, "/api/net/nodes") => {
+            let nodes: Vec<NodeDto> = backend
+                .nodes()
+                .into_iter()
+                .map(|n| NodeDto {
+                    endpoint: n.endpoint.to_string(),
+                    pubkey: hex::encode(n.pubkey),
+                })
+                .collect();
+            json(200, &nodes)
+        }
+        (Method::Get, "/api/net/reconnections") => {
+            let waiting: Vec<ReconnectionDto> = backend
+                .reconnections()
+                .into_iter()
+                .map(|r| ReconnectionDto {
+                    endpoint: r.endpoint.to_string(),
+                    pubkey: r.pubkey_hex,
+                    retry_count: r.retry_count,
+                    next_attempt_time_ms: r.next_attempt,
+                    disconnection_time_ms: r.disconnection_time,
+                    forever: r.forever,
+                })
+                .collect();
+            json(200, &waiting)
+        }
         (
             _,
             "/api/blockChain/chainStatus"
             | "/api/blockChain/sendTransaction"
-            | "/api/blockChain/transactionPoolStatus",
+            | "/api/blockChain/transactionPoolStatus"
+            | "/api/net/bans"
+            | "/api/net/nodes"
+            | "/api/net/reconnections",
         ) => error(405, "MethodNotAllowed", "method not allowed"),
         _ => error(404, "NotFound", "no such route"),
     }

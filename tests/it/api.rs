@@ -1,8 +1,13 @@
-//! The operator HTTP API over a real socket with a fake backend: every route, its JSON shape,
+//! The operator HTTP API over a real socket with a fake backend: every route (chain, pool,
+//! bans, node table, reconnections), its JSON shape,
 //! and the errors (bad JSON, bad hex, refused transaction, wrong method, unknown path, a body
 //! over the limit).
 
 use aelf_net::api::{ApiBackend, ApiServer, ChainStatus, MAX_BODY_BYTES};
+use aelf_net::network::blacklist::Ban;
+use aelf_net::network::endpoint::Endpoint;
+use aelf_net::network::node_table::NodeRecord;
+use aelf_net::network::reconnection::ReconnectingPeer;
 use aelf_net::types::Hash;
 use parking_lot::Mutex;
 use std::io::{Read, Write};
@@ -64,6 +69,32 @@ impl ApiBackend for Fake {
     fn transaction_pool_size(&self) -> usize {
         self.received.lock().len()
     }
+
+    fn bans(&self) -> Vec<Ban> {
+        vec![Ban {
+            host: "10.0.0.9".into(),
+            expiry: 1_800_000_300_000,
+            reason: "served inconsistent blocks".into(),
+        }]
+    }
+
+    fn nodes(&self) -> Vec<NodeRecord> {
+        vec![NodeRecord {
+            endpoint: Endpoint::parse("10.0.0.5:6800").unwrap(),
+            pubkey: vec![4; 65],
+        }]
+    }
+
+    fn reconnections(&self) -> Vec<ReconnectingPeer> {
+        vec![ReconnectingPeer {
+            endpoint: Endpoint::parse("10.0.0.6:6801").unwrap(),
+            pubkey_hex: "04ab".into(),
+            next_attempt: 1_800_000_120_000,
+            retry_count: 1,
+            disconnection_time: 1_800_000_000_000,
+            forever: false,
+        }]
+    }
 }
 
 #[test]
@@ -102,6 +133,28 @@ fn every_route_answers_in_the_aelf_shape() {
         (v["Queued"].as_u64(), v["Validated"].as_u64()),
         (Some(1), Some(1))
     );
+
+    let (status, body) = http(addr, "GET", "/api/net/bans", "");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v[0]["Host"], "10.0.0.9");
+    assert_eq!(v[0]["Reason"], "served inconsistent blocks");
+    assert_eq!(v[0]["ExpiryTimeMs"], 1_800_000_300_000i64);
+    let (status, body) = http(addr, "GET", "/api/net/nodes", "");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v[0]["Endpoint"], "10.0.0.5:6800");
+    assert_eq!(v[0]["Pubkey"], "04".repeat(65));
+    let (status, body) = http(addr, "GET", "/api/net/reconnections", "");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v[0]["Endpoint"], "10.0.0.6:6801");
+    assert_eq!(
+        (v[0]["RetryCount"].as_u64(), v[0]["Forever"].as_bool()),
+        (Some(1), Some(false))
+    );
+    assert_eq!(v[0]["NextAttemptTimeMs"], 1_800_000_120_000i64);
+    assert_eq!(http(addr, "POST", "/api/net/bans", "{}").0, 405);
     api.stop();
 }
 

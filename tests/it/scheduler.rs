@@ -3,6 +3,7 @@
 //! invalid transactions is dropped and its host refused until the ban ends. Periods are short
 //! (1 s) through the config; every wait is on a log line or a condition, with a deadline.
 
+use crate::api::http;
 use crate::daemon::value_after;
 use crate::propagation::{config, Node};
 use crate::receive::stream_all;
@@ -59,6 +60,10 @@ fn a_killed_peer_is_reconnected_when_it_comes_back() {
     let target = format!("reconnection to 127.0.0.1:{port_b} failed");
     a.daemon.wait_for(&target);
     a.daemon.wait_for(&target);
+    let (_, body) = http(a.api, "GET", "/api/net/reconnections", "");
+    let waiting: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(waiting[0]["Endpoint"], format!("127.0.0.1:{port_b}"));
+    assert!(waiting[0]["RetryCount"].as_u64().unwrap() >= 2, "{body}");
     let mut b = Node::start(b_config);
     a.daemon
         .wait_for(&format!("reconnected to 127.0.0.1:{port_b}"));
@@ -100,6 +105,8 @@ fn discovery_finds_a_third_node_through_the_only_boot_node() {
     assert!(line.contains("peer connected"), "{line}");
     let report = a.daemon.wait_for("discovery: asked");
     assert!(value_after(&report, "asked ").parse::<usize>().unwrap() >= 1);
+    let (_, body) = http(a.api, "GET", "/api/net/nodes", "");
+    assert!(body.contains(&format!("127.0.0.1:{port_c}")), "{body}");
     c.daemon
         .wait_for(&format!("at 127.0.0.1:{port_a} (inbound)"));
     for node in [a, b, c] {
@@ -140,6 +147,14 @@ fn a_flood_of_invalid_transactions_bans_the_host_until_the_ban_ends() {
     let _ = stream_all(call, txs);
     let line = node.daemon.wait_for("banned host 127.0.0.1");
     assert!(line.contains("invalid transactions"), "{line}");
+    let (code, body) = http(node.api, "GET", "/api/net/bans", "");
+    assert_eq!(code, 200, "{body}");
+    let bans: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(bans[0]["Host"], "127.0.0.1");
+    assert!(bans[0]["Reason"]
+        .as_str()
+        .unwrap()
+        .contains("invalid transactions"));
 
     // Out of the pool: its session is no longer accepted.
     assert!(client
