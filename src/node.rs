@@ -28,7 +28,7 @@ use crate::network::sync_state::{SyncState, INITIAL_SYNC_OFFSET};
 use crate::os::announcement_cache::{AnnouncementCache, ANNOUNCEMENT_CACHE_CAPACITY};
 use crate::os::block_sync::{BlockSync, SyncSettings};
 use crate::os::events::{submit_transaction, EventLoop, EventLoopParts};
-use crate::os::scheduler::{Scheduler, SchedulerParts, SchedulerSettings, SchedulerStatus};
+use crate::os::scheduler::{Scheduler, SchedulerParts, SchedulerSettings};
 use crate::os::tx_pool::TxPool;
 use crate::pb::aelf_core::Transaction;
 
@@ -263,15 +263,6 @@ impl Node {
         self.network_service.reconnections()
     }
 
-    /// Bans, pending reconnections and the node table size, for operators.
-    pub fn scheduler_status(&self) -> Option<SchedulerStatus> {
-        let network = self.network.as_ref()?;
-        Some(SchedulerStatus::read(
-            &self.network_service,
-            network.connections().nodes(),
-        ))
-    }
-
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -371,11 +362,7 @@ impl ApiBackend for NodeApi {
     }
 
     fn nodes(&self) -> Vec<NodeRecord> {
-        self.nodes
-            .endpoints()
-            .iter()
-            .filter_map(|e| self.nodes.get(e))
-            .collect()
+        self.nodes.records()
     }
 
     fn reconnections(&self) -> Vec<ReconnectingPeer> {

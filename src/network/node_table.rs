@@ -213,6 +213,21 @@ impl NodeTable {
         self.entries.lock().order.iter().cloned().collect()
     }
 
+    /// Every entry, oldest first (one lock for the whole list).
+    pub fn records(&self) -> Vec<NodeRecord> {
+        let entries = self.entries.lock();
+        entries
+            .order
+            .iter()
+            .filter_map(|endpoint| {
+                entries.nodes.get(endpoint).map(|pubkey| NodeRecord {
+                    endpoint: endpoint.clone(),
+                    pubkey: pubkey.clone(),
+                })
+            })
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.entries.lock().nodes.len()
     }
@@ -318,6 +333,8 @@ mod tests {
         assert!(table.refreshed(&node(1, 0).endpoint));
         let ports: Vec<u16> = table.endpoints().iter().map(|e| e.port).collect();
         assert_eq!(ports, vec![2, 3, 1]);
+        let records: Vec<u16> = table.records().iter().map(|r| r.endpoint.port).collect();
+        assert_eq!(records, ports);
         table.remove(&node(2, 0).endpoint);
         assert_eq!(table.oldest().unwrap().endpoint.port, 3);
         assert!(!table.refreshed(&node(2, 0).endpoint));

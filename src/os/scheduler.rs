@@ -12,14 +12,12 @@
 //! Owns the periods and the "what is due" decisions. It must not touch the transport: it
 //! reaches it only through [`PeerConnector`] and the [`Peer`] trait.
 
-use crate::network::blacklist::Ban;
 use crate::network::connector::PeerConnector;
 use crate::network::discovery::Discovery;
 use crate::network::endpoint::Endpoint;
-use crate::network::node_table::NodeTable;
 use crate::network::peer::{short_key, Peer};
 use crate::network::penalty::{Penalties, PenaltyReport, PenaltySettings, Verdict};
-use crate::network::reconnection::{ReconnectingPeer, RetryOutcome};
+use crate::network::reconnection::RetryOutcome;
 use crate::network::service::NetworkService;
 use crate::thread::{StoppableThread, Work, WorkerPool};
 use crate::types::{Clock, UnixMillis};
@@ -121,27 +119,6 @@ pub fn clock_disagreement(offsets_ms: &[i64], threshold_ms: i64) -> Option<i64> 
 pub fn clock_offset_ms(peer: &dyn Peer) -> i64 {
     let stamped_ms = (peer.last_received_handshake_time() / 1_000_000) as i64;
     stamped_ms.saturating_sub(peer.connection_time())
-}
-
-/// What the scheduler's work looks like now, for operators (the API shows it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SchedulerStatus {
-    /// Hosts refused, with expiry and reason.
-    pub bans: Vec<Ban>,
-    /// Lost peers waiting to be dialed again, soonest first.
-    pub reconnections: Vec<ReconnectingPeer>,
-    /// Nodes in the node table.
-    pub known_nodes: usize,
-}
-
-impl SchedulerStatus {
-    pub fn read(network: &NetworkService, nodes: &NodeTable) -> SchedulerStatus {
-        SchedulerStatus {
-            bans: network.pool().blacklist().bans(network.now()),
-            reconnections: network.reconnections().list(),
-            known_nodes: nodes.len(),
-        }
-    }
 }
 
 /// The jobs and their state (see the module documentation).
@@ -472,6 +449,7 @@ impl Jobs {
 mod tests {
     use super::*;
     use crate::network::connector::DialError;
+    use crate::network::node_table::NodeTable;
     use crate::network::peer_pool::{PeerPool, PoolLimits};
     use crate::network::penalty::{Offence, OffenceWeights};
     use crate::network::test_peer::StubPeer;
@@ -737,9 +715,8 @@ mod tests {
             "{:?}",
             bans
         );
-        let status = SchedulerStatus::read(&f.network, &NodeTable::new(1));
-        assert_eq!(status.bans.len(), 1);
-        assert_eq!(status.bans[0].host, "10.0.0.1");
+        assert_eq!(bans.len(), 1);
+        assert_eq!(bans[0].host, "10.0.0.1");
         f.jobs.tick(NOW + 300_001);
         assert!(pool.blacklist().bans(NOW + 300_001).is_empty());
         assert_eq!(pool.blacklist().len(), 0, "lifted by the tick");
