@@ -98,6 +98,11 @@ impl EmbeddedChain {
         &self.settings
     }
 
+    /// The tips of the open branches (above the LIB) and the best tip, highest first.
+    pub fn branches(&self) -> Vec<ChainTip> {
+        self.index.read().branches()
+    }
+
     /// Events dropped so far because a subscriber's queue was full, over all subscribers.
     pub fn dropped_events(&self) -> u64 {
         self.subscribers.dropped_total()

@@ -9,7 +9,7 @@
 use super::validate::Placement;
 use super::{AttachOutcome, ChainError, ChainTip, GENESIS_HEIGHT};
 use crate::types::Hash;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// What the index remembers of a stored block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +43,9 @@ pub(super) struct BlockIndex {
     entries: HashMap<Hash, IndexEntry>,
     /// `canonical[i]` is the best chain's block at height `i + 1`.
     canonical: Vec<Hash>,
+    /// Blocks no stored block builds on (every branch's tip, the best one included), with
+    /// their heights.
+    tips: HashMap<Hash, i64>,
     lib_height: i64,
     next_seq: u64,
     irreversible_depth: i64,
@@ -94,9 +97,16 @@ impl BlockIndex {
             )));
         }
         let next_seq = entries.values().map(|e| e.seq).max().unwrap_or(0) + 1;
+        let parents: HashSet<Hash> = entries.values().map(|e| e.parent).collect();
+        let tips = entries
+            .iter()
+            .filter(|(hash, _)| !parents.contains(*hash))
+            .map(|(hash, e)| (*hash, e.height))
+            .collect();
         let mut index = BlockIndex {
             entries,
             canonical,
+            tips,
             lib_height: GENESIS_HEIGHT,
             next_seq,
             irreversible_depth,
@@ -228,6 +238,8 @@ impl BlockIndex {
     /// Records a decision from [`BlockIndex::place`] once the store holds it.
     pub fn apply(&mut self, hash: Hash, decision: &Decision) {
         self.entries.insert(hash, decision.entry);
+        self.tips.remove(&decision.entry.parent);
+        self.tips.insert(hash, decision.entry.height);
         self.next_seq = self.next_seq.max(decision.entry.seq.saturating_add(1));
         if decision.outcome == AttachOutcome::Extended {
             let keep = usize::try_from(decision.fork_height).unwrap_or(0);
@@ -238,6 +250,23 @@ impl BlockIndex {
         if let Some(lib) = decision.new_lib_height {
             self.lib_height = self.lib_height.max(lib);
         }
+    }
+
+    /// The tips of the branches still open: above the LIB (a branch below it can never
+    /// become best), plus the best tip itself; highest first (C# `Chain.Branches`).
+    pub fn branches(&self) -> Vec<ChainTip> {
+        let best = self.best();
+        let mut tips: Vec<ChainTip> = self
+            .tips
+            .iter()
+            .filter(|(hash, height)| **height > self.lib_height || **hash == best.hash)
+            .map(|(hash, height)| ChainTip {
+                hash: *hash,
+                height: *height,
+            })
+            .collect();
+        tips.sort_by(|a, b| b.height.cmp(&a.height).then(a.hash.0.cmp(&b.hash.0)));
+        tips
     }
 
     fn best_height(&self) -> i64 {
@@ -340,6 +369,14 @@ mod tests {
         let d = i.place(&placement("b3", "a2", 3)).unwrap();
         assert_eq!(d.outcome, AttachOutcome::SideBranch);
         i.apply(h("b3"), &d);
+        let tip = |name, height| ChainTip {
+            hash: h(name),
+            height,
+        };
+        // Two open branches of equal height (LIB 2): listed in hash order after height.
+        let mut both = vec![tip("a3", 3), tip("b3", 3)];
+        both.sort_by_key(|t| t.hash.0);
+        assert_eq!(i.branches(), both);
         let d = i.place(&placement("b4", "b3", 4)).unwrap();
         assert_eq!(d.outcome, AttachOutcome::Extended);
         assert_eq!(d.fork_height, 2);
@@ -362,6 +399,8 @@ mod tests {
                 height: 3
             }
         );
+        // a3's branch is now at the LIB height: closed, so only the best tip is listed.
+        assert_eq!(i.branches(), vec![tip("b4", 4)]);
         // a3's branch now forks at 2, below the LIB at 3.
         assert!(matches!(
             i.place(&placement("a4", "a3", 4)),
