@@ -6,6 +6,7 @@
 
 use super::error::{classify, FailureKind, GrpcError};
 use super::metadata::{call_option, CallPolicy};
+use crate::metrics::metrics;
 use crate::pb::network_types::{
     BlockList, BlockReply, BlockRequest, BlocksRequest, ConfirmHandshakeRequest, DisconnectReason,
     Handshake, HandshakeReply, HandshakeRequest, NodeList, NodesRequest,
@@ -15,6 +16,7 @@ use crate::pb::peer_service_grpc::PeerServiceClient;
 use crate::types::Hash;
 use grpcio::{CallOption, Channel};
 use protobuf::MessageField;
+use std::time::Instant;
 
 /// The RequestBlock message for `hash`.
 pub fn block_request(hash: &Hash) -> BlockRequest {
@@ -69,8 +71,33 @@ impl PeerClient {
         )
     }
 
+    /// The channel's state under its C# (`Grpc.Core.ChannelState`) name.
+    pub fn connection_status(&self) -> &'static str {
+        use grpcio::ConnectivityState::*;
+        match self.channel.check_connectivity_state(false) {
+            GRPC_CHANNEL_IDLE => "Idle",
+            GRPC_CHANNEL_CONNECTING => "Connecting",
+            GRPC_CHANNEL_READY => "Ready",
+            GRPC_CHANNEL_TRANSIENT_FAILURE => "TransientFailure",
+            GRPC_CHANNEL_SHUTDOWN => "Shutdown",
+        }
+    }
+
     /// Runs `call` up to `1 + policy.retries` times, each with a fresh deadline.
     fn call<R>(
+        &self,
+        method: &'static str,
+        policy: CallPolicy,
+        session: Option<&[u8]>,
+        call: impl Fn(&PeerServiceClient, CallOption) -> grpcio::Result<R>,
+    ) -> Result<R, GrpcError> {
+        let started = Instant::now();
+        let result = self.call_with_retries(method, policy, session, call);
+        metrics().request(method, started.elapsed(), result.is_ok());
+        result
+    }
+
+    fn call_with_retries<R>(
         &self,
         method: &'static str,
         policy: CallPolicy,

@@ -17,7 +17,7 @@ use crate::network::endpoint::Endpoint;
 use crate::network::knowledge::PeerKnowledge;
 pub use crate::network::knowledge::RemoteChainState;
 use crate::network::node_table::NodeRecord;
-use crate::network::peer::{Peer, PeerRequestError};
+use crate::network::peer::{Peer, PeerMode, PeerProfile, PeerRequestError};
 use crate::pb::network_types::{BlockWithTransactions, HandshakeData};
 use crate::types::{timestamp_nanos, Hash, UnixMillis};
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
@@ -206,6 +206,15 @@ impl Peer for GrpcPeer {
 
     fn is_ready(&self) -> bool {
         self.is_connected() && self.client.is_usable()
+    }
+
+    fn profile(&self) -> PeerProfile {
+        PeerProfile {
+            protocol_version: self.info.protocol_version,
+            node_version: self.info.node_version.clone(),
+            mode: PeerMode::Legacy,
+            connection_status: self.client.connection_status(),
+        }
     }
 
     fn inbound_session_id(&self) -> &[u8] {

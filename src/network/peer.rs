@@ -88,6 +88,36 @@ impl PeerDirection {
     }
 }
 
+/// How we talk to a peer: unary calls and server streams (legacy) or one bidirectional
+/// `RequestByStream` (stream mode, spec 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PeerMode {
+    Legacy,
+    Stream,
+}
+
+impl PeerMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            PeerMode::Legacy => "legacy",
+            PeerMode::Stream => "stream",
+        }
+    }
+}
+
+/// A peer as operators see it: what its handshake said and the state of its transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerProfile {
+    /// `HandshakeData.version` (1 on every aelf network).
+    pub protocol_version: i32,
+    /// `HandshakeData.node_version`, e.g. "1.4.0.0".
+    pub node_version: String,
+    pub mode: PeerMode,
+    /// The channel state as C# names it (`Idle`, `Connecting`, `Ready`, `TransientFailure`,
+    /// `Shutdown`).
+    pub connection_status: &'static str,
+}
+
 /// A remote node as the pool and the connection logic see it.
 pub trait Peer: Send + Sync + 'static {
     /// Lowercase hex of the remote's 65-byte public key: the pool key.
@@ -104,6 +134,8 @@ pub trait Peer: Send + Sync + 'static {
     fn is_connected(&self) -> bool;
     /// Connected and its transport usable.
     fn is_ready(&self) -> bool;
+    /// Versions, mode and transport state, for operators.
+    fn profile(&self) -> PeerProfile;
 
     /// Inbound or outbound, from [`Peer::is_inbound`].
     fn direction(&self) -> PeerDirection {

@@ -4,7 +4,7 @@ use super::broadcast::{BroadcastItem, EnqueueError, QueueStats};
 use super::endpoint::Endpoint;
 use super::knowledge::{PeerKnowledge, RemoteChainState};
 use super::node_table::NodeRecord;
-use super::peer::{Peer, PeerRequestError};
+use super::peer::{Peer, PeerMode, PeerProfile, PeerRequestError};
 use crate::pb::network_types::BlockWithTransactions;
 use crate::types::{Hash, UnixMillis};
 use std::sync::{Arc, OnceLock};
@@ -43,6 +43,14 @@ impl Peer for StubPeer {
     }
     fn is_ready(&self) -> bool {
         self.connected
+    }
+    fn profile(&self) -> PeerProfile {
+        PeerProfile {
+            protocol_version: 1,
+            node_version: "1.0.0.0".into(),
+            mode: PeerMode::Legacy,
+            connection_status: if self.connected { "Ready" } else { "Idle" },
+        }
     }
     fn inbound_session_id(&self) -> &[u8] {
         &[]

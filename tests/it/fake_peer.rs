@@ -5,7 +5,7 @@ use aelf_net::network::broadcast::{BroadcastItem, EnqueueError, QueueStats};
 use aelf_net::network::endpoint::Endpoint;
 use aelf_net::network::knowledge::{PeerKnowledge, RemoteChainState};
 use aelf_net::network::node_table::NodeRecord;
-use aelf_net::network::peer::{Peer, PeerRequestError};
+use aelf_net::network::peer::{Peer, PeerMode, PeerProfile, PeerRequestError};
 use aelf_net::pb::network_types::BlockWithTransactions;
 use aelf_net::types::{Hash, UnixMillis};
 use parking_lot::Mutex;
@@ -109,6 +109,14 @@ impl Peer for FakePeer {
     }
     fn is_ready(&self) -> bool {
         self.is_connected() && self.ready.load(Ordering::SeqCst)
+    }
+    fn profile(&self) -> PeerProfile {
+        PeerProfile {
+            protocol_version: 1,
+            node_version: "1.4.0.0".into(),
+            mode: PeerMode::Legacy,
+            connection_status: if self.is_ready() { "Ready" } else { "Idle" },
+        }
     }
     fn inbound_session_id(&self) -> &[u8] {
         &[]

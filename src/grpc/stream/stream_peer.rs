@@ -24,7 +24,7 @@ use crate::network::broadcast::{BroadcastItem, BroadcastKind, EnqueueError, Queu
 use crate::network::endpoint::Endpoint;
 use crate::network::knowledge::PeerKnowledge;
 use crate::network::node_table::NodeRecord;
-use crate::network::peer::{FailureKind, Peer, PeerRequestError};
+use crate::network::peer::{FailureKind, Peer, PeerMode, PeerProfile, PeerRequestError};
 use crate::pb::network_types::{
     disconnect_reason, BlockList, BlockReply, BlockWithTransactions, ConfirmHandshakeRequest,
     DisconnectReason, HandshakeData, NodeList, NodesRequest,
@@ -303,6 +303,24 @@ pub fn request(
     timeout: Option<Duration>,
     extra_meta: &[(&str, String)],
 ) -> Result<StreamMessage, StreamError> {
+    let started = std::time::Instant::now();
+    let result = request_with_retries(link, meta, message_type, payload, timeout, extra_meta);
+    crate::metrics::metrics().request(
+        &format!("{message_type:?}"),
+        started.elapsed(),
+        result.is_ok(),
+    );
+    result
+}
+
+fn request_with_retries(
+    link: &Link,
+    meta: &HashMap<String, String>,
+    message_type: MessageType,
+    payload: Vec<u8>,
+    timeout: Option<Duration>,
+    extra_meta: &[(&str, String)],
+) -> Result<StreamMessage, StreamError> {
     let attempts = if is_single_attempt(message_type) {
         1
     } else {
@@ -506,6 +524,21 @@ impl Peer for StreamPeer {
         self.is_connected()
             && !self.link.is_closed()
             && self.client.as_ref().is_none_or(PeerClient::is_usable)
+    }
+
+    /// A back peer has no channel of its own: its status is that of the stream.
+    fn profile(&self) -> PeerProfile {
+        let connection_status = match &self.client {
+            Some(client) => client.connection_status(),
+            None if self.link.is_closed() => "Shutdown",
+            None => "Ready",
+        };
+        PeerProfile {
+            protocol_version: self.info.protocol_version,
+            node_version: self.info.node_version.clone(),
+            mode: PeerMode::Stream,
+            connection_status,
+        }
     }
 
     fn inbound_session_id(&self) -> &[u8] {
