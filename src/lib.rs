@@ -20,7 +20,7 @@
 //!   block producer.
 //! * [`config`] — `conf/aelf-netd.toml`, parsed and validated.
 //!
-//! [`api`] is the operator HTTP API. [`node`] assembles a running node from a config; the
+//! [`api`] is the operator HTTP API; [`metrics`] the Prometheus counters every layer bumps. [`node`] assembles a running node from a config; the
 //! binaries in `src/bin` stay thin.
 //!
 //! # Threads
@@ -39,7 +39,7 @@
 //! | `net-failures` | the failure policy for failed sends and requests (spec 5.5) | the bounded failure queue | `NetworkServer::stop` |
 //! | `os-events` | network and chain events to actions (spec 9) | the bounded event queues and chain events | [`node::Node::shutdown`] |
 //! | `block-sync` | fetching and downloading missing blocks | a bounded job queue | [`node::Node::shutdown`] |
-//! | `api-<i>` | the operator HTTP API (`[api] listen`) | incoming HTTP requests | [`node::Node::shutdown`] |
+//! | `api-<i>` | the operator HTTP API (`[api] listen`, `[threads] api_workers`) | incoming HTTP requests | [`node::Node::shutdown`] |
 //! | `dialer` | dialing the boot nodes and persistent peers at start | — | `NetworkServer::stop` |
 //! | `scheduler` | the periodic work of spec 8: expiry, reconnection, health checks, discovery, penalties, the clock check | a tick, the bounded offence queue | [`node::Node::shutdown`] |
 //! | `scheduler-<i>` | the scheduler's blocking jobs: dials, pings, health checks, discovery rounds, disconnects (`[threads] scheduler_workers`) | a bounded work queue | the `scheduler` thread as it stops |
@@ -68,6 +68,7 @@ pub mod crypto;
 pub mod daemon;
 pub mod grpc;
 pub mod logging;
+pub mod metrics;
 pub mod network;
 pub mod node;
 pub mod os;

@@ -17,6 +17,7 @@ use super::stream::dialer::{dial_stream, StreamDial};
 use super::stream::link::Link;
 use super::stream::stream_peer::{StreamPeer, StreamPeerParts, StreamRole};
 use super::stream::INBOX_CAPACITY;
+use crate::metrics::metrics;
 use crate::network::connector::{DialError, PeerConnector};
 use crate::network::endpoint::Endpoint;
 use crate::network::handshake::HandshakeProvider;
@@ -151,7 +152,9 @@ impl ConnectionService {
             return Ok(false);
         }
 
-        let dialed = self.dial(endpoint)?;
+        let dialed = self.dial(endpoint);
+        metrics().handshake(false, &outbound_handshake_result(&dialed));
+        let dialed = dialed?;
         let current: Arc<dyn Peer> = match self.pool.get(dialed.pubkey_hex()) {
             Some(existing) => {
                 let winner = cross_dial_winner(
@@ -605,6 +608,17 @@ impl PeerConnector for ConnectionService {
 
     fn purge_unconfirmed(&self) -> usize {
         self.purge_invalid()
+    }
+}
+
+/// The `result` label of an outbound handshake: the remote's `HandshakeError`, or why there
+/// was no usable reply.
+fn outbound_handshake_result(dialed: &Result<Arc<dyn Peer>, GrpcError>) -> String {
+    match dialed {
+        Ok(_) => format!("{:?}", HandshakeError::HANDSHAKE_OK),
+        Err(GrpcError::Refused(code)) => format!("{code:?}"),
+        Err(GrpcError::InvalidReply(_) | GrpcError::EmptyReply) => "INVALID_REPLY".into(),
+        Err(_) => "UNREACHABLE".into(),
     }
 }
 

@@ -12,6 +12,7 @@ use super::client::PeerClient;
 use super::error::classify;
 use super::metadata::stream_call_option;
 use super::stream::STREAM_RECOVERY_WAIT;
+use crate::metrics::metrics;
 use crate::network::broadcast::{
     BroadcastItem, BroadcastKind, EnqueueError, QueueCapacities, QueueCounters, QueueKind,
     QueueStats,
@@ -201,6 +202,7 @@ impl PeerSenders {
                 self.counters[queue.index()]
                     .dropped
                     .fetch_add(1, Ordering::Relaxed);
+                metrics().dropped(queue.index());
                 Err(EnqueueError::QueueFull)
             }
             Err(TrySendError::Disconnected(_)) => Err(EnqueueError::NotReady),
@@ -270,6 +272,7 @@ impl SenderThread {
             match self.transport.send(&item) {
                 Ok(()) => {
                     counters.sent.fetch_add(1, Ordering::Relaxed);
+                    metrics().sent(item.kind.index(), item.bytes.len());
                 }
                 Err(error) => {
                     counters.failed.fetch_add(1, Ordering::Relaxed);

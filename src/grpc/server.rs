@@ -12,6 +12,8 @@ use super::error::{inbound_status, overloaded, unauthenticated};
 use super::metadata::{caller_ip, caller_pubkey, caller_session, gzip_headers};
 use super::services::CoreServices;
 use super::stream::back_peer;
+use crate::metrics::metrics;
+use crate::network::broadcast::BroadcastKind;
 use crate::network::inbound::InboundError;
 use crate::network::node_table::{NodeTable, MAX_NODES_PER_RESPONSE};
 use crate::network::peer_pool::PeerPool;
@@ -137,8 +139,9 @@ impl PeerServiceImpl {
 /// Reads a broadcast stream on the completion queue, handing each item to `handle` with the
 /// caller's key (spec 1.2). The stream ends with VoidReply when the client half-closes,
 /// CANCELLED when the caller is not (or no longer) a pool peer, UNKNOWN on a malformed item.
-fn read_broadcasts<T: Send + 'static>(
+fn read_broadcasts<T: protobuf::Message + Send + 'static>(
     ctx: &RpcContext,
+    kind: BroadcastKind,
     stream: RequestStream<T>,
     sink: ClientStreamingSink<VoidReply>,
     handle: impl Fn(&str, T) -> Result<(), InboundError> + Send + 'static,
@@ -150,6 +153,7 @@ fn read_broadcasts<T: Send + 'static>(
         let result = loop {
             match stream.try_next().await {
                 Ok(Some(item)) => {
+                    metrics().received(kind.index(), item.compute_size() as usize);
                     if let Err(e) = handle(&caller, item) {
                         break Err(e);
                     }
@@ -202,9 +206,13 @@ impl PeerService for PeerServiceImpl {
         sink: ClientStreamingSink<VoidReply>,
     ) {
         let inbound = self.services.inbound.clone();
-        read_broadcasts(&ctx, stream, sink, move |caller, block| {
-            inbound.on_block(caller, block)
-        });
+        read_broadcasts(
+            &ctx,
+            BroadcastKind::Block,
+            stream,
+            sink,
+            move |caller, block| inbound.on_block(caller, block),
+        );
     }
 
     fn transaction_broadcast_stream(
@@ -214,9 +222,13 @@ impl PeerService for PeerServiceImpl {
         sink: ClientStreamingSink<VoidReply>,
     ) {
         let inbound = self.services.inbound.clone();
-        read_broadcasts(&ctx, stream, sink, move |caller, tx| {
-            inbound.on_transaction(caller, tx)
-        });
+        read_broadcasts(
+            &ctx,
+            BroadcastKind::Transaction,
+            stream,
+            sink,
+            move |caller, tx| inbound.on_transaction(caller, tx),
+        );
     }
 
     fn announcement_broadcast_stream(
@@ -226,9 +238,13 @@ impl PeerService for PeerServiceImpl {
         sink: ClientStreamingSink<VoidReply>,
     ) {
         let inbound = self.services.inbound.clone();
-        read_broadcasts(&ctx, stream, sink, move |caller, announcement| {
-            inbound.on_announcement(caller, &announcement)
-        });
+        read_broadcasts(
+            &ctx,
+            BroadcastKind::Announcement,
+            stream,
+            sink,
+            move |caller, announcement| inbound.on_announcement(caller, &announcement),
+        );
     }
 
     fn lib_announcement_broadcast_stream(
@@ -238,9 +254,13 @@ impl PeerService for PeerServiceImpl {
         sink: ClientStreamingSink<VoidReply>,
     ) {
         let inbound = self.services.inbound.clone();
-        read_broadcasts(&ctx, stream, sink, move |caller, lib| {
-            inbound.on_lib_announcement(caller, &lib)
-        });
+        read_broadcasts(
+            &ctx,
+            BroadcastKind::LibAnnouncement,
+            stream,
+            sink,
+            move |caller, lib| inbound.on_lib_announcement(caller, &lib),
+        );
     }
 
     fn ping(&mut self, ctx: RpcContext, _req: PingRequest, sink: UnarySink<PongReply>) {
@@ -271,7 +291,13 @@ impl PeerService for PeerServiceImpl {
         let connections = self.connections.clone();
         offload(&ctx, &self.workers, sink, move || {
             let handshake = req.handshake.into_option().unwrap_or_default();
-            connections.accept_handshake(caller, &handshake)
+            let reply = connections.accept_handshake(caller, &handshake);
+            let result = match &reply {
+                Ok(r) => format!("{:?}", r.error.enum_value_or_default()),
+                Err(_) => "MALFORMED".to_owned(),
+            };
+            metrics().handshake(true, &result);
+            reply
         });
     }
 

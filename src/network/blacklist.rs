@@ -114,6 +114,7 @@ impl HostBlacklist {
                 reason,
             },
         );
+        crate::metrics::metrics().banned();
         true
     }
 

@@ -44,6 +44,16 @@ impl BroadcastKind {
         }
     }
 
+    /// Position in [`crate::metrics::BROADCAST_KINDS`].
+    pub fn index(self) -> usize {
+        match self {
+            BroadcastKind::Block => 0,
+            BroadcastKind::Transaction => 1,
+            BroadcastKind::Announcement => 2,
+            BroadcastKind::LibAnnouncement => 3,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             BroadcastKind::Block => "block",

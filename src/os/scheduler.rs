@@ -357,7 +357,9 @@ impl Jobs {
 fn reconnect_once(parts: &SchedulerParts, endpoint: &Endpoint, retries: u32) {
     let network = &parts.network;
     info!("reconnecting to {endpoint} (attempt {})", retries + 1);
-    let failure = match parts.connector.dial(endpoint) {
+    let dialed = parts.connector.dial(endpoint);
+    crate::metrics::metrics().reconnection_attempt(matches!(dialed, Ok(true)));
+    let failure = match dialed {
         Ok(true) => {
             network.reconnections().cancel(endpoint);
             info!("reconnected to {endpoint}");

@@ -144,7 +144,10 @@ async fn handshake_on_worker(
     let connections = connections.clone();
     let job_link = link.clone();
     let job: Job = Box::new(move || {
-        let _ = tx.send(connections.accept_stream_handshake(caller, &handshake, &job_link));
+        let (reply, inbox) = connections.accept_stream_handshake(caller, &handshake, &job_link);
+        let result = format!("{:?}", reply.error.enum_value_or_default());
+        crate::metrics::metrics().handshake(true, &result);
+        let _ = tx.send((reply, inbox));
     });
     if !submit(job) {
         warn!("stream handshake refused: the handshake workers are busy");

@@ -213,6 +213,11 @@ enum HandleError {
     Refused(#[from] InboundError),
 }
 
+/// Counts a broadcast item of kind index `kind` arriving over a stream.
+fn received_bytes(kind: usize, bytes: usize) {
+    crate::metrics::metrics().received(kind, bytes);
+}
+
 fn received(result: Result<(), InboundError>) -> Result<(), HandleError> {
     result.map_err(HandleError::Refused)
 }
@@ -266,21 +271,25 @@ fn handle(
             services.network.serve_blocks(&request).write_to_bytes()?
         }
         Ok(MessageType::BLOCK_BROADCAST) => {
+            received_bytes(0, body.len());
             let block = BlockWithTransactions::parse_from_bytes(body)?;
             received(services.inbound.on_block(sender, block))?;
             void()?
         }
         Ok(MessageType::TRANSACTION_BROADCAST) => {
+            received_bytes(1, body.len());
             let tx = Transaction::parse_from_bytes(body)?;
             received(services.inbound.on_transaction(sender, tx))?;
             void()?
         }
         Ok(MessageType::ANNOUNCEMENT_BROADCAST) => {
+            received_bytes(2, body.len());
             let announcement = BlockAnnouncement::parse_from_bytes(body)?;
             received(services.inbound.on_announcement(sender, &announcement))?;
             void()?
         }
         Ok(MessageType::LIB_ANNOUNCEMENT_BROADCAST) => {
+            received_bytes(3, body.len());
             let lib = LibAnnouncement::parse_from_bytes(body)?;
             received(services.inbound.on_lib_announcement(sender, &lib))?;
             void()?
