@@ -4,22 +4,24 @@
 //! Owns the start order, the live reload of what can change without a restart, and the ordered
 //! shutdown. It must not parse command lines or handle signals (that is [`crate::daemon`]'s).
 
-use crate::api::{ApiBackend, ApiError, ApiServer, ChainStatus};
+use crate::api::{ApiBackend, ApiError, ApiServer, BasicAuth, ChainStatus, PeerSummary};
 use crate::chain::{
     BlockProducer, Chain, ChainError, ChainSettings, EmbeddedChain, ProducerSettings,
 };
 use crate::config::{AuthorizedPeers, Config, NetworkConfig};
 use crate::crypto::{load_or_create_key_file, KeyFileError, NodeKey};
-use crate::grpc::connection::ConnectionSettings;
+use crate::grpc::connection::{ConnectionService, ConnectionSettings};
 use crate::grpc::error::GrpcError;
 use crate::grpc::network_server::{NetworkServer, NetworkServerSettings};
 use crate::grpc::services::{NetworkCore, NetworkCoreSettings};
+use crate::metrics::{metrics, StateSnapshot};
 use crate::network::blacklist::Ban;
-use crate::network::broadcast::QueueCapacities;
+use crate::network::broadcast::{QueueCapacities, QueueKind};
 use crate::network::connector::PeerConnector;
 use crate::network::discovery::Discovery;
-use crate::network::handshake::{Authorization, HandshakeProvider};
-use crate::network::node_table::{NodeRecord, NodeTable};
+use crate::network::endpoint::Endpoint;
+use crate::network::handshake::{Authorization, HandshakeProvider, PROTOCOL_VERSION};
+use crate::network::node_table::NodeRecord;
 use crate::network::peer_pool::PoolLimits;
 use crate::network::penalty::{OffenceWeights, PenaltySettings};
 use crate::network::reconnection::{ReconnectingPeer, ReconnectionPolicy, Reconnections};
@@ -31,10 +33,12 @@ use crate::os::events::{submit_transaction, EventLoop, EventLoopParts};
 use crate::os::scheduler::{Scheduler, SchedulerParts, SchedulerSettings};
 use crate::os::tx_pool::TxPool;
 use crate::pb::aelf_core::Transaction;
+use crate::pb::network_types::BlockWithTransactions;
 
 use crate::types::{chain_id_to_name, Clock, Hash};
 use log::{info, warn};
 use protobuf::Message;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 use thiserror::Error;
@@ -212,9 +216,15 @@ impl Node {
                 chain: chain.clone(),
                 tx_pool: tx_pool.clone(),
                 network: network_service.clone(),
-                nodes: network.connections().nodes().clone(),
+                connections: network.connections().clone(),
+                node_version: config.node.node_version.to_string(),
+                ban_duration_ms: millis(config.reputation.ban_duration_ms),
             }),
-            API_WORKERS,
+            config.threads.api_workers,
+            BasicAuth::new(
+                config.api.basic_auth_user.clone(),
+                config.api.basic_auth_password.clone(),
+            ),
         )?;
 
         Ok(Node {
@@ -323,15 +333,32 @@ impl Node {
     }
 }
 
-/// Threads serving the operator API.
-const API_WORKERS: usize = 2;
+/// A host removed through the API stays banned this long (C# `int.MaxValue` seconds); an
+/// operator lifts it with `DELETE /api/net/bans`.
+const REMOVED_PEER_BAN_MS: i64 = i32::MAX as i64 * 1000;
 
 /// What the operator API reads and does on this node.
 struct NodeApi {
     chain: Arc<EmbeddedChain>,
     tx_pool: Arc<TxPool>,
     network: Arc<NetworkService>,
-    nodes: Arc<NodeTable>,
+    connections: Arc<ConnectionService>,
+    /// `[node] node_version`, shown as the node's version.
+    node_version: String,
+    /// `[reputation] ban_duration_ms`: an operator's ban without a duration.
+    ban_duration_ms: i64,
+}
+
+impl NodeApi {
+    /// Disconnects (gracefully) every pool peer on `host`; how many.
+    fn disconnect_host(&self, host: &str) -> usize {
+        let peers = self.network.pool().peers_by_host(host);
+        let lifecycle = self.connections.lifecycle();
+        peers
+            .iter()
+            .filter(|p| lifecycle.disconnect_by_pubkey(p.pubkey_hex(), true))
+            .count()
+    }
 }
 
 impl ApiBackend for NodeApi {
@@ -344,7 +371,23 @@ impl ApiBackend for NodeApi {
             best_chain_height: best.height,
             last_irreversible_block_hash: lib.hash,
             last_irreversible_block_height: lib.height,
+            branches: self
+                .chain
+                .branches()
+                .into_iter()
+                .map(|t| (t.hash, t.height))
+                .collect(),
         }
+    }
+
+    fn block_by_hash(&self, hash: &Hash) -> Result<Option<BlockWithTransactions>, String> {
+        self.chain.block_by_hash(hash).map_err(|e| e.to_string())
+    }
+
+    fn block_by_height(&self, height: i64) -> Result<Option<BlockWithTransactions>, String> {
+        self.chain
+            .block_by_height(height)
+            .map_err(|e| e.to_string())
     }
 
     fn send_transaction(&self, raw: &[u8]) -> Result<Hash, String> {
@@ -357,16 +400,146 @@ impl ApiBackend for NodeApi {
         self.tx_pool.len()
     }
 
+    fn peers(&self) -> Vec<PeerSummary> {
+        self.network
+            .pool()
+            .peers(true)
+            .iter()
+            .map(|p| {
+                let profile = p.profile();
+                let knowledge = p.knowledge();
+                let chain = knowledge.chain_state();
+                PeerSummary {
+                    endpoint: p.endpoint().to_string(),
+                    pubkey: p.pubkey_hex().to_owned(),
+                    protocol_version: profile.protocol_version,
+                    node_version: profile.node_version,
+                    connection_time_ms: p.connection_time(),
+                    connection_status: profile.connection_status,
+                    inbound: p.is_inbound(),
+                    mode: profile.mode.name(),
+                    queues: p.queue_stats(),
+                    request_metrics: knowledge
+                        .metrics()
+                        .snapshot()
+                        .into_iter()
+                        .flat_map(|(_, list)| list)
+                        .collect(),
+                    best_height: chain.best_height,
+                    lib_height: chain.lib_height,
+                    sync_finished: knowledge.is_sync_finished(),
+                }
+            })
+            .collect()
+    }
+
+    fn versions(&self) -> (String, i32) {
+        (self.node_version.clone(), PROTOCOL_VERSION)
+    }
+
+    fn add_peer(&self, endpoint: &Endpoint) -> bool {
+        if self.network.pool().blacklist().remove(&endpoint.host) {
+            info!("api: {} is no longer banned", endpoint.host);
+        }
+        match self.connections.connect(endpoint) {
+            Ok(joined) => {
+                info!(
+                    "api: add peer {endpoint}: {}",
+                    if joined { "connected" } else { "not dialed" }
+                );
+                joined
+            }
+            Err(e) => {
+                info!("api: add peer {endpoint} failed: {e}");
+                false
+            }
+        }
+    }
+
+    fn remove_peer(&self, endpoint: &Endpoint) -> bool {
+        self.network.reconnections().cancel(endpoint);
+        let Some(peer) = self.network.pool().find_by_endpoint(endpoint) else {
+            return false;
+        };
+        let now = self.network.now();
+        self.network.pool().blacklist().ban(
+            &endpoint.host,
+            REMOVED_PEER_BAN_MS,
+            "removed by an operator",
+            now,
+        );
+        self.connections
+            .lifecycle()
+            .disconnect_by_pubkey(peer.pubkey_hex(), true);
+        info!("api: removed peer {endpoint}; its host is banned until unbanned");
+        true
+    }
+
     fn bans(&self) -> Vec<Ban> {
         self.network.pool().blacklist().bans(self.network.now())
     }
 
+    fn ban(&self, host: &str, duration_ms: Option<i64>, reason: &str) -> (i64, usize) {
+        let now = self.network.now();
+        let duration = duration_ms.unwrap_or(self.ban_duration_ms);
+        let blacklist = self.network.pool().blacklist();
+        // An operator's ban replaces any ban the host already has.
+        blacklist.remove(host);
+        blacklist.ban(host, duration, reason, now);
+        let expiry = blacklist
+            .expiry(host, now)
+            .unwrap_or(now.saturating_add(duration));
+        let disconnected = self.disconnect_host(host);
+        info!(
+            "api: banned {host} for {duration} ms ({reason}); {disconnected} peer(s) disconnected"
+        );
+        (expiry, disconnected)
+    }
+
+    fn unban(&self, host: &str) -> bool {
+        let lifted = self.network.pool().blacklist().remove(host);
+        if lifted {
+            info!("api: unbanned {host}");
+        }
+        lifted
+    }
+
     fn nodes(&self) -> Vec<NodeRecord> {
-        self.nodes.records()
+        self.connections.nodes().records()
     }
 
     fn reconnections(&self) -> Vec<ReconnectingPeer> {
         self.network.reconnections().list()
+    }
+
+    fn metrics(&self) -> String {
+        let mut peers: HashMap<(&'static str, &'static str), i64> = HashMap::new();
+        let mut queue_depth = [0i64; 3];
+        for p in self.network.pool().peers(true) {
+            let direction = if p.is_inbound() {
+                "inbound"
+            } else {
+                "outbound"
+            };
+            *peers
+                .entry((direction, p.profile().mode.name()))
+                .or_default() += 1;
+            let stats = p.queue_stats();
+            for kind in QueueKind::ALL {
+                queue_depth[kind.index()] += stats.of(kind).buffered as i64;
+            }
+        }
+        let (best, lib) = (self.chain.best_chain(), self.chain.last_irreversible());
+        metrics().render(&StateSnapshot {
+            peers: peers.into_iter().map(|((d, m), n)| (d, m, n)).collect(),
+            queue_depth,
+            bans: self.bans().len() as i64,
+            node_table: self.connections.nodes().len() as i64,
+            reconnections_pending: self.network.reconnections().len() as i64,
+            best_chain_height: best.height,
+            lib_height: lib.height,
+            transaction_pool: self.tx_pool.len() as i64,
+        })
     }
 }
 

@@ -1,21 +1,29 @@
 //! The operator HTTP API (`[api] listen`, loopback by default): aelf web-API routes and shapes,
-//! served by `api-<i>` threads on a small synchronous HTTP server.
+//! served by `api-<i>` threads (`[threads] api_workers`) on a small synchronous HTTP server.
 //!
-//! Routes so far: `GET /api/blockChain/chainStatus`, `POST /api/blockChain/sendTransaction`
-//! (the node's local entry point for transactions), `GET /api/blockChain/transactionPoolStatus`,
-//! and the scheduler's state (beyond the C# node): `GET /api/net/bans`, `GET /api/net/nodes`,
-//! `GET /api/net/reconnections`. The peer routes, write routes and metrics come with the
-//! operator-surface issue.
+//! Routes (see [`routes`]): the C# node's `/api/net/peer(s)`, `/api/net/networkInfo` and
+//! `/api/blockChain/*` reads and `sendTransaction`; beyond it `/api/net/bans` (list, ban,
+//! unban), `/api/net/nodes`, `/api/net/reconnections` and Prometheus `/metrics`. Write routes
+//! need HTTP Basic auth ([`auth`]).
 //!
-//! Owns routing, request limits and the JSON shapes. It must not know the node: everything it
-//! reads or does goes through [`ApiBackend`].
+//! Owns the server threads, request limits and the JSON shapes. It must not know the node:
+//! everything it reads or does goes through [`ApiBackend`].
+
+pub mod auth;
+mod dto;
+mod routes;
+
+pub use auth::{basic_header, BasicAuth, NEED_BASIC_AUTH};
 
 use crate::network::blacklist::Ban;
+use crate::network::broadcast::QueueStats;
+use crate::network::endpoint::Endpoint;
 use crate::network::node_table::NodeRecord;
 use crate::network::reconnection::ReconnectingPeer;
+use crate::network::request_metrics::RequestMetric;
+use crate::pb::network_types::BlockWithTransactions;
 use crate::types::Hash;
 use log::{debug, info, warn};
-use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,7 +31,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 use thiserror::Error;
-use tiny_http::{Header, Method, Request, Response, Server};
+use tiny_http::{Header, Request, Response, Server};
 
 /// Largest request body accepted (a transaction's hex is far smaller).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -33,45 +41,38 @@ const POLL: Duration = Duration::from_millis(200);
 /// What the API reads and does, implemented by the node.
 pub trait ApiBackend: Send + Sync + 'static {
     fn chain_status(&self) -> ChainStatus;
+    /// A stored block on any branch.
+    fn block_by_hash(&self, hash: &Hash) -> Result<Option<BlockWithTransactions>, String>;
+    /// The best chain's block at `height`.
+    fn block_by_height(&self, height: i64) -> Result<Option<BlockWithTransactions>, String>;
     /// Takes the protobuf bytes of an `aelf.Transaction`: `Ok(id)` when accepted into the pool
     /// (and broadcast), `Err(reason)` when refused.
     fn send_transaction(&self, raw: &[u8]) -> Result<Hash, String>;
     /// Pending transactions.
     fn transaction_pool_size(&self) -> usize;
+    /// Every pool peer, ready or not (C# `GetPeers`).
+    fn peers(&self) -> Vec<PeerSummary>;
+    /// `(Version, ProtocolVersion)` of `GET /api/net/networkInfo`.
+    fn versions(&self) -> (String, i32);
+    /// Unbans the host and dials the endpoint: `true` when it joined the pool (C#
+    /// `AddTrustedPeerAsync`; a failed dial is `false`, not an error).
+    fn add_peer(&self, endpoint: &Endpoint) -> bool;
+    /// Cancels the endpoint's reconnection; when a pool peer has that endpoint, bans its host
+    /// (C#: `int.MaxValue` seconds) and disconnects it: `true` (C# `RemovePeerByEndpointAsync`).
+    fn remove_peer(&self, endpoint: &Endpoint) -> bool;
     /// Hosts refused now, with expiry and reason.
     fn bans(&self) -> Vec<Ban>;
+    /// Bans `host` for `duration_ms` (`None`: the configured ban duration) and disconnects its
+    /// peers: the ban's expiry and how many peers left.
+    fn ban(&self, host: &str, duration_ms: Option<i64>, reason: &str) -> (i64, usize);
+    /// Lifts a ban: whether there was one.
+    fn unban(&self, host: &str) -> bool;
     /// The node table (discovery), oldest checked first.
     fn nodes(&self) -> Vec<NodeRecord>;
     /// Lost peers waiting to be dialed again, soonest first.
     fn reconnections(&self) -> Vec<ReconnectingPeer>;
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct BanDto {
-    host: String,
-    reason: String,
-    /// Unix milliseconds.
-    expiry_time_ms: i64,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct NodeDto {
-    endpoint: String,
-    pubkey: String,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ReconnectionDto {
-    endpoint: String,
-    pubkey: String,
-    retry_count: u32,
-    next_attempt_time_ms: i64,
-    disconnection_time_ms: i64,
-    /// Retried forever (persistent peers; boot nodes of a node without peers).
-    forever: bool,
+    /// Prometheus text of the process's metrics.
+    fn metrics(&self) -> String;
 }
 
 /// The chain as the API reports it.
@@ -84,6 +85,29 @@ pub struct ChainStatus {
     pub best_chain_height: i64,
     pub last_irreversible_block_hash: Hash,
     pub last_irreversible_block_height: i64,
+    /// Tips of the open branches with their heights (the best tip included).
+    pub branches: Vec<(Hash, i64)>,
+}
+
+/// One pool peer as the API shows it.
+#[derive(Debug, Clone)]
+pub struct PeerSummary {
+    /// `host:port` the peer listens on.
+    pub endpoint: String,
+    pub pubkey: String,
+    pub protocol_version: i32,
+    pub node_version: String,
+    /// Unix ms.
+    pub connection_time_ms: i64,
+    pub connection_status: &'static str,
+    pub inbound: bool,
+    /// "legacy" or "stream".
+    pub mode: &'static str,
+    pub queues: QueueStats,
+    pub request_metrics: Vec<RequestMetric>,
+    pub best_height: i64,
+    pub lib_height: i64,
+    pub sync_finished: bool,
 }
 
 /// Why the API could not start.
@@ -95,183 +119,47 @@ pub enum ApiError {
     Thread(std::io::Error),
 }
 
-/// aelf's `ChainStatusDto` (the fields we can fill; the longest chain is the best chain here).
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ChainStatusDto {
-    chain_id: String,
-    genesis_block_hash: String,
-    longest_chain_hash: String,
-    longest_chain_height: i64,
-    best_chain_hash: String,
-    best_chain_height: i64,
-    last_irreversible_block_hash: String,
-    last_irreversible_block_height: i64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct SendTransactionInput {
-    raw_transaction: String,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct SendTransactionOutput {
-    transaction_id: String,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct TransactionPoolStatus {
-    queued: usize,
-    validated: usize,
-}
-
-/// An answer: status and JSON body.
-struct Reply {
-    status: u16,
-    body: String,
-}
-
-fn json(status: u16, value: &impl Serialize) -> Reply {
-    Reply {
-        status,
-        body: serde_json::to_string(value).unwrap_or_else(|_| "{}".into()),
-    }
-}
-
-/// aelf's (ABP's) error body: `{"Error":{"Code":…,"Message":…,"Details":null,…}}`.
-fn error(status: u16, code: &str, message: &str) -> Reply {
-    json(
-        status,
-        &serde_json::json!({
-            "Error": {
-                "Code": code,
-                "Message": message,
-                "Details": null,
-                "ValidationErrors": null
-            }
-        }),
-    )
-}
-
-/// Answers one request (pure: method, path without query, body).
-fn route(backend: &dyn ApiBackend, method: &Method, path: &str, body: &[u8]) -> Reply {
-    match (method, path) {
-        (Method::Get, "/api/blockChain/chainStatus") => {
-            let s = backend.chain_status();
-            json(
-                200,
-                &ChainStatusDto {
-                    chain_id: s.chain_id,
-                    genesis_block_hash: s.genesis_block_hash.to_hex(),
-                    longest_chain_hash: s.best_chain_hash.to_hex(),
-                    longest_chain_height: s.best_chain_height,
-                    best_chain_hash: s.best_chain_hash.to_hex(),
-                    best_chain_height: s.best_chain_height,
-                    last_irreversible_block_hash: s.last_irreversible_block_hash.to_hex(),
-                    last_irreversible_block_height: s.last_irreversible_block_height,
-                },
-            )
-        }
-        (Method::Post, "/api/blockChain/sendTransaction") => {
-            let input: SendTransactionInput = match serde_json::from_slice(body) {
-                Ok(input) => input,
-                Err(e) => return error(400, "InvalidInput", &format!("bad JSON: {e}")),
-            };
-            let Ok(raw) = hex::decode(input.raw_transaction.trim()) else {
-                return error(400, "InvalidTransaction", "RawTransaction is not hex");
-            };
-            match backend.send_transaction(&raw) {
-                Ok(id) => json(
-                    200,
-                    &SendTransactionOutput {
-                        transaction_id: id.to_hex(),
-                    },
-                ),
-                Err(reason) => error(403, "InvalidTransaction", &reason),
-            }
-        }
-        (Method::Get, "/api/blockChain/transactionPoolStatus") => {
-            let n = backend.transaction_pool_size();
-            json(
-                200,
-                &TransactionPoolStatus {
-                    queued: n,
-                    validated: n,
-                },
-            )
-        }
-        (Method::Get, "/api/net/bans") => {
-            let bans: Vec<BanDto> = backend
-                .bans()
-                .into_iter()
-                .map(|b| BanDto {
-                    host: b.host,
-                    reason: b.reason,
-                    expiry_time_ms: b.expiry,
-                })
-                .collect();
-            json(200, &bans)
-        }
-        (Method::Get, "/api/net/nodes") => {
-            let nodes: Vec<NodeDto> = backend
-                .nodes()
-                .into_iter()
-                .map(|n| NodeDto {
-                    endpoint: n.endpoint.to_string(),
-                    pubkey: hex::encode(n.pubkey),
-                })
-                .collect();
-            json(200, &nodes)
-        }
-        (Method::Get, "/api/net/reconnections") => {
-            let waiting: Vec<ReconnectionDto> = backend
-                .reconnections()
-                .into_iter()
-                .map(|r| ReconnectionDto {
-                    endpoint: r.endpoint.to_string(),
-                    pubkey: r.pubkey_hex,
-                    retry_count: r.retry_count,
-                    next_attempt_time_ms: r.next_attempt,
-                    disconnection_time_ms: r.disconnection_time,
-                    forever: r.forever,
-                })
-                .collect();
-            json(200, &waiting)
-        }
-        (
-            _,
-            "/api/blockChain/chainStatus"
-            | "/api/blockChain/sendTransaction"
-            | "/api/blockChain/transactionPoolStatus"
-            | "/api/net/bans"
-            | "/api/net/nodes"
-            | "/api/net/reconnections",
-        ) => error(405, "MethodNotAllowed", "method not allowed"),
-        _ => error(404, "NotFound", "no such route"),
-    }
-}
-
 /// Reads the body (at most [`MAX_BODY_BYTES`]), routes, answers.
-fn serve(backend: &dyn ApiBackend, mut request: Request) {
-    let path = request.url().split('?').next().unwrap_or("").to_owned();
+fn serve(backend: &dyn ApiBackend, auth: &BasicAuth, mut request: Request) {
+    let url = request.url().to_owned();
+    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
     let method = request.method().clone();
+    let authorization = request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("Authorization"))
+        .map(|h| h.value.as_str().to_owned());
     let mut body = Vec::new();
     let read = request
         .as_reader()
         .take(MAX_BODY_BYTES as u64 + 1)
         .read_to_end(&mut body);
     let reply = match read {
-        Err(e) => error(400, "InvalidInput", &format!("cannot read the body: {e}")),
-        Ok(_) if body.len() > MAX_BODY_BYTES => error(413, "TooLarge", "request body over 1 MiB"),
-        Ok(_) => route(backend, &method, &path, &body),
+        Err(e) => routes::invalid_input(&format!("cannot read the body: {e}")),
+        Ok(_) if body.len() > MAX_BODY_BYTES => {
+            routes::error(413, "TooLarge", "request body over 1 MiB")
+        }
+        Ok(_) => routes::route(
+            backend,
+            &routes::Call {
+                method: &method,
+                path,
+                query,
+                body: &body,
+                authorization: authorization.as_deref(),
+                auth,
+            },
+        ),
     };
     debug!("api {method} {path} -> {}", reply.status);
     let mut response = Response::from_string(reply.body).with_status_code(reply.status);
-    if let Ok(header) = Header::from_bytes("Content-Type", "application/json; charset=utf-8") {
+    if let Ok(header) = Header::from_bytes("Content-Type", reply.content_type) {
         response = response.with_header(header);
+    }
+    if reply.status == 401 {
+        if let Ok(header) = Header::from_bytes("WWW-Authenticate", "Basic realm=\"aelf-net\"") {
+            response = response.with_header(header);
+        }
     }
     if let Err(e) = request.respond(response) {
         debug!("api answer to {path} not delivered: {e}");
@@ -287,11 +175,13 @@ pub struct ApiServer {
 }
 
 impl ApiServer {
-    /// Listens on `listen` and serves with `workers` threads named `api-<i>`.
+    /// Listens on `listen` and serves with `workers` threads named `api-<i>`; write routes
+    /// need `auth`.
     pub fn start(
         listen: SocketAddr,
         backend: Arc<dyn ApiBackend>,
         workers: usize,
+        auth: BasicAuth,
     ) -> Result<ApiServer, ApiError> {
         let server = Server::http(listen).map_err(|e| ApiError::Listen {
             addr: listen,
@@ -304,13 +194,14 @@ impl ApiServer {
         for i in 0..workers.max(1) {
             let worker = server.clone();
             let backend = backend.clone();
+            let auth = auth.clone();
             let stop = stopping.clone();
             let spawned = crate::thread::spawn(&format!("api-{i}"), move || loop {
                 if stop.load(Ordering::SeqCst) {
                     return Ok(());
                 }
                 match worker.recv_timeout(POLL) {
-                    Ok(Some(request)) => serve(backend.as_ref(), request),
+                    Ok(Some(request)) => serve(backend.as_ref(), &auth, request),
                     Ok(None) => {}
                     Err(e) => {
                         debug!("api worker stops: {e}");

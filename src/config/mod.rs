@@ -157,6 +157,9 @@ pub use crate::network::service::MAX_SEND_BLOCK_COUNT_LIMIT;
 /// Default `[threads] scheduler_workers`: threads that run the scheduler's dials, pings,
 /// health checks and discovery rounds.
 pub const DEFAULT_SCHEDULER_WORKERS: usize = 4;
+/// Default `[threads] api_workers`: threads that serve the operator API (a peer added through
+/// it is dialed on the worker, so two keep the API answering meanwhile).
+pub const DEFAULT_API_WORKERS: usize = 2;
 /// Default `[threads] handshake_workers`: threads that run inbound handshakes (dial-back) and
 /// other server work that may block.
 pub const DEFAULT_HANDSHAKE_WORKERS: usize = 2;
@@ -279,6 +282,10 @@ pub struct ProducerConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiConfig {
     pub listen: SocketAddr,
+    /// HTTP Basic credentials of the write routes (C# `BasicAuth:UserName/Password`); with
+    /// either unset every write route answers 401.
+    pub basic_auth_user: Option<String>,
+    pub basic_auth_password: Option<String>,
 }
 
 /// `[threads]`: thread counts.
@@ -288,6 +295,7 @@ pub struct ThreadsConfig {
     pub handshake_workers: usize,
     pub block_servers: usize,
     pub scheduler_workers: usize,
+    pub api_workers: usize,
 }
 
 /// `[log]`: level and destination (`file = None` is stderr).
@@ -401,12 +409,15 @@ impl Default for Config {
             },
             api: ApiConfig {
                 listen: DEFAULT_API_LISTEN,
+                basic_auth_user: None,
+                basic_auth_password: None,
             },
             threads: ThreadsConfig {
                 grpc_completion_queues: DEFAULT_GRPC_COMPLETION_QUEUES,
                 handshake_workers: DEFAULT_HANDSHAKE_WORKERS,
                 block_servers: DEFAULT_BLOCK_SERVERS,
                 scheduler_workers: DEFAULT_SCHEDULER_WORKERS,
+                api_workers: DEFAULT_API_WORKERS,
             },
             log: LogConfig {
                 level: DEFAULT_LOG_LEVEL,

@@ -106,6 +106,8 @@ pub(super) struct RawProducer {
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawApi {
     pub listen: Option<String>,
+    pub basic_auth_user: Option<String>,
+    pub basic_auth_password: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -115,6 +117,7 @@ pub(super) struct RawThreads {
     pub handshake_workers: Option<Int<usize>>,
     pub block_servers: Option<Int<usize>>,
     pub scheduler_workers: Option<Int<usize>>,
+    pub api_workers: Option<Int<usize>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

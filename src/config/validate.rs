@@ -461,7 +461,20 @@ fn api(raw: RawApi, d: ApiConfig) -> Checked<ApiConfig> {
             "a socket address (ip:port, e.g. \"127.0.0.1:8000\" or \"[::1]:8000\")",
         )?,
     };
-    Ok(ApiConfig { listen })
+    // Blank means unset, as the C# node treats whitespace-only credentials.
+    let credential = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let basic_auth_user = credential(raw.basic_auth_user).or(d.basic_auth_user);
+    if basic_auth_user.as_deref().is_some_and(|u| u.contains(':')) {
+        return Err(invalid(
+            "api.basic_auth_user",
+            "must not contain ':' (HTTP Basic separates user and password with it)",
+        ));
+    }
+    Ok(ApiConfig {
+        listen,
+        basic_auth_user,
+        basic_auth_password: credential(raw.basic_auth_password).or(d.basic_auth_password),
+    })
 }
 
 fn threads(raw: RawThreads, d: ThreadsConfig) -> Checked<ThreadsConfig> {
@@ -488,6 +501,12 @@ fn threads(raw: RawThreads, d: ThreadsConfig) -> Checked<ThreadsConfig> {
             "threads.scheduler_workers",
             raw.scheduler_workers,
             d.scheduler_workers,
+            (1, MAX_HANDSHAKE_WORKERS as i64),
+        )?,
+        api_workers: int(
+            "threads.api_workers",
+            raw.api_workers,
+            d.api_workers,
             (1, MAX_HANDSHAKE_WORKERS as i64),
         )?,
     })

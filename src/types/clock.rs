@@ -1,4 +1,5 @@
-//! `Clock`: where every component reads the time, so tests can move it by hand.
+//! `Clock`: where every component reads the time, so tests can move it by hand; and the one
+//! text form of a time we print (ISO 8601 UTC, as .NET writes it).
 
 use parking_lot::Mutex;
 use std::sync::Arc;
@@ -69,8 +70,59 @@ pub fn timestamp_millis(ts: &protobuf::well_known_types::timestamp::Timestamp) -
     ms.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
+/// A protobuf Timestamp as .NET's JSON writes a UTC `DateTime`:
+/// `2019-01-01T00:00:00Z`, with up to 7 fraction digits, trailing zeros dropped.
+pub fn iso8601(seconds: i64, nanos: i32) -> String {
+    let days = seconds.div_euclid(86_400);
+    let secs = seconds.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    let mut text = format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    );
+    // .NET ticks are 100 ns.
+    let ticks = nanos.clamp(0, 999_999_999) / 100;
+    if ticks > 0 {
+        let fraction = format!("{ticks:07}");
+        text.push('.');
+        text.push_str(fraction.trim_end_matches('0'));
+    }
+    text.push('Z');
+    text
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
+/// (H. Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn times_are_written_as_dotnet_writes_a_utc_datetime() {
+        assert_eq!(iso8601(0, 0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(1_577_836_800, 0), "2020-01-01T00:00:00Z");
+        assert_eq!(iso8601(951_782_400, 120_000_000), "2000-02-29T00:00:00.12Z");
+        assert_eq!(
+            iso8601(253_402_300_799, 999_999_999),
+            "9999-12-31T23:59:59.9999999Z"
+        );
+        assert_eq!(iso8601(-1, 0), "1969-12-31T23:59:59Z");
+        assert_eq!(iso8601(0, 50), "1970-01-01T00:00:00Z");
+    }
+
     use super::*;
 
     #[test]

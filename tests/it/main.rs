@@ -11,6 +11,7 @@ mod daemon;
 mod fake_peer;
 mod handshake;
 mod network_service;
+mod operator;
 mod peer_pool;
 mod propagation;
 mod receive;

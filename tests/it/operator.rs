@@ -1,0 +1,532 @@
+//! The operator surface against running `aelf-netd` processes: the aelf web-API contract (spec
+//! 11.20: Basic auth, peers in and out, removal, networkInfo; plus bans, blocks and branches),
+//! a transaction sent to A's API reaching B's pool, `/metrics` as Prometheus text whose
+//! counters move with traffic, `aelf-netctl` in text and `--json`, and the systemd unit.
+
+use crate::api::{http, http_with, parse};
+use crate::daemon::write_config_with;
+use crate::propagation::{wait_until, Node};
+use crate::support::free_port;
+use aelf_net::api::{basic_header, NEED_BASIC_AUTH};
+use aelf_net::chain::{synthetic_transactions, ChainTip};
+use aelf_net::crypto::NodeKey;
+use aelf_net::types::Hash;
+use protobuf::Message;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Output};
+
+const USER: &str = "op";
+const PASSWORD: &str = "s3cret";
+const NETCTL: &str = env!("CARGO_BIN_EXE_aelf-netctl");
+
+/// `[api]` with credentials; reconnection slow enough that only the test reconnects peers.
+fn node_config(dir: &Path, port: u16, boot: Option<u16>, auth: bool) -> std::path::PathBuf {
+    let boot = boot.map_or(String::new(), |p| {
+        format!("boot_nodes = [\"127.0.0.1:{p}\"]\n")
+    });
+    let api = if auth {
+        format!("[api]\nlisten = \"127.0.0.1:0\"\nbasic_auth_user = \"{USER}\"\nbasic_auth_password = \"{PASSWORD}\"\n")
+    } else {
+        String::new()
+    };
+    write_config_with(
+        dir,
+        port,
+        &format!("{boot}peer_reconnection_period_ms = 600000"),
+        &api,
+    )
+}
+
+fn get(api: SocketAddr, path: &str) -> Value {
+    let (status, body) = http(api, "GET", path, "");
+    assert_eq!(status, 200, "GET {path}: {body}");
+    parse(&body)
+}
+
+fn peers(api: SocketAddr) -> Vec<Value> {
+    get(api, "/api/net/peers").as_array().cloned().unwrap()
+}
+
+/// An authorized write: (status, JSON body).
+fn write(api: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Value) {
+    let auth = basic_header(USER, PASSWORD);
+    let (status, text) = http_with(api, method, path, body, &[("Authorization", &auth)]);
+    (status, parse(&text))
+}
+
+/// Prometheus text → sample (name with labels) → value. Fails on any line that is neither a
+/// comment nor `name{labels} value`.
+fn samples(text: &str) -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        if let Some(comment) = line.strip_prefix('#') {
+            let words: Vec<&str> = comment.split_whitespace().collect();
+            assert!(
+                matches!(words.first(), Some(&"HELP") | Some(&"TYPE")),
+                "bad comment: {line}"
+            );
+            continue;
+        }
+        let (name, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("bad sample: {line}"));
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value: {line}"));
+        let bare = name.split('{').next().unwrap();
+        assert!(
+            !bare.is_empty()
+                && bare
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "bad metric name: {line}"
+        );
+        assert!(
+            !name.contains('{') || name.ends_with('}'),
+            "bad labels: {line}"
+        );
+        out.insert(name.to_owned(), value);
+    }
+    out
+}
+
+fn metrics(api: SocketAddr) -> HashMap<String, f64> {
+    let (status, text) = http(api, "GET", "/metrics", "");
+    assert_eq!(status, 200, "{text}");
+    samples(&text)
+}
+
+fn sample(m: &HashMap<String, f64>, name: &str) -> f64 {
+    m.get(name).copied().unwrap_or(0.0)
+}
+
+fn netctl(args: &[&str]) -> Output {
+    Command::new(NETCTL)
+        .args(args)
+        .output()
+        .expect("run aelf-netctl")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn operator_api_metrics_and_netctl_against_two_running_nodes() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (port_a, port_b) = (free_port(), free_port());
+    let a = Node::start(node_config(dir_a.path(), port_a, None, true));
+    let b = Node::start(node_config(dir_b.path(), port_b, Some(port_a), false));
+    wait_until("A and B see each other", || {
+        peers(a.api).len() == 1 && peers(b.api).len() == 1
+    });
+
+    // 11.20 / 146: the PeerDto on each side.
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let (pa, pb) = (peers(a.api).remove(0), peers(b.api).remove(0));
+    assert_eq!(pa["IpAddress"], format!("127.0.0.1:{port_b}"));
+    assert_eq!(pb["IpAddress"], format!("127.0.0.1:{port_a}"));
+    assert_eq!(
+        (pa["Inbound"].as_bool(), pb["Inbound"].as_bool()),
+        (Some(true), Some(false))
+    );
+    for p in [&pa, &pb] {
+        assert_eq!(p["ProtocolVersion"], 1);
+        let t = p["ConnectionTime"].as_i64().unwrap();
+        assert!(
+            (now_s - 600..=now_s + 1).contains(&t),
+            "ConnectionTime {t} is Unix seconds"
+        );
+        assert_eq!(p["RequestMetrics"], serde_json::json!([]));
+        assert_eq!(p["NodeVersion"], "1.9.0.0");
+        assert_eq!(p["Mode"], "stream");
+        assert!(p["ConnectionStatus"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()));
+        assert_eq!(p["Pubkey"].as_str().unwrap().len(), 130);
+    }
+    assert!(get(a.api, "/api/net/peers?withMetrics=true")[0]["RequestMetrics"].is_array());
+    // 148.
+    let info = get(a.api, "/api/net/networkInfo");
+    assert_eq!(
+        (
+            info["ProtocolVersion"].as_i64(),
+            info["Connections"].as_i64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(info["Version"], "1.9.0.0");
+
+    // Chain routes.
+    let status = get(a.api, "/api/blockChain/chainStatus");
+    let best = status["BestChainHash"].as_str().unwrap().to_owned();
+    assert_eq!(status["Branches"][&best], status["BestChainHeight"]);
+    assert_eq!(
+        get(a.api, "/api/blockChain/blockHeight"),
+        status["BestChainHeight"]
+    );
+    let genesis = get(
+        a.api,
+        "/api/blockChain/blockByHeight?blockHeight=1&includeTransactions=true",
+    );
+    assert_eq!(genesis["BlockHash"], status["GenesisBlockHash"]);
+    assert_eq!(genesis["Header"]["ChainId"], "AELF");
+    let by_hash = get(
+        a.api,
+        &format!(
+            "/api/blockChain/block?blockHash={}",
+            genesis["BlockHash"].as_str().unwrap()
+        ),
+    );
+    assert_eq!(by_hash["Header"]["Height"], 1);
+
+    // A transaction sent to A's API reaches B's pool, and the counters show it.
+    let before_a = metrics(a.api);
+    let before_b = metrics(b.api);
+    let tip = ChainTip {
+        hash: Hash::from_hex(&best).unwrap(),
+        height: status["BestChainHeight"].as_i64().unwrap(),
+    };
+    let tx = synthetic_transactions(&NodeKey::generate(), &tip, 1, 1).remove(0);
+    let raw = hex::encode(tx.write_to_bytes().unwrap());
+    let (code, body) = http(
+        a.api,
+        "POST",
+        "/api/blockChain/sendTransaction",
+        &format!(r#"{{"RawTransaction":"{raw}"}}"#),
+    );
+    assert_eq!(code, 200, "{body}");
+    wait_until("the transaction in B's pool", || {
+        get(b.api, "/api/blockChain/transactionPoolStatus")["Queued"].as_i64() == Some(1)
+    });
+    let after_a = metrics(a.api);
+    let after_b = metrics(b.api);
+    let sent = "aelf_net_messages_sent_total{kind=\"transaction\"}";
+    let received = "aelf_net_messages_received_total{kind=\"transaction\"}";
+    assert!(
+        sample(&after_a, sent) >= sample(&before_a, sent) + 1.0,
+        "A sent it"
+    );
+    assert!(
+        sample(&after_b, received) >= sample(&before_b, received) + 1.0,
+        "B received it"
+    );
+    assert!(sample(&after_a, "aelf_net_sent_bytes_total{kind=\"transaction\"}") > 0.0);
+    assert_eq!(
+        sample(
+            &after_a,
+            "aelf_net_peers{direction=\"inbound\",mode=\"stream\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &after_b,
+            "aelf_net_peers{direction=\"outbound\",mode=\"stream\"}"
+        ),
+        1.0
+    );
+    assert!(
+        sample(
+            &after_a,
+            "aelf_net_handshakes_total{direction=\"inbound\",result=\"HANDSHAKE_OK\"}"
+        ) >= 1.0
+    );
+    assert!(
+        sample(
+            &after_b,
+            "aelf_net_handshakes_total{direction=\"outbound\",result=\"HANDSHAKE_OK\"}"
+        ) >= 1.0
+    );
+    assert_eq!(sample(&after_b, "aelf_net_transaction_pool_size"), 1.0);
+    assert!(sample(&after_a, "process_threads") >= 4.0);
+    assert!(sample(&after_a, "process_resident_memory_bytes") > 1e6);
+    assert!(
+        after_a
+            .keys()
+            .all(|k| !k.contains(&pa["Pubkey"].as_str().unwrap()[..20])),
+        "no per-peer labels"
+    );
+
+    // 144/145: auth on the writes.
+    let (code, body) = http(
+        a.api,
+        "POST",
+        "/api/net/peer",
+        r#"{"Address":"127.0.0.1:1"}"#,
+    );
+    assert_eq!(code, 401, "{body}");
+    let wrong = basic_header(USER, "wrong");
+    assert_eq!(
+        http_with(
+            a.api,
+            "DELETE",
+            &format!("/api/net/peer?address=127.0.0.1:{port_b}"),
+            "",
+            &[("Authorization", &wrong)]
+        )
+        .0,
+        401
+    );
+    let (code, body) = http_with(
+        b.api,
+        "DELETE",
+        "/api/net/peer?address=127.0.0.1:3000",
+        "",
+        &[("Authorization", &basic_header(USER, PASSWORD))],
+    );
+    assert_eq!(
+        (code, parse(&body)["Error"]["Message"].as_str()),
+        (401, Some(NEED_BASIC_AUTH)),
+        "B has no credentials"
+    );
+    assert_eq!(peers(a.api).len(), 1, "refused writes changed nothing");
+    let unreachable = free_port();
+    assert_eq!(
+        write(
+            a.api,
+            "POST",
+            "/api/net/peer",
+            &format!(r#"{{"Address":"127.0.0.1:{unreachable}"}}"#)
+        ),
+        (200, Value::Bool(false))
+    );
+
+    // 147: removing B bans its host until unbanned.
+    assert_eq!(
+        write(
+            a.api,
+            "DELETE",
+            &format!("/api/net/peer?address=127.0.0.1:{port_b}"),
+            ""
+        ),
+        (200, Value::Bool(true))
+    );
+    wait_until("A without peers", || peers(a.api).is_empty());
+    let bans = get(a.api, "/api/net/bans");
+    assert_eq!(bans[0]["Host"], "127.0.0.1");
+    assert_eq!(bans[0]["Reason"], "removed by an operator");
+    assert_eq!(
+        write(a.api, "DELETE", "/api/net/peer?address=127.0.0.1:3000", ""),
+        (200, Value::Bool(false))
+    );
+
+    // aelf-netctl: bans, unban (credentials from the node's config), add-peer, status, peers.
+    let api_url = format!("http://{}", a.api);
+    let config_a = dir_a.path().join("aelf-netd.toml");
+    let config_a = config_a.to_str().unwrap();
+    let out = netctl(&["--api", &api_url, "bans"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("HOST") && stdout(&out).contains("removed by an operator"),
+        "{}",
+        stdout(&out)
+    );
+    let out = netctl(&[
+        "--api",
+        &api_url,
+        "--user",
+        USER,
+        "--password",
+        "wrong",
+        "unban",
+        "127.0.0.1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("authentication failed: Invalid Username or Password"),
+        "{}",
+        stderr(&out)
+    );
+    let out = netctl(&[
+        "--api",
+        &api_url,
+        "--config",
+        config_a,
+        "unban",
+        "127.0.0.1",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "unbanned 127.0.0.1");
+    let out = netctl(&[
+        "--api",
+        &api_url,
+        "--config",
+        config_a,
+        "add-peer",
+        &format!("127.0.0.1:{port_b}"),
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(peers(a.api).len(), 1);
+    let out = netctl(&["--api", &api_url, "status"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("chain:           AELF"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("connections:     1"),
+        "{}",
+        stdout(&out)
+    );
+    let out = netctl(&["--api", &api_url, "peers"]);
+    assert!(
+        stdout(&out).contains(&format!("127.0.0.1:{port_b}")) && stdout(&out).contains("1 peer(s)"),
+        "{}",
+        stdout(&out)
+    );
+    let out = netctl(&["--api", &api_url, "--json", "peers"]);
+    let listed: Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    assert_eq!(listed[0]["IpAddress"], format!("127.0.0.1:{port_b}"));
+    let out = netctl(&["--api", &api_url, "block", "1"]);
+    assert!(
+        stdout(&out).contains(&format!(
+            "hash:         {}",
+            status["GenesisBlockHash"].as_str().unwrap()
+        )),
+        "{}",
+        stdout(&out)
+    );
+    let out = netctl(&[
+        "--api",
+        &api_url,
+        "--json",
+        "block",
+        genesis["BlockHash"].as_str().unwrap(),
+    ]);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["Header"]["Height"],
+        1
+    );
+    let tx2 = synthetic_transactions(&NodeKey::generate(), &tip, 1, 2).remove(0);
+    let out = netctl(&[
+        "--api",
+        &api_url,
+        "send-tx",
+        &hex::encode(tx2.write_to_bytes().unwrap()),
+    ]);
+    assert!(
+        stdout(&out).starts_with("transaction id: "),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+
+    // An operator ban through the CLI disconnects B, and is listed with its reason.
+    let out = netctl(&[
+        "--api",
+        &api_url,
+        "--config",
+        config_a,
+        "--json",
+        "ban",
+        "127.0.0.1",
+        "--duration",
+        "10m",
+        "--reason",
+        "maintenance",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let banned: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(banned["Disconnected"], 1);
+    wait_until("B banned away", || peers(a.api).is_empty());
+    assert_eq!(get(a.api, "/api/net/bans")[0]["Reason"], "maintenance");
+    assert!(sample(&metrics(a.api), "aelf_net_bans_total") >= 2.0);
+    assert_eq!(
+        write(a.api, "DELETE", "/api/net/bans?host=127.0.0.1", ""),
+        (200, Value::Bool(true))
+    );
+
+    a.stop();
+    b.stop();
+}
+
+#[test]
+fn netctl_says_clearly_when_the_node_is_not_running() {
+    let closed = free_port();
+    let out = netctl(&["--api", &format!("http://127.0.0.1:{closed}"), "status"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot reach the node API at http://127.0.0.1:"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("is aelf-netd running?"));
+    let out = netctl(&["ban", "10.0.0.1", "--duration", "soon"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("\"soon\" is not a duration"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(netctl(&["no-such-command"]).status.code(), Some(2));
+}
+
+/// The unit `make install` writes (same substitutions), checked by `systemd-analyze verify`
+/// where systemd's tools are installed; without them only the substitutions and the hardening
+/// keys are checked.
+#[test]
+fn the_service_unit_is_hardened_and_verifies() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let template = std::fs::read_to_string(root.join("conf/aelf-netd.service")).unwrap();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_aelf-netd")).parent().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let unit = template
+        .replace("@BINDIR@", bin_dir.to_str().unwrap())
+        .replace("@SYSCONFDIR@", dir.path().to_str().unwrap())
+        .replace("@STATEDIR@", dir.path().to_str().unwrap())
+        .replace("@USER@", "root");
+    for placeholder in ["@BINDIR@", "@SYSCONFDIR@", "@STATEDIR@", "@USER@"] {
+        assert!(!unit.contains(placeholder), "{placeholder} left:\n{unit}");
+    }
+    for key in [
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "Restart=on-failure",
+        "NoNewPrivileges=true",
+        "ProtectSystem=strict",
+        "ProtectHome=true",
+        "PrivateTmp=true",
+        "PrivateDevices=true",
+        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+        "CapabilityBoundingSet=",
+    ] {
+        assert!(unit.lines().any(|l| l.trim() == key), "{key} missing");
+    }
+    std::fs::copy(
+        root.join("conf/aelf-netd.toml"),
+        dir.path().join("aelf-netd.toml"),
+    )
+    .unwrap();
+    let path = dir.path().join("aelf-netd.service");
+    std::fs::write(&path, unit).unwrap();
+    let Ok(out) = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+    else {
+        eprintln!("systemd-analyze is not installed: unit checked by content only");
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "systemd-analyze verify: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let complaints = stderr(&out);
+    assert!(
+        !complaints.contains("aelf-netd.service:"),
+        "systemd-analyze complains about the unit: {complaints}"
+    );
+}
