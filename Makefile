@@ -14,6 +14,8 @@ SYSCONFDIR ?= /etc/aelf-net
 UNITDIR    ?= /etc/systemd/system
 STATEDIR   ?= /var/lib/aelf-net
 SERVICE_USER ?= aelf-net
+# Where `install` takes the binaries from (tests install debug builds into a DESTDIR).
+BUILD_DIR  ?= target/release
 
 # Debian packages the build needs: cmake and a C++ compiler build gRPC's C-core and BoringSSL.
 APT_PACKAGES := cmake g++ make
@@ -58,11 +60,11 @@ check: test lint
 
 install: release
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR)
-	install -m 0755 target/release/aelf-netd target/release/aelf-netctl $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(BUILD_DIR)/aelf-netd $(BUILD_DIR)/aelf-netctl $(DESTDIR)$(BINDIR)/
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/aelf-netd.toml ]; then \
 		echo "install: keeping existing $(DESTDIR)$(SYSCONFDIR)/aelf-netd.toml"; \
 	else \
-		install -m 0644 conf/aelf-netd.toml $(DESTDIR)$(SYSCONFDIR)/aelf-netd.toml; \
+		install -m 0640 conf/aelf-netd.toml $(DESTDIR)$(SYSCONFDIR)/aelf-netd.toml; \
 	fi
 	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	    -e 's|@STATEDIR@|$(STATEDIR)|g' -e 's|@USER@|$(SERVICE_USER)|g' \
@@ -71,6 +73,7 @@ install: release
 		id -u $(SERVICE_USER) >/dev/null 2>&1 || \
 			useradd --system --home-dir $(STATEDIR) --shell /usr/sbin/nologin $(SERVICE_USER); \
 		install -d -o $(SERVICE_USER) -g $(SERVICE_USER) -m 0750 $(STATEDIR); \
+		chgrp $(SERVICE_USER) $(SYSCONFDIR)/aelf-netd.toml; \
 		command -v systemctl >/dev/null 2>&1 && systemctl daemon-reload || true; \
 		echo "install: done; start with: systemctl enable --now aelf-netd"; \
 	fi

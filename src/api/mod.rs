@@ -6,8 +6,9 @@
 //! unban), `/api/net/nodes`, `/api/net/reconnections` and Prometheus `/metrics`. Write routes
 //! need HTTP Basic auth ([`auth`]).
 //!
-//! Owns the server threads, request limits and the JSON shapes. It must not know the node:
-//! everything it reads or does goes through [`ApiBackend`].
+//! This file owns the server threads, the request limits and the [`ApiBackend`] contract;
+//! `routes` the routing table and input checks, `dto` the JSON shapes. None of it knows the
+//! node: everything the API reads or does goes through [`ApiBackend`].
 
 pub mod auth;
 mod dto;

@@ -678,6 +678,24 @@ mod tests {
     }
 
     #[test]
+    fn api_credentials_blank_is_unset_and_the_user_has_no_colon() {
+        let mut raw = RawConfig::default();
+        raw.api.basic_auth_user = Some("  ".into());
+        raw.api.basic_auth_password = Some("pw".into());
+        raw.threads.api_workers = Some(Int::new(3));
+        let c = validate(raw).unwrap();
+        assert_eq!(c.api.basic_auth_user, None);
+        assert_eq!(c.api.basic_auth_password.as_deref(), Some("pw"));
+        assert_eq!(c.threads.api_workers, 3);
+        let mut raw = RawConfig::default();
+        raw.api.basic_auth_user = Some("a:b".into());
+        assert_eq!(err(raw).key, "api.basic_auth_user");
+        let mut raw = RawConfig::default();
+        raw.threads.api_workers = Some(Int::new(0));
+        assert_eq!(err(raw).key, "threads.api_workers");
+    }
+
+    #[test]
     fn authorized_keys_are_checked() {
         let k = "network.authorized_keys[0]";
         assert!(authorized_key(k, KEY).is_ok());

@@ -83,7 +83,8 @@ impl PeerClient {
         }
     }
 
-    /// Runs `call` up to `1 + policy.retries` times, each with a fresh deadline.
+    /// Runs `call` up to `1 + policy.retries` times, each with a fresh deadline; the whole
+    /// round trip is observed in the request metrics.
     fn call<R>(
         &self,
         method: &'static str,
@@ -92,30 +93,18 @@ impl PeerClient {
         call: impl Fn(&PeerServiceClient, CallOption) -> grpcio::Result<R>,
     ) -> Result<R, GrpcError> {
         let started = Instant::now();
-        let result = self.call_with_retries(method, policy, session, call);
-        metrics().request(method, started.elapsed(), result.is_ok());
-        result
-    }
-
-    fn call_with_retries<R>(
-        &self,
-        method: &'static str,
-        policy: CallPolicy,
-        session: Option<&[u8]>,
-        call: impl Fn(&PeerServiceClient, CallOption) -> grpcio::Result<R>,
-    ) -> Result<R, GrpcError> {
         let mut attempt = 0;
-        loop {
+        let result = loop {
             let opt = call_option(&self.own_pubkey_hex, session, policy.timeout);
             match call(&self.stub, opt) {
-                Ok(reply) => return Ok(reply),
+                Ok(reply) => break Ok(reply),
                 Err(e) if attempt >= policy.retries => {
                     let kind = classify(&e, self.channel.check_connectivity_state(false));
                     let (status, message) = match &e {
                         grpcio::Error::RpcFailure(s) => (s.code(), s.message().to_owned()),
                         other => (grpcio::RpcStatusCode::UNKNOWN, other.to_string()),
                     };
-                    return Err(GrpcError::Call {
+                    break Err(GrpcError::Call {
                         method,
                         status,
                         message,
@@ -127,7 +116,9 @@ impl PeerClient {
                     attempt += 1;
                 }
             }
-        }
+        };
+        metrics().request(method, started.elapsed(), result.is_ok());
+        result
     }
 
     pub fn ping(&self, policy: CallPolicy) -> Result<(), GrpcError> {

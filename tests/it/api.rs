@@ -584,7 +584,13 @@ fn errors_are_clear_and_lose_nothing() {
         ),
         ("POST", "/api/net/peer", "{}", 400, "20012"),
         ("DELETE", "/api/net/peer", "", 400, "20012"),
-        ("DELETE", "/api/net/peer?address=10.0.0.1%3A0", "", 400, "20002"),
+        (
+            "DELETE",
+            "/api/net/peer?address=10.0.0.1%3A0",
+            "",
+            400,
+            "20002",
+        ),
         (
             "POST",
             "/api/net/bans",

@@ -321,114 +321,72 @@ fn operator_api_metrics_and_netctl_against_two_running_nodes() {
         (200, Value::Bool(false))
     );
 
-    // aelf-netctl: bans, unban (credentials from the node's config), add-peer, status, peers.
+    // aelf-netctl against A: its address from --api, credentials from A's config file.
     let api_url = format!("http://{}", a.api);
     let config_a = dir_a.path().join("aelf-netd.toml");
-    let config_a = config_a.to_str().unwrap();
-    let out = netctl(&["--api", &api_url, "bans"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("HOST") && stdout(&out).contains("removed by an operator"),
-        "{}",
+    let ctl = |args: &[&str]| {
+        let mut all = vec![
+            "--api",
+            api_url.as_str(),
+            "--config",
+            config_a.to_str().unwrap(),
+        ];
+        all.extend_from_slice(args);
+        netctl(&all)
+    };
+    // Succeeds; its stdout.
+    let ok = |args: &[&str]| {
+        let out = ctl(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
         stdout(&out)
+    };
+    let text = ok(&["bans"]);
+    assert!(
+        text.contains("HOST") && text.contains("removed by an operator"),
+        "{text}"
     );
-    let out = netctl(&[
-        "--api",
-        &api_url,
-        "--user",
-        USER,
-        "--password",
-        "wrong",
-        "unban",
-        "127.0.0.1",
-    ]);
+    let out = ctl(&["--user", USER, "--password", "wrong", "unban", "127.0.0.1"]);
     assert_eq!(out.status.code(), Some(1));
+    let complaint = stderr(&out);
     assert!(
-        stderr(&out).contains("authentication failed: Invalid Username or Password"),
-        "{}",
-        stderr(&out)
+        complaint.contains("authentication failed: Invalid Username or Password"),
+        "{complaint}"
     );
-    let out = netctl(&[
-        "--api",
-        &api_url,
-        "--config",
-        config_a,
-        "unban",
-        "127.0.0.1",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out).trim(), "unbanned 127.0.0.1");
-    let out = netctl(&[
-        "--api",
-        &api_url,
-        "--config",
-        config_a,
-        "add-peer",
-        &format!("127.0.0.1:{port_b}"),
-    ]);
-    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(ok(&["unban", "127.0.0.1"]).trim(), "unbanned 127.0.0.1");
+    ok(&["add-peer", &format!("127.0.0.1:{port_b}")]);
     assert_eq!(peers(a.api).len(), 1);
-    let out = netctl(&["--api", &api_url, "status"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let text = ok(&["status"]);
     assert!(
-        stdout(&out).contains("chain:           AELF"),
-        "{}",
-        stdout(&out)
+        text.contains("chain:           AELF") && text.contains("connections:     1"),
+        "{text}"
     );
+    let text = ok(&["peers"]);
     assert!(
-        stdout(&out).contains("connections:     1"),
-        "{}",
-        stdout(&out)
+        text.contains(&format!("127.0.0.1:{port_b}")) && text.contains("1 peer(s)"),
+        "{text}"
     );
-    let out = netctl(&["--api", &api_url, "peers"]);
-    assert!(
-        stdout(&out).contains(&format!("127.0.0.1:{port_b}")) && stdout(&out).contains("1 peer(s)"),
-        "{}",
-        stdout(&out)
-    );
-    let out = netctl(&["--api", &api_url, "--json", "peers"]);
-    let listed: Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    let listed: Value =
+        serde_json::from_str(&ok(&["--json", "peers"])).expect("--json prints JSON");
     assert_eq!(listed[0]["IpAddress"], format!("127.0.0.1:{port_b}"));
-    let out = netctl(&["--api", &api_url, "block", "1"]);
+    let genesis_hash = status["GenesisBlockHash"].as_str().unwrap();
+    let text = ok(&["block", "1"]);
     assert!(
-        stdout(&out).contains(&format!(
-            "hash:         {}",
-            status["GenesisBlockHash"].as_str().unwrap()
-        )),
-        "{}",
-        stdout(&out)
+        text.contains(&format!("hash:         {genesis_hash}")),
+        "{text}"
     );
-    let out = netctl(&[
-        "--api",
-        &api_url,
-        "--json",
-        "block",
-        genesis["BlockHash"].as_str().unwrap(),
-    ]);
-    assert_eq!(
-        serde_json::from_slice::<Value>(&out.stdout).unwrap()["Header"]["Height"],
-        1
-    );
+    let block: Value = serde_json::from_str(&ok(&["--json", "block", genesis_hash])).unwrap();
+    assert_eq!(block["Header"]["Height"], 1);
     let tx2 = synthetic_transactions(&NodeKey::generate(), &tip, 1, 2).remove(0);
-    let out = netctl(&[
-        "--api",
-        &api_url,
-        "send-tx",
-        &hex::encode(tx2.write_to_bytes().unwrap()),
-    ]);
-    assert!(
-        stdout(&out).starts_with("transaction id: "),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    let text = ok(&["send-tx", &hex::encode(tx2.write_to_bytes().unwrap())]);
+    assert!(text.starts_with("transaction id: "), "{text}");
 
     // An operator ban through the CLI disconnects B, and is listed with its reason.
-    let out = netctl(&[
-        "--api",
-        &api_url,
-        "--config",
-        config_a,
+    let args = [
         "--json",
         "ban",
         "127.0.0.1",
@@ -436,9 +394,8 @@ fn operator_api_metrics_and_netctl_against_two_running_nodes() {
         "10m",
         "--reason",
         "maintenance",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let banned: Value = serde_json::from_slice(&out.stdout).unwrap();
+    ];
+    let banned: Value = serde_json::from_str(&ok(&args)).unwrap();
     assert_eq!(banned["Disconnected"], 1);
     wait_until("B banned away", || peers(a.api).is_empty());
     assert_eq!(get(a.api, "/api/net/bans")[0]["Reason"], "maintenance");
@@ -529,4 +486,54 @@ fn the_service_unit_is_hardened_and_verifies() {
         !complaints.contains("aelf-netd.service:"),
         "systemd-analyze complains about the unit: {complaints}"
     );
+}
+
+/// `make install` into a DESTDIR (debug binaries, so no release build): binaries, the unit with
+/// every placeholder filled, a config readable by owner and group only and kept on a second
+/// install; `make uninstall` keeps the config.
+#[test]
+fn make_install_and_uninstall_into_a_destdir() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_aelf-netd")).parent().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let make = |target: &str| {
+        let out = Command::new("make")
+            .current_dir(root)
+            .args(["-s", "-o", "release", target])
+            .arg(format!("DESTDIR={}", dest.path().display()))
+            .arg(format!("BUILD_DIR={}", bin_dir.display()))
+            .output()
+            .expect("run make");
+        assert!(
+            out.status.success(),
+            "make {target}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        stdout(&out)
+    };
+    make("install");
+    let at = |p: &str| dest.path().join(p.trim_start_matches('/'));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &str| std::fs::metadata(at(p)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("/usr/local/bin/aelf-netd"), 0o755);
+    assert_eq!(mode("/usr/local/bin/aelf-netctl"), 0o755);
+    assert_eq!(mode("/etc/aelf-net/aelf-netd.toml"), 0o640);
+    let unit = std::fs::read_to_string(at("/etc/systemd/system/aelf-netd.service")).unwrap();
+    assert!(unit.contains("ExecStart=/usr/local/bin/aelf-netd --config /etc/aelf-net/aelf-netd.toml --data-dir /var/lib/aelf-net"));
+    assert!(unit.contains("User=aelf-net") && unit.contains("ReadWritePaths=/var/lib/aelf-net"));
+
+    std::fs::write(
+        at("/etc/aelf-net/aelf-netd.toml"),
+        "# edited by the operator\n",
+    )
+    .unwrap();
+    assert!(make("install").contains("keeping existing"));
+    let kept = std::fs::read_to_string(at("/etc/aelf-net/aelf-netd.toml")).unwrap();
+    assert_eq!(kept, "# edited by the operator\n");
+
+    make("uninstall");
+    assert!(!at("/usr/local/bin/aelf-netd").exists());
+    assert!(!at("/etc/systemd/system/aelf-netd.service").exists());
+    assert!(at("/etc/aelf-net/aelf-netd.toml").exists());
 }

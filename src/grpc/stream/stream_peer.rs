@@ -304,54 +304,45 @@ pub fn request(
     extra_meta: &[(&str, String)],
 ) -> Result<StreamMessage, StreamError> {
     let started = std::time::Instant::now();
-    let result = request_with_retries(link, meta, message_type, payload, timeout, extra_meta);
+    let result = (|| {
+        let attempts = if is_single_attempt(message_type) {
+            1
+        } else {
+            TIMEOUT_RETRY_TIMES
+        };
+        let wait = timeout.unwrap_or(STREAM_WAIT_TIME);
+        let mut meta = meta.clone();
+        if let Some(t) = timeout {
+            meta.insert(TIMEOUT_META_KEY.to_owned(), t.as_millis().to_string());
+        }
+        for (k, v) in extra_meta {
+            meta.insert((*k).to_owned(), v.clone());
+        }
+        for attempt in 1..=attempts {
+            if let Some(reply) = attempt_once(link, &meta, message_type, &payload, wait)? {
+                if let Some(reason) = reply.meta.get(super::dispatch::ERROR_META_KEY) {
+                    return Err(StreamError::Refused(message_type, reason.clone()));
+                }
+                return Ok(reply);
+            }
+            debug!("stream {message_type:?} request timed out, attempt {attempt}/{attempts}");
+            if attempt < attempts
+                && matches!(
+                    link.reader_done().recv_timeout(STREAM_RECOVERY_WAIT),
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected)
+                )
+            {
+                return Err(StreamError::Closed);
+            }
+        }
+        Err(StreamError::TimedOut(message_type, wait))
+    })();
     crate::metrics::metrics().request(
         &format!("{message_type:?}"),
         started.elapsed(),
         result.is_ok(),
     );
     result
-}
-
-fn request_with_retries(
-    link: &Link,
-    meta: &HashMap<String, String>,
-    message_type: MessageType,
-    payload: Vec<u8>,
-    timeout: Option<Duration>,
-    extra_meta: &[(&str, String)],
-) -> Result<StreamMessage, StreamError> {
-    let attempts = if is_single_attempt(message_type) {
-        1
-    } else {
-        TIMEOUT_RETRY_TIMES
-    };
-    let wait = timeout.unwrap_or(STREAM_WAIT_TIME);
-    let mut meta = meta.clone();
-    if let Some(t) = timeout {
-        meta.insert(TIMEOUT_META_KEY.to_owned(), t.as_millis().to_string());
-    }
-    for (k, v) in extra_meta {
-        meta.insert((*k).to_owned(), v.clone());
-    }
-    for attempt in 1..=attempts {
-        if let Some(reply) = attempt_once(link, &meta, message_type, &payload, wait)? {
-            if let Some(reason) = reply.meta.get(super::dispatch::ERROR_META_KEY) {
-                return Err(StreamError::Refused(message_type, reason.clone()));
-            }
-            return Ok(reply);
-        }
-        debug!("stream {message_type:?} request timed out, attempt {attempt}/{attempts}");
-        if attempt < attempts
-            && matches!(
-                link.reader_done().recv_timeout(STREAM_RECOVERY_WAIT),
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected)
-            )
-        {
-            return Err(StreamError::Closed);
-        }
-    }
-    Err(StreamError::TimedOut(message_type, wait))
 }
 
 /// One attempt: a fresh request id, registered, written, and waited for up to `wait`.
