@@ -14,6 +14,15 @@ SYSCONFDIR ?= /etc/aelf-net
 UNITDIR    ?= /etc/systemd/system
 STATEDIR   ?= /var/lib/aelf-net
 SERVICE_USER ?= aelf-net
+# Devnet: `make devnet N=8`; NETNS=1 (root) runs each node in a network namespace with
+# LATENCY_MS, LOSS_PERCENT and RATE_KBIT applied to its links.
+N            ?= 4
+DEVNET_DIR   ?= .devnet
+NETNS        ?=
+LATENCY_MS   ?= 0
+LOSS_PERCENT ?= 0
+RATE_KBIT    ?= 0
+DEVNET       := ./target/release/aelf-devnet
 # Where `install` takes the binaries from (tests install debug builds into a DESTDIR).
 BUILD_DIR  ?= target/release
 
@@ -21,7 +30,7 @@ BUILD_DIR  ?= target/release
 APT_PACKAGES := cmake g++ make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build release run test lint fmt check install uninstall clean
+.PHONY: all deps build release run test lint fmt check install uninstall clean devnet devnet-stop devnet-status
 
 all: build
 
@@ -77,6 +86,16 @@ install: release
 		command -v systemctl >/dev/null 2>&1 && systemctl daemon-reload || true; \
 		echo "install: done; start with: systemctl enable --now aelf-netd"; \
 	fi
+
+devnet: release
+	$(DEVNET) start --nodes $(N) --dir $(DEVNET_DIR) --bin target/release/aelf-netd \
+	    $(if $(NETNS),--netns --latency-ms $(LATENCY_MS) --loss-percent $(LOSS_PERCENT) --rate-kbit $(RATE_KBIT))
+
+devnet-stop:
+	$(DEVNET) stop --dir $(DEVNET_DIR)
+
+devnet-status:
+	$(DEVNET) status --dir $(DEVNET_DIR)
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/aelf-netd $(DESTDIR)$(BINDIR)/aelf-netctl $(DESTDIR)$(UNITDIR)/aelf-netd.service

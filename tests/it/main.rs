@@ -8,6 +8,7 @@ mod chain;
 mod config;
 mod connections;
 mod daemon;
+mod devnet;
 mod fake_peer;
 mod handshake;
 mod network_service;

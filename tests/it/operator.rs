@@ -190,6 +190,36 @@ fn operator_api_metrics_and_netctl_against_two_running_nodes() {
     );
     assert_eq!(by_hash["Header"]["Height"], 1);
 
+    // Bad input gets aelf's error body with a 4xx from the daemon too.
+    let bad_input = [
+        (
+            "POST",
+            "/api/blockChain/sendTransaction",
+            r#"{"RawTransaction":"zz"}"#,
+            400,
+        ),
+        (
+            "POST",
+            "/api/blockChain/sendTransaction",
+            r#"{"RawTransaction":"0a"}"#,
+            403,
+        ),
+        ("POST", "/api/blockChain/sendTransaction", "{", 400),
+        (
+            "GET",
+            "/api/blockChain/blockByHeight?blockHeight=999999",
+            "",
+            404,
+        ),
+        ("GET", "/api/blockChain/block?blockHash=xyz", "", 400),
+        ("PUT", "/api/net/peers", "", 405),
+    ];
+    for (method, path, body, expected) in bad_input {
+        let (code, text) = http(a.api, method, path, body);
+        assert_eq!(code, expected, "{method} {path}: {text}");
+        assert!(parse(&text)["Error"]["Message"].is_string(), "{text}");
+    }
+
     // A transaction sent to A's API reaches B's pool, and the counters show it.
     let before_a = metrics(a.api);
     let before_b = metrics(b.api);

@@ -1,0 +1,705 @@
+//! `aelf-devnet`: a local aelf-net network in one command (`make devnet`, `make devnet-stop`,
+//! `make devnet-status`).
+//!
+//! `start` writes one config per node under `--dir`, starts N `aelf-netd` processes in the
+//! background (node 1 produces blocks; node i boots from nodes i−1 and i−2, not a full mesh),
+//! waits until each API answers and prints the addresses. `stop` stops them with SIGTERM (then
+//! SIGKILL after a grace period) and removes what `start` made outside the folder. `status`
+//! prints one line per node.
+//!
+//! With `--netns` (root only) every node runs in its own network namespace joined to the host
+//! by a veth pair, and every boot link goes through a user-space relay owned by the devnet
+//! that adds `--latency-ms` each way and models `--loss-percent` (see [`relay`]); `--rate-kbit`
+//! caps each node's link with `tbf`. Discovery is off in that mode so that every connection is
+//! a relayed link.
+
+use clap::{Parser, Subcommand};
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long `start` waits for each node's API, and `stop` for each node to exit.
+const STARTUP_WAIT: Duration = Duration::from_secs(30);
+const STOP_WAIT: Duration = Duration::from_secs(20);
+/// The state file `start` writes and `stop`/`status` read.
+const STATE_FILE: &str = "devnet.state";
+/// Relay links, one per line: `listen target latency_ms loss_percent`.
+const RELAYS_FILE: &str = "relays.txt";
+/// Port every node listens on inside its namespace.
+const NETNS_P2P_PORT: u16 = 6800;
+const NETNS_API_PORT: u16 = 8000;
+/// First port of the relays' listeners on the host side.
+const RELAY_BASE_PORT: u16 = 20000;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "aelf-devnet",
+    version,
+    about = "A local aelf-net network for development"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Start N nodes.
+    Start(StartArgs),
+    /// Stop the nodes (SIGTERM, then SIGKILL after 20 s) and remove namespaces and relays.
+    Stop {
+        #[arg(long, default_value = ".devnet")]
+        dir: PathBuf,
+    },
+    /// One line per node: height, LIB, peers.
+    Status {
+        #[arg(long, default_value = ".devnet")]
+        dir: PathBuf,
+    },
+    /// Run the relays listed in <dir>/relays.txt (started by `start --netns`).
+    #[command(hide = true)]
+    Relay {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct StartArgs {
+    /// Number of nodes.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    nodes: u16,
+    /// Folder for configs, data and logs (created; keep it out of git).
+    #[arg(long, default_value = ".devnet")]
+    dir: PathBuf,
+    /// The aelf-netd binary.
+    #[arg(long, default_value = "target/release/aelf-netd")]
+    bin: PathBuf,
+    /// P2P port of node 1 (node i gets base + i − 1); 0 picks free ports.
+    #[arg(long, default_value_t = 16801)]
+    base_port: u16,
+    /// API port of node 1 (node i gets base + i − 1); 0 picks free ports.
+    #[arg(long, default_value_t = 18001)]
+    api_base_port: u16,
+    /// Block interval of node 1, the producer.
+    #[arg(long, default_value_t = 1000)]
+    producer_interval_ms: u64,
+    /// `[node] node_version` of every node (below 1.4.0.0 the nodes talk legacy mode).
+    #[arg(long, default_value = "1.9.0.0")]
+    node_version: String,
+    /// Run each node in its own network namespace (root only).
+    #[arg(long)]
+    netns: bool,
+    /// With --netns: delay added each way on every link.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// With --netns: share of chunks that suffer a retransmission delay (0..=100).
+    #[arg(long, default_value_t = 0.0)]
+    loss_percent: f64,
+    /// With --netns: bandwidth cap of each node's link (tbf), 0 for none.
+    #[arg(long, default_value_t = 0)]
+    rate_kbit: u64,
+}
+
+/// One started node as the state file records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct NodeState {
+    index: u16,
+    pid: i32,
+    api: SocketAddr,
+    p2p: SocketAddr,
+    /// The namespace the node runs in, if any.
+    netns: Option<String>,
+}
+
+/// What `start` made: nodes, the relay process, namespaces.
+#[derive(Debug, Default)]
+struct State {
+    nodes: Vec<NodeState>,
+    relay_pid: Option<i32>,
+}
+
+impl State {
+    fn path(dir: &Path) -> PathBuf {
+        dir.join(STATE_FILE)
+    }
+
+    fn load(dir: &Path) -> Result<State, String> {
+        let text = fs::read_to_string(State::path(dir)).map_err(|e| {
+            format!(
+                "no devnet in {} ({e}); start one with `make devnet`",
+                dir.display()
+            )
+        })?;
+        let mut state = State::default();
+        for (n, line) in text.lines().enumerate() {
+            let bad = || format!("{}:{}: unreadable line {line:?}", STATE_FILE, n + 1);
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["node", index, pid, api, p2p, rest @ ..] => state.nodes.push(NodeState {
+                    index: index.parse().map_err(|_| bad())?,
+                    pid: pid.parse().map_err(|_| bad())?,
+                    api: api.parse().map_err(|_| bad())?,
+                    p2p: p2p.parse().map_err(|_| bad())?,
+                    netns: rest.first().map(|s| s.to_string()),
+                }),
+                ["relay", pid] => state.relay_pid = Some(pid.parse().map_err(|_| bad())?),
+                [] => {}
+                _ => return Err(bad()),
+            }
+        }
+        Ok(state)
+    }
+
+    fn save(&self, dir: &Path) -> Result<(), String> {
+        let mut text = String::new();
+        for n in &self.nodes {
+            text.push_str(&format!("node {} {} {} {}", n.index, n.pid, n.api, n.p2p));
+            if let Some(ns) = &n.netns {
+                text.push_str(&format!(" {ns}"));
+            }
+            text.push('\n');
+        }
+        if let Some(pid) = self.relay_pid {
+            text.push_str(&format!("relay {pid}\n"));
+        }
+        fs::write(State::path(dir), text).map_err(|e| format!("cannot write the state file: {e}"))
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    // Signal 0 checks existence; a zombie child of ours does not count.
+    // SAFETY: kill with signal 0 sends nothing.
+    let exists = unsafe { libc::kill(pid, 0) == 0 };
+    exists && !is_zombie(pid)
+}
+
+fn is_zombie(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+fn signal(pid: i32, sig: i32) {
+    // SAFETY: plain kill(2) on a pid we started.
+    unsafe {
+        libc::kill(pid, sig);
+    }
+}
+
+/// A port nobody listens on now (the kernel's pick).
+fn free_port(ip: &str) -> Result<u16, String> {
+    TcpListener::bind((ip, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("cannot find a free port: {e}"))
+}
+
+/// The port is free on loopback now.
+fn check_free(port: u16) -> Result<(), String> {
+    TcpListener::bind(("127.0.0.1", port)).map(drop).map_err(|e| {
+        format!("port {port} is in use ({e}); another devnet? try `make devnet-stop`, or other ports")
+    })
+}
+
+/// One GET on the node's API: the JSON body of a 200.
+fn api_get(api: SocketAddr, path: &str) -> Option<serde_json::Value> {
+    let mut stream = TcpStream::connect_timeout(&api, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {api}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return None;
+    }
+    serde_json::from_str(body).ok()
+}
+
+/// Runs a command that sets up or tears down the network; its error output on failure.
+fn run(program: &str, args: &[&str]) -> Result<(), String> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{program} {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Where node `i` (1-based) listens, and the namespace plan when `--netns`.
+struct Layout {
+    p2p: Vec<SocketAddr>,
+    api: Vec<SocketAddr>,
+    /// (namespace, host-side veth, namespace-side veth, subnet prefix "10.x.i").
+    netns: Option<Vec<(String, String, String, String)>>,
+}
+
+fn layout(a: &StartArgs) -> Result<Layout, String> {
+    let n = a.nodes as usize;
+    if a.netns {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err("--netns needs root (network namespaces and veth links); run without it for a loopback devnet".into());
+        }
+        let id = std::process::id() % 10_000;
+        let second = 100 + (std::process::id() % 100) as u8;
+        let mut netns = Vec::new();
+        let (mut p2p, mut api) = (Vec::new(), Vec::new());
+        for i in 1..=n {
+            let prefix = format!("10.{second}.{i}");
+            netns.push((
+                format!("aelfnet-{id}-{i}"),
+                format!("av{id}h{i}"),
+                format!("av{id}n{i}"),
+                prefix.clone(),
+            ));
+            p2p.push(
+                format!("{prefix}.2:{NETNS_P2P_PORT}")
+                    .parse()
+                    .map_err(|e| format!("{e}"))?,
+            );
+            api.push(
+                format!("{prefix}.2:{NETNS_API_PORT}")
+                    .parse()
+                    .map_err(|e| format!("{e}"))?,
+            );
+        }
+        return Ok(Layout {
+            p2p,
+            api,
+            netns: Some(netns),
+        });
+    }
+    let ports = |base: u16| -> Result<Vec<u16>, String> {
+        (0..n)
+            .map(|i| {
+                if base == 0 {
+                    free_port("127.0.0.1")
+                } else {
+                    let port = base
+                        .checked_add(i as u16)
+                        .ok_or_else(|| format!("port {base} + {i} is past 65535"))?;
+                    check_free(port).map(|()| port)
+                }
+            })
+            .collect()
+    };
+    let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+    Ok(Layout {
+        p2p: ports(a.base_port)?.into_iter().map(addr).collect(),
+        api: ports(a.api_base_port)?.into_iter().map(addr).collect(),
+        netns: None,
+    })
+}
+
+/// Boot nodes of node `i` (0-based): the one or two before it.
+fn boot_of(i: usize) -> Vec<usize> {
+    (i.saturating_sub(2)..i).collect()
+}
+
+fn node_config(a: &StartArgs, dir: &Path, i: usize, boots: &[String], l: &Layout) -> String {
+    let boots: Vec<String> = boots.iter().map(|b| format!("\"{b}\"")).collect();
+    // Relayed links all come from the host side of a node's veth: one IP for all of them.
+    let netns_rules = if a.netns {
+        "enable_peer_discovery = false\nmax_peers_per_ip_address = 0\n"
+    } else {
+        ""
+    };
+    format!(
+        "# Written by aelf-devnet for node {n}.\n[node]\ndata_dir = {data:?}\nnode_version = {version:?}\n\n\
+         [network]\nlisten_address = \"{ip}\"\nlistening_port = {port}\nboot_nodes = [{boots}]\n{netns_rules}\n\
+         [producer]\nenabled = {producer}\ninterval_ms = {interval}\n\n[api]\nlisten = \"{api}\"\n",
+        n = i + 1,
+        data = dir.join("data").display().to_string(),
+        version = a.node_version,
+        ip = l.p2p[i].ip(),
+        port = l.p2p[i].port(),
+        boots = boots.join(", "),
+        producer = i == 0,
+        interval = a.producer_interval_ms,
+        api = l.api[i],
+    )
+}
+
+/// Creates the namespaces and veth links of `plan`, and `tbf` caps when asked.
+fn make_netns(plan: &[(String, String, String, String)], rate_kbit: u64) -> Result<(), String> {
+    for (ns, host, inner, prefix) in plan {
+        run("ip", &["netns", "add", ns])?;
+        run(
+            "ip",
+            &["link", "add", host, "type", "veth", "peer", "name", inner],
+        )?;
+        run("ip", &["link", "set", inner, "netns", ns])?;
+        run(
+            "ip",
+            &["addr", "add", &format!("{prefix}.1/24"), "dev", host],
+        )?;
+        run("ip", &["link", "set", host, "up"])?;
+        let in_ns = |args: &[&str]| {
+            let mut all = vec!["netns", "exec", ns.as_str(), "ip"];
+            all.extend_from_slice(args);
+            run("ip", &all)
+        };
+        in_ns(&["addr", "add", &format!("{prefix}.2/24"), "dev", inner])?;
+        in_ns(&["link", "set", inner, "up"])?;
+        in_ns(&["link", "set", "lo", "up"])?;
+        if rate_kbit > 0 {
+            let rate = format!("{rate_kbit}kbit");
+            run(
+                "tc",
+                &[
+                    "qdisc", "add", "dev", host, "root", "tbf", "rate", &rate, "burst", "32kbit",
+                    "latency", "400ms",
+                ],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn remove_netns(names: impl Iterator<Item = String>) {
+    for ns in names {
+        // Deleting the namespace deletes its veth end, and with it the host end.
+        if let Err(e) = run("ip", &["netns", "del", &ns]) {
+            eprintln!("aelf-devnet: {e}");
+        }
+    }
+}
+
+fn start(a: &StartArgs) -> Result<(), String> {
+    if let Ok(state) = State::load(&a.dir) {
+        if state.nodes.iter().any(|n| alive(n.pid)) {
+            return Err(format!(
+                "a devnet is already running in {}; stop it first (`make devnet-stop`)",
+                a.dir.display()
+            ));
+        }
+    }
+    if !a.bin.exists() {
+        return Err(format!(
+            "{} not found; build it first (`make release`)",
+            a.bin.display()
+        ));
+    }
+    if !(0.0..=100.0).contains(&a.loss_percent) {
+        return Err("--loss-percent must be within 0..=100".into());
+    }
+    fs::create_dir_all(&a.dir).map_err(|e| format!("cannot create {}: {e}", a.dir.display()))?;
+    let dir = fs::canonicalize(&a.dir).map_err(|e| e.to_string())?;
+    let l = layout(a)?;
+    let n = a.nodes as usize;
+    let mut state = State::default();
+
+    // Boot addresses: the node itself, or (netns) a relay on the dialer's host-side address.
+    let mut relays = String::new();
+    let mut boots: Vec<Vec<String>> = Vec::new();
+    for i in 0..n {
+        let mut list = Vec::new();
+        for j in boot_of(i) {
+            match &l.netns {
+                None => list.push(l.p2p[j].to_string()),
+                Some(plan) => {
+                    let listen = format!("{}.1:{}", plan[i].3, RELAY_BASE_PORT + j as u16);
+                    relays.push_str(&format!(
+                        "{listen} {} {} {}\n",
+                        l.p2p[j], a.latency_ms, a.loss_percent
+                    ));
+                    list.push(listen);
+                }
+            }
+        }
+        boots.push(list);
+    }
+    if let Some(plan) = &l.netns {
+        if let Err(e) = make_netns(plan, a.rate_kbit) {
+            remove_netns(plan.iter().map(|p| p.0.clone()));
+            return Err(e);
+        }
+        fs::write(dir.join(RELAYS_FILE), &relays).map_err(|e| e.to_string())?;
+        let me = std::env::current_exe().map_err(|e| e.to_string())?;
+        let log = fs::File::create(dir.join("relay.log")).map_err(|e| e.to_string())?;
+        let child = Command::new(me)
+            .args(["relay", "--dir"])
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("cannot start the relay: {e}"))?;
+        state.relay_pid = Some(child.id() as i32);
+        state.save(&dir)?;
+    }
+
+    for i in 0..n {
+        let node_dir = dir.join(format!("node-{}", i + 1));
+        fs::create_dir_all(&node_dir).map_err(|e| e.to_string())?;
+        let config = node_dir.join("aelf-netd.toml");
+        fs::write(&config, node_config(a, &node_dir, i, &boots[i], &l))
+            .map_err(|e| e.to_string())?;
+        let log = fs::File::create(node_dir.join("aelf-netd.log")).map_err(|e| e.to_string())?;
+        let netns = l.netns.as_ref().map(|plan| plan[i].0.clone());
+        let mut command = match &netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(&a.bin);
+                c
+            }
+            None => Command::new(&a.bin),
+        };
+        let child = command
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            // Its own process group: a Ctrl-C on `make devnet` does not reach the nodes.
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("cannot start node {}: {e}", i + 1))?;
+        state.nodes.push(NodeState {
+            index: i as u16 + 1,
+            pid: child.id() as i32,
+            api: l.api[i],
+            p2p: l.p2p[i],
+            netns,
+        });
+        state.save(&dir)?;
+    }
+
+    for node in &state.nodes {
+        let end = Instant::now() + STARTUP_WAIT;
+        while api_get(node.api, "/api/blockChain/chainStatus").is_none() {
+            if !alive(node.pid) || Instant::now() > end {
+                return Err(format!(
+                    "node {} did not come up; see {}/node-{}/aelf-netd.log (stop the rest with `make devnet-stop`)",
+                    node.index,
+                    dir.display(),
+                    node.index
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let ns = node
+            .netns
+            .as_ref()
+            .map_or(String::new(), |ns| format!("  netns {ns}"));
+        println!(
+            "node {}  api http://{}  p2p {}  pid {}{ns}",
+            node.index, node.api, node.p2p, node.pid
+        );
+    }
+    println!(
+        "devnet of {n} nodes in {}; `make devnet-status`, `make devnet-stop`",
+        dir.display()
+    );
+    Ok(())
+}
+
+fn stop(dir: &Path) -> Result<(), String> {
+    let state = State::load(dir)?;
+    for node in &state.nodes {
+        if alive(node.pid) {
+            signal(node.pid, libc::SIGTERM);
+        }
+    }
+    let end = Instant::now() + STOP_WAIT;
+    for node in &state.nodes {
+        while alive(node.pid) && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if alive(node.pid) {
+            eprintln!(
+                "aelf-devnet: node {} did not stop in time; killing it",
+                node.index
+            );
+            signal(node.pid, libc::SIGKILL);
+        } else {
+            println!("node {} stopped", node.index);
+        }
+    }
+    if let Some(pid) = state.relay_pid {
+        signal(pid, libc::SIGKILL);
+    }
+    remove_netns(state.nodes.iter().filter_map(|n| n.netns.clone()));
+    fs::remove_file(State::path(dir)).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn status(dir: &Path) -> Result<(), String> {
+    let state = State::load(dir)?;
+    for node in &state.nodes {
+        let chain = api_get(node.api, "/api/blockChain/chainStatus");
+        let peers = api_get(node.api, "/api/net/networkInfo");
+        match (alive(node.pid), chain, peers) {
+            (true, Some(c), Some(p)) => println!(
+                "node {}  height {}  lib {}  peers {}  api http://{}",
+                node.index,
+                c["BestChainHeight"],
+                c["LastIrreversibleBlockHeight"],
+                p["Connections"],
+                node.api
+            ),
+            (true, _, _) => println!(
+                "node {}  running, API not answering  api http://{}",
+                node.index, node.api
+            ),
+            (false, _, _) => println!("node {}  down", node.index),
+        }
+    }
+    Ok(())
+}
+
+mod relay {
+    //! A TCP relay per link that delays every chunk by a fixed latency each way. Loss is
+    //! modelled as TCP would show it to the application: a chunk hit (with the given
+    //! probability) arrives one retransmission timeout later, never corrupted or missing.
+
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::time::{Duration, Instant};
+
+    /// The extra delay of a "lost" chunk (Linux's minimum TCP retransmission timeout).
+    pub const RETRANSMISSION_DELAY: Duration = Duration::from_millis(200);
+    /// Chunks in flight per direction at most (the relay's window).
+    const IN_FLIGHT: usize = 1024;
+
+    pub struct Link {
+        pub listen: SocketAddr,
+        pub target: SocketAddr,
+        pub latency: Duration,
+        pub loss: f64,
+    }
+
+    /// Serves one link forever (a thread per accepted connection and direction).
+    pub fn serve(link: Link) -> std::io::Result<()> {
+        let listener = TcpListener::bind(link.listen)?;
+        for inbound in listener.incoming().flatten() {
+            let Ok(outbound) = TcpStream::connect(link.target) else {
+                continue;
+            };
+            let _ = inbound.set_nodelay(true);
+            let _ = outbound.set_nodelay(true);
+            let (latency, loss) = (link.latency, link.loss);
+            for (from, to) in [
+                (inbound.try_clone()?, outbound.try_clone()?),
+                (outbound, inbound),
+            ] {
+                std::thread::spawn(move || pump(from, to, latency, loss));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads chunks from `from` and writes each to `to` once its time has come.
+    fn pump(mut from: TcpStream, mut to: TcpStream, latency: Duration, loss: f64) {
+        let (tx, rx) = crossbeam_channel::bounded::<(Instant, Vec<u8>)>(IN_FLIGHT);
+        let writer = std::thread::spawn(move || {
+            let mut last = Instant::now();
+            for (due, chunk) in rx {
+                // In order: a delayed chunk holds back those after it, as TCP does.
+                let due = due.max(last);
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+                last = due;
+                if to.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+            let _ = to.shutdown(std::net::Shutdown::Write);
+        });
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let mut due = Instant::now() + latency;
+                    if loss > 0.0 && rand::random::<f64>() * 100.0 < loss {
+                        due += RETRANSMISSION_DELAY;
+                    }
+                    if tx.send((due, buf[..n].to_vec())).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        drop(tx);
+        let _ = writer.join();
+    }
+}
+
+fn relay(dir: &Path) -> Result<(), String> {
+    let text = fs::read_to_string(dir.join(RELAYS_FILE)).map_err(|e| e.to_string())?;
+    let mut threads = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let [listen, target, latency, loss] = w.as_slice() else {
+            return Err(format!("bad relay line {line:?}"));
+        };
+        let link = relay::Link {
+            listen: listen
+                .parse()
+                .map_err(|_| format!("bad address in {line:?}"))?,
+            target: target
+                .parse()
+                .map_err(|_| format!("bad address in {line:?}"))?,
+            latency: Duration::from_millis(
+                latency
+                    .parse()
+                    .map_err(|_| format!("bad latency in {line:?}"))?,
+            ),
+            loss: loss.parse().map_err(|_| format!("bad loss in {line:?}"))?,
+        };
+        eprintln!(
+            "relay {} -> {} ({:?}, {}% loss)",
+            link.listen, link.target, link.latency, link.loss
+        );
+        threads.push(std::thread::spawn(move || {
+            if let Err(e) = relay::serve(link) {
+                eprintln!("relay stopped: {e}");
+            }
+        }));
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match &args.command {
+        Cmd::Start(a) => start(a),
+        Cmd::Stop { dir } => stop(dir),
+        Cmd::Status { dir } => status(dir),
+        Cmd::Relay { dir } => relay(dir),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aelf-devnet: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
