@@ -30,7 +30,7 @@ BUILD_DIR  ?= target/release
 APT_PACKAGES := cmake g++ make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build release run test lint fmt check install uninstall clean devnet devnet-stop devnet-status
+.PHONY: all deps build release run test lint fmt check install uninstall clean devnet devnet-stop devnet-status bench
 
 all: build
 
@@ -86,6 +86,10 @@ install: release
 		command -v systemctl >/dev/null 2>&1 && systemctl daemon-reload || true; \
 		echo "install: done; start with: systemctl enable --now aelf-netd"; \
 	fi
+
+# Quick benchmark of every scenario against raw grpcio (a few minutes); rewrites docs/bench.md.
+bench: release
+	./target/release/aelf-netbench --markdown docs/bench.md $(BENCH_ARGS)
 
 devnet: release
 	$(DEVNET) start --nodes $(N) --dir $(DEVNET_DIR) --bin target/release/aelf-netd \

@@ -3,6 +3,7 @@
 
 mod aelf_rules;
 mod api;
+mod bench;
 mod block_sync;
 mod chain;
 mod config;

@@ -239,18 +239,18 @@ fn operator_api_metrics_and_netctl_against_two_running_nodes() {
     wait_until("the transaction in B's pool", || {
         get(b.api, "/api/blockChain/transactionPoolStatus")["Queued"].as_i64() == Some(1)
     });
-    let after_a = metrics(a.api);
-    let after_b = metrics(b.api);
     let sent = "aelf_net_messages_sent_total{kind=\"transaction\"}";
     let received = "aelf_net_messages_received_total{kind=\"transaction\"}";
-    assert!(
-        sample(&after_a, sent) >= sample(&before_a, sent) + 1.0,
-        "A sent it"
-    );
-    assert!(
-        sample(&after_b, received) >= sample(&before_b, received) + 1.0,
-        "B received it"
-    );
+    // A's sender counts a send once the transport took it, which in stream mode is after B's
+    // reply: poll rather than assume it already moved.
+    wait_until("A's sent counter moves", || {
+        sample(&metrics(a.api), sent) >= sample(&before_a, sent) + 1.0
+    });
+    wait_until("B's received counter moves", || {
+        sample(&metrics(b.api), received) >= sample(&before_b, received) + 1.0
+    });
+    let after_a = metrics(a.api);
+    let after_b = metrics(b.api);
     assert!(sample(&after_a, "aelf_net_sent_bytes_total{kind=\"transaction\"}") > 0.0);
     assert_eq!(
         sample(

@@ -1,0 +1,33 @@
+//! The bench cannot rot: `aelf-netbench --smoke` runs every scenario at tiny sizes and each
+//! reports a result line (figures are not judged here; they live in `docs/bench.md`).
+
+use std::process::Command;
+
+#[test]
+fn every_bench_scenario_runs_and_reports() {
+    let out = Command::new(env!("CARGO_BIN_EXE_aelf-netbench"))
+        .arg("--smoke")
+        .output()
+        .expect("run aelf-netbench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let results: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    for scenario in ["fanout", "slow", "sync", "propagate", "peers"] {
+        let rows: Vec<&serde_json::Value> =
+            results.iter().filter(|r| r["scenario"] == scenario).collect();
+        assert!(!rows.is_empty(), "no {scenario} result in\n{stdout}");
+        for row in rows {
+            assert!(row["error"].is_null(), "{row}");
+            let figures = row["figures"].as_object().expect("figures");
+            assert!(
+                figures.values().all(|v| v.as_f64().is_some_and(f64::is_finite)),
+                "{row}"
+            );
+        }
+    }
+}
