@@ -484,33 +484,37 @@ fn start(a: &StartArgs) -> Result<(), String> {
             netns,
         });
         state.save(&dir)?;
-    }
-
-    for node in &state.nodes {
-        let end = Instant::now() + STARTUP_WAIT;
-        while api_get(node.api, "/api/blockChain/chainStatus").is_none() {
-            if !alive(node.pid) || Instant::now() > end {
-                return Err(format!(
-                    "node {} did not come up; see {}/node-{}/aelf-netd.log (stop the rest with `make devnet-stop`)",
-                    node.index,
-                    dir.display(),
-                    node.index
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let ns = node
-            .netns
-            .as_ref()
-            .map_or(String::new(), |ns| format!("  netns {ns}"));
-        println!(
-            "node {}  api http://{}  p2p {}  pid {}{ns}",
-            node.index, node.api, node.p2p, node.pid
-        );
+        // Each node is up before the next one dials it.
+        wait_up(state.nodes.last().ok_or("no node started")?, &dir)?;
     }
     println!(
         "devnet of {n} nodes in {}; `make devnet-status`, `make devnet-stop`",
         dir.display()
+    );
+    Ok(())
+}
+
+/// Waits until `node`'s API answers, then prints where it is.
+fn wait_up(node: &NodeState, dir: &Path) -> Result<(), String> {
+    let end = Instant::now() + STARTUP_WAIT;
+    while api_get(node.api, "/api/blockChain/chainStatus").is_none() {
+        if !alive(node.pid) || Instant::now() > end {
+            return Err(format!(
+                "node {} did not come up; see {}/node-{}/aelf-netd.log (stop the rest with `make devnet-stop`)",
+                node.index,
+                dir.display(),
+                node.index
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ns = node
+        .netns
+        .as_ref()
+        .map_or(String::new(), |ns| format!("  netns {ns}"));
+    println!(
+        "node {}  api http://{}  p2p {}  pid {}{ns}",
+        node.index, node.api, node.p2p, node.pid
     );
     Ok(())
 }
@@ -594,7 +598,7 @@ mod relay {
     pub fn serve(link: Link) -> std::io::Result<()> {
         let listener = TcpListener::bind(link.listen)?;
         for inbound in listener.incoming().flatten() {
-            let Ok(outbound) = TcpStream::connect(link.target) else {
+            let Some(outbound) = connect_with_retries(link.target) else {
                 continue;
             };
             let _ = inbound.set_nodelay(true);
@@ -608,6 +612,17 @@ mod relay {
             }
         }
         Ok(())
+    }
+
+    /// The target may still be starting: a few tries over two seconds.
+    fn connect_with_retries(target: SocketAddr) -> Option<TcpStream> {
+        for _ in 0..20 {
+            if let Ok(stream) = TcpStream::connect(target) {
+                return Some(stream);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
     }
 
     /// Reads chunks from `from` and writes each to `to` once its time has come.

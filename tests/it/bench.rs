@@ -18,14 +18,18 @@ fn every_bench_scenario_runs_and_reports() {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
     for scenario in ["fanout", "slow", "sync", "propagate", "peers"] {
-        let rows: Vec<&serde_json::Value> =
-            results.iter().filter(|r| r["scenario"] == scenario).collect();
+        let rows: Vec<&serde_json::Value> = results
+            .iter()
+            .filter(|r| r["scenario"] == scenario)
+            .collect();
         assert!(!rows.is_empty(), "no {scenario} result in\n{stdout}");
         for row in rows {
             assert!(row["error"].is_null(), "{row}");
             let figures = row["figures"].as_object().expect("figures");
             assert!(
-                figures.values().all(|v| v.as_f64().is_some_and(f64::is_finite)),
+                figures
+                    .values()
+                    .all(|v| v.as_f64().is_some_and(f64::is_finite)),
                 "{row}"
             );
         }

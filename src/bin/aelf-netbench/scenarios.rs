@@ -322,11 +322,7 @@ fn raw_fanout(sinks: &mut SinkProcess, items: &[Arc<[u8]>]) -> Result<Run, Strin
 /// Ours: a node (legacy mode, so broadcasts are client streams as in raw) dials every sink,
 /// then broadcasts the items; done when the first `healthy` sinks after the stalled ones have
 /// them all.
-fn our_fanout(
-    sinks: &mut SinkProcess,
-    items: &[Item],
-    stalled: usize,
-) -> Result<Run, String> {
+fn our_fanout(sinks: &mut SinkProcess, items: &[Item], stalled: usize) -> Result<Run, String> {
     let dir = Scratch::new("fanout")?;
     let n = sinks.ports.len() as u32;
     let node = start_node(&dir.0, "1.3.0.0", |c| {
