@@ -34,8 +34,12 @@ use std::thread::JoinHandle;
 /// Failures waiting for the network service at most; more are dropped (the peer's next
 /// failure reports again).
 pub const FAILURE_QUEUE: usize = 1_024;
-/// Items handed from a legacy sender thread to its call's writer future at most.
+/// Batches handed from a legacy sender thread to its call's writer future at most.
 const CALL_BUFFER: usize = 16;
+/// Items a sender thread takes from its queue at once when more are waiting. Handing the
+/// writer future a batch wakes the completion queue once per batch instead of once per item:
+/// measured with `aelf-netbench --only fanout`, this is most of the gap to raw grpcio.
+const SEND_BATCH: usize = 256;
 /// How long a sender waits to learn why a broadcast call ended (it has ended already).
 const CALL_END_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -111,6 +115,11 @@ impl CallCancels {
 /// block it.
 pub trait BroadcastTransport: Send + 'static {
     fn send(&mut self, item: &BroadcastItem) -> Result<(), PeerRequestError>;
+
+    /// Sends items in order; one at a time unless the transport can do better.
+    fn send_batch(&mut self, items: &[Arc<BroadcastItem>]) -> Result<(), PeerRequestError> {
+        items.iter().try_for_each(|item| self.send(item))
+    }
 }
 
 #[derive(Default)]
@@ -260,6 +269,7 @@ struct SenderThread {
 
 impl SenderThread {
     fn run(mut self) {
+        let mut batch: Vec<Arc<BroadcastItem>> = Vec::with_capacity(SEND_BATCH);
         loop {
             let item = select! {
                 recv(self.items) -> item => match item {
@@ -268,18 +278,28 @@ impl SenderThread {
                 },
                 recv(self.stop) -> _ => return,
             };
+            batch.clear();
+            batch.push(item);
+            while batch.len() < SEND_BATCH {
+                match self.items.try_recv() {
+                    Ok(more) => batch.push(more),
+                    Err(_) => break,
+                }
+            }
             let counters = &self.counters[self.kind.index()];
-            match self.transport.send(&item) {
+            let count = batch.len() as u64;
+            match self.transport.send_batch(&batch) {
                 Ok(()) => {
-                    counters.sent.fetch_add(1, Ordering::Relaxed);
-                    metrics().sent(item.kind.index(), item.bytes.len());
+                    counters.sent.fetch_add(count, Ordering::Relaxed);
+                    for item in &batch {
+                        metrics().sent(item.kind.index(), item.bytes.len());
+                    }
                 }
                 Err(error) => {
-                    counters.failed.fetch_add(1, Ordering::Relaxed);
+                    counters.failed.fetch_add(count, Ordering::Relaxed);
                     debug!(
-                        "sending {} {} to {} failed: {error}",
-                        item.kind.name(),
-                        item.id,
+                        "sending {count} {} item(s) to {} failed: {error}",
+                        self.kind.name(),
                         &self.pubkey_hex
                     );
                     self.failures.report(&self.pubkey_hex, error);
@@ -348,7 +368,7 @@ fn method(kind: BroadcastKind) -> &'static Method<Arc<[u8]>, VoidReply> {
 /// the channel's completion queue (`client.spawn`), and how it ended. Its kill switch is in
 /// the peer's [`CallCancels`].
 struct OpenCall {
-    items: mpsc::Sender<Arc<[u8]>>,
+    items: mpsc::Sender<Vec<Arc<[u8]>>>,
     /// Gets the call's error when it fails; disconnected when the future ended.
     ended: Receiver<grpcio::Error>,
 }
@@ -388,13 +408,17 @@ impl LegacyBroadcast {
             .client_streaming(method(kind), opt)
             .map_err(|e| self.failure(kind, &e))?;
         sink.enhance_batch(true);
-        let (items, rx) = mpsc::channel::<Arc<[u8]>>(CALL_BUFFER);
+        let (items, rx) = mpsc::channel::<Vec<Arc<[u8]>>>(CALL_BUFFER);
         let (ended_tx, ended) = bounded::<grpcio::Error>(1);
         let (kill, killed) = oneshot::channel::<()>();
         grpc.spawn(async move {
             let flags = WriteFlags::default();
             let run = async move {
-                let mut rx = rx.map(move |bytes| Ok((bytes, flags)));
+                let mut rx = rx.flat_map(move |batch| {
+                    futures_util::stream::iter(
+                        batch.into_iter().map(move |bytes| Ok((bytes, flags))),
+                    )
+                });
                 sink.send_all(&mut rx).await?;
                 sink.close().await?;
                 receiver.await.map(drop)
@@ -417,16 +441,21 @@ impl LegacyBroadcast {
     }
 }
 
-impl BroadcastTransport for LegacyBroadcast {
-    fn send(&mut self, item: &BroadcastItem) -> Result<(), PeerRequestError> {
-        let index = call_index(item.kind);
+impl LegacyBroadcast {
+    /// Hands `bytes` (all of `kind`) to the kind's call, opening it first when needed.
+    fn send_bytes(
+        &mut self,
+        kind: BroadcastKind,
+        bytes: Vec<Arc<[u8]>>,
+    ) -> Result<(), PeerRequestError> {
+        let index = call_index(kind);
         if self.calls[index].is_none() {
-            self.calls[index] = Some(self.open(item.kind)?);
+            self.calls[index] = Some(self.open(kind)?);
         }
         let Some(call) = self.calls[index].as_mut() else {
             return Err(PeerRequestError::unrecoverable("no broadcast call"));
         };
-        let sent = match call.items.try_send(item.bytes.clone()) {
+        let sent = match call.items.try_send(bytes) {
             Ok(()) => Ok(()),
             // The writer is behind: wait for room (this peer's thread only).
             Err(e) if e.is_full() => {
@@ -441,14 +470,29 @@ impl BroadcastTransport for LegacyBroadcast {
         let call = self.calls[index].take();
         let ended = call.and_then(|c| c.ended.recv_timeout(CALL_END_WAIT).ok());
         let error = match ended {
-            Some(e) => self.failure(item.kind, &e),
+            Some(e) => self.failure(kind, &e),
             None => PeerRequestError::new(
                 FailureKind::PeerUnstable,
-                format!("{} broadcast stream ended", item.kind.name()),
+                format!("{} broadcast stream ended", kind.name()),
             ),
         };
         warn!("{error}");
         Err(error)
+    }
+}
+
+impl BroadcastTransport for LegacyBroadcast {
+    fn send(&mut self, item: &BroadcastItem) -> Result<(), PeerRequestError> {
+        self.send_bytes(item.kind, vec![item.bytes.clone()])
+    }
+
+    /// Runs of one kind go to their call as one batch.
+    fn send_batch(&mut self, items: &[Arc<BroadcastItem>]) -> Result<(), PeerRequestError> {
+        for run in items.chunk_by(|a, b| a.kind == b.kind) {
+            let bytes = run.iter().map(|item| item.bytes.clone()).collect();
+            self.send_bytes(run[0].kind, bytes)?;
+        }
+        Ok(())
     }
 }
 
