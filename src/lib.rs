@@ -39,6 +39,8 @@
 //! | `net-failures` | the failure policy for failed sends and requests (spec 5.5) | the bounded failure queue | `NetworkServer::stop` |
 //! | `os-events` | network and chain events to actions (spec 9) | the bounded event queues and chain events | [`node::Node::shutdown`] |
 //! | `block-sync` | fetching and downloading missing blocks | a bounded job queue | [`node::Node::shutdown`] |
+//! | `block-sync-fetch` | the next RequestBlocks of a download round while `block-sync` attaches the last | a one-slot request queue | `block-sync`, at the end of each round |
+//! | `chain-flush` | making the chain store's recent commits durable (`[chain] flush_interval_ms`) | a timer | dropping the chain |
 //! | `api-<i>` | the operator HTTP API (`[api] listen`, `[threads] api_workers`) | incoming HTTP requests | [`node::Node::shutdown`] |
 //! | `dialer` | dialing the boot nodes and persistent peers at start | — | `NetworkServer::stop` |
 //! | `scheduler` | the periodic work of spec 8: expiry, reconnection, health checks, discovery, penalties, the clock check | a tick, the bounded offence queue | [`node::Node::shutdown`] |

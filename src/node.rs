@@ -6,7 +6,7 @@
 
 use crate::api::{ApiBackend, ApiError, ApiServer, BasicAuth, ChainStatus, PeerSummary};
 use crate::chain::{
-    BlockProducer, Chain, ChainError, ChainSettings, EmbeddedChain, ProducerSettings,
+    BlockProducer, Chain, ChainError, ChainSettings, EmbeddedChain, ProducerSettings, StoreOptions,
 };
 use crate::config::{AuthorizedPeers, Config, NetworkConfig};
 use crate::crypto::{load_or_create_key_file, KeyFileError, NodeKey};
@@ -95,12 +95,15 @@ impl Node {
         if created {
             info!("created a new node key in {}", data_dir.display());
         }
-        let chain = Arc::new(EmbeddedChain::open(
+        let chain = Arc::new(EmbeddedChain::open_with(
             data_dir,
             ChainSettings {
                 chain_id: config.node.chain_id,
                 genesis_time: config.chain.genesis_time,
                 irreversible_depth: config.chain.irreversible_depth as i64,
+            },
+            StoreOptions {
+                flush_interval: std::time::Duration::from_millis(config.chain.flush_interval_ms),
             },
         )?);
         let name = chain_id_to_name(config.node.chain_id).unwrap_or_else(|| "?".into());

@@ -21,21 +21,34 @@ use super::{
     GENESIS_HEIGHT,
 };
 use crate::pb::network_types::BlockWithTransactions;
+use crate::thread::StoppableThread;
 use crate::types::{chain_id_to_name, BlockWithTransactionsExt, Hash};
 use crossbeam_channel::Receiver;
 use log::{debug, info};
 use parking_lot::{Mutex, RwLock};
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// File name of the chain store inside the data directory.
 pub const CHAIN_FILE: &str = "chain.redb";
 
-/// The embedded chain. Closing: dropping it (or [`EmbeddedChain::close`]) drops the redb
-/// database, which closes the file cleanly; every attach was already committed durably.
+/// How the store writes (see [`Store`]'s durability notes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Zero: every attach is durable when it returns. Otherwise at most one durable commit
+    /// per interval, and a `chain-flush` thread makes the rest durable within the interval.
+    pub flush_interval: Duration,
+}
+
+/// The embedded chain. Closing: dropping it (or [`EmbeddedChain::close`]) stops the flush
+/// thread, makes the last attaches durable and closes the redb file cleanly.
 pub struct EmbeddedChain {
+    /// Declared first so it stops before the store is dropped.
+    flusher: Option<StoppableThread>,
     settings: ChainSettings,
     genesis: Hash,
-    store: Store,
+    store: Arc<Store>,
     index: RwLock<BlockIndex>,
     /// Serialises attaches from the fork choice through the events.
     attach: Mutex<()>,
@@ -47,6 +60,15 @@ impl EmbeddedChain {
     /// on first open). A store holding another chain id or genesis than `settings` describe is
     /// refused with [`ChainError::GenesisMismatch`].
     pub fn open(data_dir: &Path, settings: ChainSettings) -> Result<EmbeddedChain, ChainError> {
+        EmbeddedChain::open_with(data_dir, settings, StoreOptions::default())
+    }
+
+    /// [`EmbeddedChain::open`] with store options.
+    pub fn open_with(
+        data_dir: &Path,
+        settings: ChainSettings,
+        options: StoreOptions,
+    ) -> Result<EmbeddedChain, ChainError> {
         std::fs::create_dir_all(data_dir).map_err(|source| ChainError::DataDir {
             path: data_dir.to_owned(),
             source,
@@ -55,7 +77,10 @@ impl EmbeddedChain {
         let genesis = genesis_block
             .block_hash()
             .map_err(ChainError::InvalidBlock)?;
-        let store = Store::open(&data_dir.join(CHAIN_FILE))?;
+        let store = Arc::new(Store::open(
+            &data_dir.join(CHAIN_FILE),
+            options.flush_interval,
+        )?);
         let loaded = match store.load()? {
             Some(loaded) => loaded,
             None => {
@@ -84,7 +109,20 @@ impl EmbeddedChain {
             loaded.lib_height,
             settings.irreversible_depth,
         )?;
+        let flusher = if options.flush_interval.is_zero() {
+            None
+        } else {
+            Some(
+                start_flusher(store.clone(), options.flush_interval).map_err(|source| {
+                    ChainError::DataDir {
+                        path: data_dir.to_owned(),
+                        source,
+                    }
+                })?,
+            )
+        };
         Ok(EmbeddedChain {
+            flusher,
             settings,
             genesis,
             store,
@@ -103,6 +141,11 @@ impl EmbeddedChain {
         self.index.read().branches()
     }
 
+    /// Whether attaches wait to be made durable (with a flush interval).
+    pub fn has_unflushed_writes(&self) -> bool {
+        self.store.has_pending()
+    }
+
     /// Events dropped so far because a subscriber's queue was full, over all subscribers.
     pub fn dropped_events(&self) -> u64 {
         self.subscribers.dropped_total()
@@ -112,6 +155,34 @@ impl EmbeddedChain {
     pub fn close(self) {
         drop(self);
     }
+}
+
+impl Drop for EmbeddedChain {
+    /// Stops the flush thread, then makes the last attaches durable.
+    fn drop(&mut self) {
+        if let Some(flusher) = self.flusher.take() {
+            flusher.stop();
+        }
+        if let Err(e) = self.store.flush() {
+            log::error!("chain store: the last blocks could not be made durable: {e}");
+        }
+    }
+}
+
+/// The `chain-flush` thread: every `interval`, makes pending commits durable.
+fn start_flusher(store: Arc<Store>, interval: Duration) -> std::io::Result<StoppableThread> {
+    StoppableThread::spawn("chain-flush", move |stop| loop {
+        match stop.recv_timeout(interval) {
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                if store.has_pending() {
+                    if let Err(e) = store.flush() {
+                        log::error!("chain store flush failed: {e}");
+                    }
+                }
+            }
+            _ => return Ok(()),
+        }
+    })
 }
 
 impl Chain for EmbeddedChain {

@@ -33,7 +33,7 @@ mod store;
 mod validate;
 
 pub use api::{AttachOutcome, Chain, ChainEvent, ChainTip};
-pub use embedded::{EmbeddedChain, CHAIN_FILE};
+pub use embedded::{EmbeddedChain, StoreOptions, CHAIN_FILE};
 pub use error::ChainError;
 pub use genesis::{genesis_block, ChainSettings, GENESIS_HEIGHT};
 pub use producer::{

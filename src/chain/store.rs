@@ -21,10 +21,12 @@ use super::index::IndexEntry;
 use super::ChainError;
 use crate::pb::network_types::BlockWithTransactions;
 use crate::types::Hash;
+use parking_lot::Mutex;
 use protobuf::Message;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// The layout version written to `meta/format`; a different value refuses to open.
 pub(super) const FORMAT: u32 = 1;
@@ -63,15 +65,33 @@ pub(super) struct BlockWrite<'a> {
     pub lib_height: Option<i64>,
 }
 
-/// The open database. Dropping it closes the file cleanly (redb's `Database` drop); every
-/// committed write is already durable by then.
+/// The open database. Dropping it makes every commit durable ([`Store::flush`]) and closes
+/// the file cleanly (redb's `Database` drop).
+///
+/// # Durability
+///
+/// With a flush interval of zero every block write is durable when it returns. With an
+/// interval, a write is durable only when the last durable one is at least that old; the
+/// others are committed without waiting for the disk (redb `Durability::None`) and become
+/// durable with the next durable commit or [`Store::flush`]. A crash then loses at most the
+/// blocks of the last interval (peers serve them again); the file is never left half-written,
+/// as redb reverts to its last durable commit.
 pub(super) struct Store {
     db: Database,
+    flush_interval: Duration,
+    flush: Mutex<FlushState>,
+}
+
+/// When the last durable commit was, and whether commits since wait for one.
+struct FlushState {
+    last_durable: Instant,
+    pending: bool,
 }
 
 impl Store {
-    /// Opens the file, creating an empty database when it does not exist.
-    pub fn open(path: &Path) -> Result<Store, ChainError> {
+    /// Opens the file, creating an empty database when it does not exist. `flush_interval`:
+    /// see the type's documentation.
+    pub fn open(path: &Path, flush_interval: Duration) -> Result<Store, ChainError> {
         let db = Database::builder()
             .set_cache_size(CACHE_BYTES)
             .create(path)
@@ -82,7 +102,14 @@ impl Store {
                     source: e.into(),
                 },
             })?;
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            flush_interval,
+            flush: Mutex::new(FlushState {
+                last_durable: Instant::now(),
+                pending: false,
+            }),
+        })
     }
 
     /// The stored chain, or `None` for a fresh (empty) database.
@@ -194,7 +221,15 @@ impl Store {
 
     fn write(&self, w: &BlockWrite<'_>, extra_meta: &[(&str, Vec<u8>)]) -> Result<(), ChainError> {
         let bytes = w.block.write_to_bytes().map_err(ChainError::Encode)?;
-        let tx = self.db.begin_write().map_err(ChainError::store)?;
+        let mut tx = self.db.begin_write().map_err(ChainError::store)?;
+        let durable = {
+            let state = self.flush.lock();
+            self.flush_interval.is_zero() || state.last_durable.elapsed() >= self.flush_interval
+        };
+        if !durable {
+            tx.set_durability(Durability::None)
+                .map_err(ChainError::store)?;
+        }
         {
             let mut blocks = tx.open_table(BLOCKS).map_err(ChainError::store)?;
             blocks
@@ -218,7 +253,41 @@ impl Store {
                     .map_err(ChainError::store)?;
             }
         }
-        tx.commit().map_err(ChainError::store)
+        tx.commit().map_err(ChainError::store)?;
+        let mut state = self.flush.lock();
+        if durable {
+            state.last_durable = Instant::now();
+            state.pending = false;
+        } else {
+            state.pending = true;
+        }
+        Ok(())
+    }
+
+    /// Makes every commit so far durable (an empty durable commit), if any is not yet.
+    pub fn flush(&self) -> Result<(), ChainError> {
+        if !self.flush.lock().pending {
+            return Ok(());
+        }
+        let tx = self.db.begin_write().map_err(ChainError::store)?;
+        tx.commit().map_err(ChainError::store)?;
+        let mut state = self.flush.lock();
+        state.last_durable = Instant::now();
+        state.pending = false;
+        Ok(())
+    }
+
+    /// Whether commits wait for a durable one.
+    pub fn has_pending(&self) -> bool {
+        self.flush.lock().pending
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            log::error!("chain store: the last blocks could not be made durable: {e}");
+        }
     }
 }
 

@@ -126,6 +126,14 @@ pub const DEFAULT_PRODUCER_INTERVAL_MS: u64 = 4_000;
 /// Default `transactions_per_block`.
 pub const DEFAULT_TRANSACTIONS_PER_BLOCK: u32 = 0;
 
+/// Default `[chain] flush_interval_ms`: the chain store waits for the disk at most once per
+/// 100 ms instead of once per block (a crash loses at most that much; peers serve it again).
+/// Measured by `aelf-netbench --only sync`: storing is about five times faster than with a
+/// durable commit per block.
+pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 100;
+/// Largest `[chain] flush_interval_ms`.
+pub const MAX_FLUSH_INTERVAL_MS: u64 = 10_000;
+
 // ---- [api], [threads], [log] ----
 
 /// Default `[api] listen`: the local control API, loopback only.
@@ -268,6 +276,8 @@ pub enum AuthorizedPeers {
 pub struct ChainConfig {
     pub genesis_time: i64,
     pub irreversible_depth: u64,
+    /// See [`DEFAULT_FLUSH_INTERVAL_MS`].
+    pub flush_interval_ms: u64,
 }
 
 /// `[producer]`: the development block producer.
@@ -401,6 +411,7 @@ impl Default for Config {
             chain: ChainConfig {
                 genesis_time: DEFAULT_GENESIS_TIME,
                 irreversible_depth: DEFAULT_IRREVERSIBLE_DEPTH,
+                flush_interval_ms: DEFAULT_FLUSH_INTERVAL_MS,
             },
             producer: ProducerConfig {
                 enabled: DEFAULT_PRODUCER_ENABLED,

@@ -92,6 +92,7 @@ pub(super) struct RawSync {
 pub(super) struct RawChain {
     pub genesis_time: Option<Int<i64>>,
     pub irreversible_depth: Option<Int<u64>>,
+    pub flush_interval_ms: Option<Int<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

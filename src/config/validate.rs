@@ -11,10 +11,11 @@ use super::raw::{
 };
 use super::{
     ApiConfig, AuthorizedPeers, ChainConfig, Config, LogConfig, NetworkConfig, NodeConfig,
-    ProducerConfig, ReputationConfig, SyncConfig, ThreadsConfig, MAX_GRPC_COMPLETION_QUEUES,
-    MAX_HANDSHAKE_WORKERS, MAX_MAX_BLOCK_DOWNLOAD_COUNT, MAX_MAX_MESSAGE_SIZE, MAX_PENALTY,
-    MAX_QUEUE_CAPACITY, MAX_SEND_BLOCK_COUNT_LIMIT, MAX_TRANSACTIONS_PER_BLOCK,
-    MAX_TRANSACTION_POOL_CAPACITY, MIN_MAX_MESSAGE_SIZE, MIN_PRODUCER_INTERVAL_MS,
+    ProducerConfig, ReputationConfig, SyncConfig, ThreadsConfig, MAX_FLUSH_INTERVAL_MS,
+    MAX_GRPC_COMPLETION_QUEUES, MAX_HANDSHAKE_WORKERS, MAX_MAX_BLOCK_DOWNLOAD_COUNT,
+    MAX_MAX_MESSAGE_SIZE, MAX_PENALTY, MAX_QUEUE_CAPACITY, MAX_SEND_BLOCK_COUNT_LIMIT,
+    MAX_TRANSACTIONS_PER_BLOCK, MAX_TRANSACTION_POOL_CAPACITY, MIN_MAX_MESSAGE_SIZE,
+    MIN_PRODUCER_INTERVAL_MS,
 };
 use crate::crypto::{pubkey_from_hex, PUBKEY_LEN};
 use crate::network::endpoint::Endpoint;
@@ -430,6 +431,12 @@ fn chain(raw: RawChain, d: ChainConfig) -> Checked<ChainConfig> {
             raw.irreversible_depth,
             d.irreversible_depth,
             (1, U64.1),
+        )?,
+        flush_interval_ms: int(
+            "chain.flush_interval_ms",
+            raw.flush_interval_ms,
+            d.flush_interval_ms,
+            (0, MAX_FLUSH_INTERVAL_MS as i64),
         )?,
     })
 }

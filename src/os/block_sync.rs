@@ -228,6 +228,118 @@ impl Syncer {
         }
     }
 
+    /// One round: up to `round` blocks after `start` from `peer`, attached in order. While a
+    /// batch is checked and attached, the next one is already being requested (a second
+    /// thread for the round), so the round trip and the store's work overlap. `None` when the
+    /// peer failed or served something inconsistent; otherwise how many blocks were attached.
+    fn download_round(
+        &self,
+        peer: &str,
+        start: Hash,
+        start_height: i64,
+        batch: i32,
+        round: usize,
+    ) -> Option<usize> {
+        std::thread::scope(|scope| {
+            // One request in flight and one answer waiting at most.
+            let (ask, asks) = bounded::<Hash>(1);
+            let (answer, answers) = bounded(1);
+            let network = &self.network;
+            let prefetch = std::thread::Builder::new()
+                .name("block-sync-fetch".into())
+                .spawn_scoped(scope, move || {
+                    for after in asks {
+                        if answer
+                            .send(network.get_blocks(peer, &after, batch))
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+            if let Err(e) = prefetch {
+                warn!("cannot start the block prefetch thread: {e}");
+                return None;
+            }
+            let (mut last_hash, mut last_height) = (start, start_height);
+            let mut fetched = 0;
+            let mut requested = ask.send(start).is_ok();
+            while requested && fetched < round {
+                let blocks = match answers.recv() {
+                    Ok(Ok(blocks)) => blocks,
+                    Ok(Err(e)) => {
+                        debug!("download from {peer} stopped: {e}");
+                        return None;
+                    }
+                    Err(_) => return None,
+                };
+                requested = false;
+                if blocks.is_empty() {
+                    break;
+                }
+                // Ask for the next batch before working on this one.
+                let tail = blocks
+                    .last()
+                    .and_then(|b| b.header.as_ref())
+                    .and_then(|h| block_hash(h).ok());
+                if let Some(tail) = tail {
+                    if fetched + blocks.len() < round {
+                        requested = ask.send(tail).is_ok();
+                    }
+                }
+                for block in blocks {
+                    let (hash, height) = self.check_next(peer, &block, last_hash, last_height)?;
+                    match self.attach(block) {
+                        Attached::Yes => {}
+                        Attached::NoParent | Attached::Refused => return None,
+                    }
+                    (last_hash, last_height) = (hash, height);
+                    fetched += 1;
+                }
+            }
+            Some(fetched)
+        })
+    }
+
+    /// A downloaded block must follow the previous one: its hash and height, or `None` after
+    /// reporting the peer.
+    fn check_next(
+        &self,
+        peer: &str,
+        block: &BlockWithTransactions,
+        last_hash: Hash,
+        last_height: i64,
+    ) -> Option<(Hash, i64)> {
+        let Some(header) = block.header.as_ref() else {
+            self.network
+                .report_abnormal(peer, "served a block without header");
+            return None;
+        };
+        let parent = header
+            .previous_block_hash
+            .as_ref()
+            .and_then(|h| Hash::from_proto(h).ok());
+        let hash = match block_hash(header) {
+            Ok(hash) => hash,
+            Err(e) => {
+                self.network
+                    .report_abnormal(peer, &format!("served a bad block: {e}"));
+                return None;
+            }
+        };
+        if header.height != last_height + 1 || parent != Some(last_hash) {
+            self.network.report_abnormal(
+                peer,
+                &format!(
+                    "served block {hash} at {} after {last_hash} at {last_height}",
+                    header.height
+                ),
+            );
+            return None;
+        }
+        Some((hash, header.height))
+    }
+
     /// Downloads `peer`'s chain in rounds until our best chain reaches `target`, the peer has
     /// nothing more, or it serves something inconsistent. True when `target` was reached.
     fn download(&self, peer: &str, target: i64) -> bool {
@@ -246,56 +358,10 @@ impl Syncer {
             } else {
                 best
             };
-            let (mut last_hash, mut last_height) = (start.hash, start.height);
-            let mut fetched = 0;
-            while fetched < round {
-                let blocks = match self.network.get_blocks(peer, &last_hash, batch) {
-                    Ok(blocks) => blocks,
-                    Err(e) => {
-                        debug!("download from {peer} stopped: {e}");
-                        return false;
-                    }
-                };
-                if blocks.is_empty() {
-                    break;
-                }
-                for block in blocks {
-                    let Some(header) = block.header.as_ref() else {
-                        self.network
-                            .report_abnormal(peer, "served a block without header");
-                        return false;
-                    };
-                    let parent = header
-                        .previous_block_hash
-                        .as_ref()
-                        .and_then(|h| Hash::from_proto(h).ok());
-                    let hash = match block_hash(header) {
-                        Ok(hash) => hash,
-                        Err(e) => {
-                            self.network
-                                .report_abnormal(peer, &format!("served a bad block: {e}"));
-                            return false;
-                        }
-                    };
-                    if header.height != last_height + 1 || parent != Some(last_hash) {
-                        self.network.report_abnormal(
-                            peer,
-                            &format!(
-                                "served block {hash} at {} after {last_hash} at {last_height}",
-                                header.height
-                            ),
-                        );
-                        return false;
-                    }
-                    let height = header.height;
-                    match self.attach(block) {
-                        Attached::Yes => {}
-                        Attached::NoParent | Attached::Refused => return false,
-                    }
-                    (last_hash, last_height) = (hash, height);
-                    fetched += 1;
-                }
-            }
+            let Some(fetched) = self.download_round(peer, start.hash, start.height, batch, round)
+            else {
+                return false;
+            };
             if fetched == 0 {
                 if !from_lib && best.height > self.chain.last_irreversible().height {
                     from_lib = true;

@@ -3,7 +3,7 @@
 
 use aelf_net::chain::{
     build_block, build_block_on, genesis_block, synthetic_transactions, AttachOutcome, Chain,
-    ChainError, ChainEvent, ChainSettings, ChainTip, EmbeddedChain,
+    ChainError, ChainEvent, ChainSettings, ChainTip, EmbeddedChain, StoreOptions,
 };
 use aelf_net::crypto::{NodeKey, SignatureError};
 use aelf_net::pb::aelf_block::BlockHeader;
@@ -632,4 +632,40 @@ fn concurrent_attaches_store_each_block_once() {
         .filter(|e| matches!(e, ChainEvent::BlockAccepted { .. }))
         .count();
     assert_eq!(accepted_events, 20);
+}
+
+#[test]
+fn with_a_flush_interval_closing_makes_every_attach_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = NodeKey::generate();
+    let clock = ManualClock::new(START_MS);
+    // An interval no test reaches: only the first attach and the close are durable commits.
+    let options = StoreOptions {
+        flush_interval: Duration::from_secs(3600),
+    };
+    let chain = EmbeddedChain::open_with(dir.path(), settings(2), options).unwrap();
+    let blocks = mine(&chain, &key, &clock, 6);
+    let best = chain.best_chain();
+    chain.close();
+    let reopened = EmbeddedChain::open_with(dir.path(), settings(2), options).unwrap();
+    assert_eq!(reopened.best_chain(), best);
+    assert_eq!(reopened.best_chain(), tip_of(blocks.last().unwrap()));
+    assert_eq!(reopened.last_irreversible().height, best.height - 2);
+}
+
+#[test]
+fn the_flush_thread_makes_recent_attaches_durable_within_the_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = NodeKey::generate();
+    let clock = ManualClock::new(START_MS);
+    let options = StoreOptions {
+        flush_interval: Duration::from_millis(20),
+    };
+    let chain = EmbeddedChain::open_with(dir.path(), settings(2), options).unwrap();
+    mine(&chain, &key, &clock, 4);
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while chain.has_unflushed_writes() {
+        assert!(std::time::Instant::now() < deadline, "never flushed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }

@@ -88,6 +88,7 @@ fn the_shipped_file_sets_and_documents_every_key() {
         "authorized_keys",
         "genesis_time",
         "irreversible_depth",
+        "flush_interval_ms",
         "enabled",
         "interval_ms",
         "transactions_per_block",

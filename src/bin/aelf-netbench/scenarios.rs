@@ -4,7 +4,9 @@
 use crate::report::{Report, Row};
 use crate::sink::{genesis_chain, ServedChain, Sink};
 use crate::Sizes;
-use aelf_net::chain::{build_block_on, Chain, ChainEvent, ChainSettings, ChainTip, EmbeddedChain};
+use aelf_net::chain::{
+    build_block_on, Chain, ChainEvent, ChainSettings, ChainTip, EmbeddedChain, StoreOptions,
+};
 use aelf_net::config::Config;
 use aelf_net::crypto::NodeKey;
 use aelf_net::grpc::channel::{connect, DEFAULT_MAX_MESSAGE_LENGTH};
@@ -494,6 +496,31 @@ fn our_sync(prepared: &Path, version: &str, height: i64) -> Result<Duration, Str
     Ok(elapsed)
 }
 
+/// The chain alone: validating and storing the blocks, no network (the ceiling of ours).
+fn attach_only(blocks: &[BlockWithTransactions]) -> Result<Duration, String> {
+    let dir = Scratch::new("attach")?;
+    let c = Config::default();
+    let chain = EmbeddedChain::open_with(
+        &dir.0,
+        ChainSettings {
+            chain_id: c.node.chain_id,
+            genesis_time: c.chain.genesis_time,
+            irreversible_depth: c.chain.irreversible_depth as i64,
+        },
+        StoreOptions {
+            flush_interval: Duration::from_millis(c.chain.flush_interval_ms),
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let t0 = Instant::now();
+    for block in blocks {
+        chain
+            .attach_block(block.clone())
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(t0.elapsed())
+}
+
 /// Raw: the same RequestBlocks (batches of the node's size) from a minimal grpcio server.
 fn raw_sync(
     blocks: &[BlockWithTransactions],
@@ -551,6 +578,7 @@ pub fn sync(sizes: &Sizes, report: &mut Report) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let batch = Config::default().sync.max_batch_request_block_count as i32;
     let raw = raw_sync(&blocks, genesis, batch)?;
+    let attach = attach_only(&blocks)?;
     for (mode, version) in [("legacy", "1.3.0.0"), ("stream", "1.9.0.0")] {
         let ours = our_sync(&prepared.0, version, height)?;
         let rate = n / ours.as_secs_f64();
@@ -563,6 +591,7 @@ pub fn sync(sizes: &Sizes, report: &mut Report) -> Result<(), String> {
                 ("ours_mb_per_s", mb / ours.as_secs_f64()),
                 ("raw_blocks_per_s", raw_rate),
                 ("ours_over_raw", rate / raw_rate),
+                ("attach_only_blocks_per_s", n / attach.as_secs_f64()),
             ],
             note: format!(
                 "{:.0} % of raw RequestBlocks; ours includes validating and storing every block (goal: 20 000 small blocks/s)",
