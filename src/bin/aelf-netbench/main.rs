@@ -58,6 +58,8 @@ pub struct Sizes {
     pub name: &'static str,
     /// fanout: transactions per run, and the peer counts.
     pub fanout_items: usize,
+    /// fanout and slow peer: runs of each side, alternating; the median counts.
+    pub repeats: usize,
     pub fanout_peers: Vec<usize>,
     /// propagate: node counts, transactions per block, blocks measured.
     pub propagate_nodes: Vec<usize>,
@@ -76,6 +78,7 @@ impl Sizes {
         Sizes {
             name: "smoke",
             fanout_items: 500,
+            repeats: 1,
             fanout_peers: vec![2],
             propagate_nodes: vec![4],
             propagate_block_txs: vec![10],
@@ -89,14 +92,15 @@ impl Sizes {
     fn quick() -> Sizes {
         Sizes {
             name: "quick",
-            fanout_items: 20_000,
+            fanout_items: 50_000,
+            repeats: 3,
             fanout_peers: vec![1, 8, 32],
-            propagate_nodes: vec![8],
+            propagate_nodes: vec![8, 16],
             propagate_block_txs: vec![10, 1000],
-            propagate_blocks: 6,
-            sync_height: 2_000,
+            propagate_blocks: 10,
+            sync_height: 5_000,
             peer_counts: vec![10, 100, 500],
-            slow_items: 20_000,
+            slow_items: 50_000,
         }
     }
 
@@ -104,11 +108,12 @@ impl Sizes {
         Sizes {
             name: "full",
             fanout_items: 100_000,
+            repeats: 7,
             fanout_peers: vec![1, 8, 32],
             propagate_nodes: vec![8, 16],
             propagate_block_txs: vec![10, 1000],
-            propagate_blocks: 20,
-            sync_height: 5_000,
+            propagate_blocks: 30,
+            sync_height: 20_000,
             peer_counts: vec![10, 100, 500],
             slow_items: 100_000,
         }

@@ -367,20 +367,35 @@ fn our_fanout(sinks: &mut SinkProcess, items: &[Item], stalled: usize) -> Result
     Ok(run)
 }
 
+/// The run with the median wall time.
+fn median(mut runs: Vec<Run>) -> Run {
+    runs.sort_by_key(|r| r.elapsed);
+    let mid = runs.len() / 2;
+    runs.swap_remove(mid)
+}
+
 pub fn fanout(sizes: &Sizes, report: &mut Report) -> Result<(), String> {
     let items = transactions(sizes.fanout_items)?;
     let bytes: Vec<Arc<[u8]>> = items.iter().map(|(_, _, b)| b.clone()).collect();
     for &n in &sizes.fanout_peers {
         let mut sinks = SinkProcess::spawn(n, 0)?;
-        let ours = our_fanout(&mut sinks, &items, 0)?;
-        let raw = raw_fanout(&mut sinks, &bytes)?;
+        let (mut ours, mut raw) = (Vec::new(), Vec::new());
+        for _ in 0..sizes.repeats.max(1) {
+            ours.push(our_fanout(&mut sinks, &items, 0)?);
+            raw.push(raw_fanout(&mut sinks, &bytes)?);
+        }
+        let (ours, raw) = (median(ours), median(raw));
         let delivered = (items.len() * n) as f64;
         let rate = |r: &Run| delivered / r.elapsed.as_secs_f64();
         let cpu_us = |r: &Run| r.cpu.as_secs_f64() * 1e6 / items.len() as f64;
         let ratio = rate(&ours) / rate(&raw);
         report.add(Row {
             scenario: "fanout",
-            case: format!("{} tx x {n} peers", items.len()),
+            case: format!(
+                "{} tx x {n} peers, median of {}",
+                items.len(),
+                sizes.repeats.max(1)
+            ),
             figures: vec![
                 ("ours_items_per_s", rate(&ours)),
                 ("raw_items_per_s", rate(&raw)),
@@ -404,14 +419,14 @@ pub fn fanout(sizes: &Sizes, report: &mut Report) -> Result<(), String> {
 
 pub fn slow_peer(sizes: &Sizes, report: &mut Report) -> Result<(), String> {
     let items = transactions(sizes.slow_items)?;
-    let healthy = {
-        let mut sinks = SinkProcess::spawn(8, 0)?;
-        our_fanout(&mut sinks, &items, 0)?
-    };
-    let slow = {
-        let mut sinks = SinkProcess::spawn(8, 1)?;
-        our_fanout(&mut sinks, &items, 1)?
-    };
+    let mut healthy_sinks = SinkProcess::spawn(8, 0)?;
+    let mut slow_sinks = SinkProcess::spawn(8, 1)?;
+    let (mut healthy, mut slow) = (Vec::new(), Vec::new());
+    for _ in 0..sizes.repeats.max(1) {
+        healthy.push(our_fanout(&mut healthy_sinks, &items, 0)?);
+        slow.push(our_fanout(&mut slow_sinks, &items, 1)?);
+    }
+    let (healthy, slow) = (median(healthy), median(slow));
     let per_sink = |r: &Run| items.len() as f64 / r.elapsed.as_secs_f64();
     let share = per_sink(&slow) / per_sink(&healthy);
     report.add(Row {
