@@ -12,6 +12,7 @@ mod daemon;
 mod devnet;
 mod fake_peer;
 mod handshake;
+mod hostile;
 mod network_service;
 mod operator;
 mod peer_pool;

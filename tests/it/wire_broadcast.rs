@@ -15,7 +15,9 @@ use aelf_net::pb::network_types::{
     BlockAnnouncement, BlockWithTransactions, BlocksRequest, ConfirmHandshakeRequest,
     HandshakeError, HandshakeReply, LibAnnouncement,
 };
-use aelf_net::pb::peer_service::{PingRequest, PongReply, VoidReply};
+use aelf_net::pb::peer_service::{
+    HealthCheckReply, HealthCheckRequest, PingRequest, PongReply, VoidReply,
+};
 use aelf_net::pb::peer_service_grpc::{create_peer_service, PeerService, PeerServiceClient};
 use aelf_net::types::{block_hash, Hash};
 use crossbeam_channel::{unbounded, Receiver, Sender};
@@ -74,6 +76,18 @@ impl PeerService for WireServer {
         });
     }
 
+    /// A C# peer answers health checks: a node asks before replacing a peer it holds.
+    fn check_health(
+        &mut self,
+        ctx: RpcContext,
+        _req: HealthCheckRequest,
+        sink: UnarySink<HealthCheckReply>,
+    ) {
+        ctx.spawn(async move {
+            let _ = sink.success(HealthCheckReply::new()).await;
+        });
+    }
+
     fn block_broadcast_stream(
         &mut self,
         ctx: RpcContext,
@@ -124,10 +138,10 @@ impl PeerService for WireServer {
 /// A wire peer: key, server, and what its server received.
 pub(crate) struct WirePeer {
     pub(crate) key: NodeKey,
-    env: Arc<Environment>,
+    pub(crate) env: Arc<Environment>,
     server: Server,
-    port: u16,
-    blocks: Receiver<BlockWithTransactions>,
+    pub(crate) port: u16,
+    pub(crate) blocks: Receiver<BlockWithTransactions>,
     announcements: Receiver<BlockAnnouncement>,
 }
 
@@ -305,9 +319,10 @@ fn a_csharp_like_peer_gets_blocks_announcements_and_gzipped_block_lists() {
     // (C-core hides `grpc-encoding` from the application, so the bytes are counted by a TCP
     // relay in front of the daemon: far fewer than the encoded answer).
     let relay = CountingRelay::start(port_a);
-    // A second link of the same key, through the relay: the daemon takes it in place of the
-    // first (the old one is stale).
-    let (client_r, session_r) = wire.connect(relay.port);
+    // A second wire peer, linked through the relay (the first one's key is connected and
+    // healthy, so a second link of it would be refused).
+    let second = WirePeer::start(false);
+    let (client_r, session_r) = second.connect(relay.port);
     let genesis = a_genesis(&a);
     wait_until("six blocks past genesis", || a.status().best_height >= 7);
     let request = BlocksRequest {
@@ -317,7 +332,7 @@ fn a_csharp_like_peer_gets_blocks_announcements_and_gzipped_block_lists() {
     };
     let before = relay.downstream();
     let list = client_r
-        .request_blocks_opt(&request, headers(&wire.key.pubkey_hex(), Some(&session_r)))
+        .request_blocks_opt(&request, headers(&second.key.pubkey_hex(), Some(&session_r)))
         .unwrap();
     let on_wire = relay.downstream() - before;
     let encoded = list.write_to_bytes().unwrap().len() as u64;
@@ -336,13 +351,14 @@ fn a_csharp_like_peer_gets_blocks_announcements_and_gzipped_block_lists() {
         ..request
     };
     let empty = client_r
-        .request_blocks_opt(&too_many, headers(&wire.key.pubkey_hex(), Some(&session_r)))
+        .request_blocks_opt(&too_many, headers(&second.key.pubkey_hex(), Some(&session_r)))
         .unwrap();
     assert!(empty.blocks.is_empty());
 
     b.stop();
     a.stop();
     wire.stop();
+    second.stop();
 }
 
 fn a_genesis(node: &Node) -> Hash {
