@@ -392,6 +392,8 @@ fn status_height(arena: &Arena) -> i64 {
 }
 
 /// Raw bytes as a request message.
+// The marshaller type fixes `&Vec<u8>` (its message type is `Vec<u8>`).
+#[allow(clippy::ptr_arg)]
 fn raw_ser(bytes: &Vec<u8>, slice: &mut GrpcSlice) -> grpcio::Result<()> {
     *slice = GrpcSlice::from(&bytes[..]);
     Ok(())
