@@ -30,7 +30,7 @@ BUILD_DIR  ?= target/release
 APT_PACKAGES := cmake g++ make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build release run test lint fmt check install uninstall clean devnet devnet-stop devnet-status bench
+.PHONY: all deps build release run test lint fmt check install uninstall clean devnet devnet-stop devnet-status bench fuzz soak
 
 all: build
 
@@ -86,6 +86,31 @@ install: release
 		command -v systemctl >/dev/null 2>&1 && systemctl daemon-reload || true; \
 		echo "install: done; start with: systemctl enable --now aelf-netd"; \
 	fi
+
+# Fuzzing (cargo-fuzz with libFuzzer; RUSTC_BOOTSTRAP lets the stable toolchain pass the
+# sanitizer flags): each target runs FUZZ_SECONDS from seeds made of real encoded messages.
+# Executions and findings go to fuzz/<target>.log; crashes to fuzz/artifacts/<target>/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= decode handshake stream_dispatch endpoint config api
+fuzz: deps
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	$(CARGO) run --quiet --example fuzz_seeds -- fuzz/corpus
+	@status=0; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$t fuzz/corpus/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -malloc_limit_mb=256 \
+			-print_final_stats=1 > fuzz/$$t.log 2>&1 || status=1; \
+		grep -E "stat::number_of_executed_units|ERROR: |panicked" fuzz/$$t.log || true; \
+	done; exit $$status
+
+# Soak: a devnet of N nodes under steady transaction load for SOAK_MINUTES; RSS, threads,
+# queue depths and drops over time go to docs/soak.md. Not part of CI.
+SOAK_MINUTES ?= 5
+SOAK_TX_PER_S ?= 200
+soak: release
+	$(DEVNET) start --nodes $(N) --dir .soak --bin target/release/aelf-netd
+	@status=0; $(DEVNET) soak --dir .soak --minutes $(SOAK_MINUTES) --tx-per-s $(SOAK_TX_PER_S) \
+		--report docs/soak.md || status=$$?; $(DEVNET) stop --dir .soak; exit $$status
 
 # Quick benchmark of every scenario against raw grpcio (a few minutes); rewrites docs/bench.md.
 bench: release

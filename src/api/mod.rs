@@ -120,10 +120,54 @@ pub enum ApiError {
     Thread(std::io::Error),
 }
 
+/// An HTTP answer: status, content type and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+/// Answers one request given as text: method, URL (path and query), `Authorization` header,
+/// body. What the server threads run for every request; pure apart from what `backend` does,
+/// so it can be driven directly (the API fuzz target does).
+pub fn answer(
+    backend: &dyn ApiBackend,
+    auth: &BasicAuth,
+    method: &str,
+    url: &str,
+    authorization: Option<&str>,
+    body: &[u8],
+) -> Answer {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let reply = match method.parse::<tiny_http::Method>() {
+        _ if body.len() > MAX_BODY_BYTES => {
+            routes::error(413, "TooLarge", "request body over 1 MiB")
+        }
+        Ok(method) => routes::route(
+            backend,
+            &routes::Call {
+                method: &method,
+                path,
+                query,
+                body,
+                authorization,
+                auth,
+            },
+        ),
+        Err(()) => routes::invalid_input("unreadable method"),
+    };
+    Answer {
+        status: reply.status,
+        content_type: reply.content_type,
+        body: reply.body,
+    }
+}
+
 /// Reads the body (at most [`MAX_BODY_BYTES`]), routes, answers.
 fn serve(backend: &dyn ApiBackend, auth: &BasicAuth, mut request: Request) {
     let url = request.url().to_owned();
-    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+    let path = url.split('?').next().unwrap_or("").to_owned();
     let method = request.method().clone();
     let authorization = request
         .headers()
@@ -136,20 +180,21 @@ fn serve(backend: &dyn ApiBackend, auth: &BasicAuth, mut request: Request) {
         .take(MAX_BODY_BYTES as u64 + 1)
         .read_to_end(&mut body);
     let reply = match read {
-        Err(e) => routes::invalid_input(&format!("cannot read the body: {e}")),
-        Ok(_) if body.len() > MAX_BODY_BYTES => {
-            routes::error(413, "TooLarge", "request body over 1 MiB")
+        Err(e) => {
+            let r = routes::invalid_input(&format!("cannot read the body: {e}"));
+            Answer {
+                status: r.status,
+                content_type: r.content_type,
+                body: r.body,
+            }
         }
-        Ok(_) => routes::route(
+        Ok(_) => answer(
             backend,
-            &routes::Call {
-                method: &method,
-                path,
-                query,
-                body: &body,
-                authorization: authorization.as_deref(),
-                auth,
-            },
+            auth,
+            method.as_str(),
+            &url,
+            authorization.as_deref(),
+            &body,
         ),
     };
     debug!("api {method} {path} -> {}", reply.status);

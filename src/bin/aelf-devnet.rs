@@ -60,12 +60,33 @@ enum Cmd {
         #[arg(long, default_value = ".devnet")]
         dir: PathBuf,
     },
+    /// Put a running devnet under steady transaction load and record each node's RSS,
+    /// threads, queue depths and drops over time (`make soak`).
+    Soak(SoakArgs),
     /// Run the relays listed in <dir>/relays.txt (started by `start --netns`).
     #[command(hide = true)]
     Relay {
         #[arg(long)]
         dir: PathBuf,
     },
+}
+
+#[derive(clap::Args, Debug)]
+struct SoakArgs {
+    #[arg(long, default_value = ".devnet")]
+    dir: PathBuf,
+    /// How long to run.
+    #[arg(long, default_value_t = 5)]
+    minutes: u64,
+    /// Transactions sent per second, spread over the nodes' APIs.
+    #[arg(long, default_value_t = 200)]
+    tx_per_s: usize,
+    /// Seconds between samples.
+    #[arg(long, default_value_t = 15)]
+    sample_s: u64,
+    /// Markdown report to write.
+    #[arg(long, default_value = "docs/soak.md")]
+    report: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -210,22 +231,25 @@ fn check_free(port: u16) -> Result<(), String> {
     })
 }
 
-/// One GET on the node's API: the JSON body of a 200.
-fn api_get(api: SocketAddr, path: &str) -> Option<serde_json::Value> {
+/// One request to a node's API: the body of a 200.
+fn api_call(api: SocketAddr, method: &str, path: &str, body: &str) -> Option<String> {
     let mut stream = TcpStream::connect_timeout(&api, Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {api}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )
     .ok()?;
     let mut text = String::new();
     stream.read_to_string(&mut text).ok()?;
     let (head, body) = text.split_once("\r\n\r\n")?;
-    if !head.starts_with("HTTP/1.1 200") {
-        return None;
-    }
-    serde_json::from_str(body).ok()
+    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+}
+
+/// One GET on the node's API: the JSON body of a 200.
+fn api_get(api: SocketAddr, path: &str) -> Option<serde_json::Value> {
+    serde_json::from_str(&api_call(api, "GET", path, "")?).ok()
 }
 
 /// Runs a command that sets up or tears down the network; its error output on failure.
@@ -664,6 +688,129 @@ mod relay {
     }
 }
 
+mod soak {
+    //! The soak run: steady signed transactions into every node's API, and samples of each
+    //! node's `/metrics` over time, written as a Markdown table.
+
+    use super::{api_call, api_get, SoakArgs, State};
+    use aelf_net::chain::{synthetic_transactions, ChainTip};
+    use aelf_net::crypto::NodeKey;
+    use aelf_net::types::Hash;
+    use protobuf::Message;
+    use std::fmt::Write as _;
+    use std::time::{Duration, Instant};
+
+    /// One sample of one node.
+    struct Sample {
+        at_s: u64,
+        node: u16,
+        height: i64,
+        rss_mib: f64,
+        threads: f64,
+        queued: f64,
+        dropped: f64,
+        pool: f64,
+    }
+
+    /// Sum of the samples of `name` (any labels) in Prometheus text.
+    fn metric(text: &str, name: &str) -> f64 {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter(|l| l.split(['{', ' ']).next() == Some(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    pub fn run(a: &SoakArgs) -> Result<(), String> {
+        let state = State::load(&a.dir)?;
+        let first = state.nodes.first().ok_or("the devnet has no nodes")?;
+        let key = NodeKey::generate();
+        let started = Instant::now();
+        let end = started + Duration::from_secs(a.minutes * 60);
+        let mut samples = Vec::new();
+        let (mut sent, mut refused, mut nonce) = (0u64, 0u64, 0u64);
+        let mut next_sample = Instant::now();
+        eprintln!(
+            "soak: {} tx/s for {} min, a sample every {} s",
+            a.tx_per_s, a.minutes, a.sample_s
+        );
+        while Instant::now() < end {
+            let second = Instant::now();
+            if let Some(status) = api_get(first.api, "/api/blockChain/chainStatus") {
+                let hash = status["BestChainHash"].as_str().unwrap_or("");
+                let tip = ChainTip {
+                    hash: Hash::from_hex(hash).unwrap_or(Hash::ZERO),
+                    height: status["BestChainHeight"].as_i64().unwrap_or(1),
+                };
+                let txs = synthetic_transactions(&key, &tip, a.tx_per_s, nonce);
+                for (i, tx) in txs.iter().enumerate() {
+                    let node = &state.nodes[i % state.nodes.len()];
+                    let raw = hex::encode(tx.write_to_bytes().unwrap_or_default());
+                    let body = format!(r#"{{"RawTransaction":"{raw}"}}"#);
+                    match api_call(node.api, "POST", "/api/blockChain/sendTransaction", &body) {
+                        Some(_) => sent += 1,
+                        None => refused += 1,
+                    }
+                }
+                nonce += a.tx_per_s as u64;
+            }
+            if Instant::now() >= next_sample {
+                next_sample += Duration::from_secs(a.sample_s.max(1));
+                let at_s = started.elapsed().as_secs();
+                for node in &state.nodes {
+                    let Some(text) = api_call(node.api, "GET", "/metrics", "") else {
+                        continue;
+                    };
+                    samples.push(Sample {
+                        at_s,
+                        node: node.index,
+                        height: metric(&text, "aelf_net_chain_best_height") as i64,
+                        rss_mib: metric(&text, "process_resident_memory_bytes") / 1024.0 / 1024.0,
+                        threads: metric(&text, "process_threads"),
+                        queued: metric(&text, "aelf_net_queue_depth"),
+                        dropped: metric(&text, "aelf_net_queue_dropped_total"),
+                        pool: metric(&text, "aelf_net_transaction_pool_size"),
+                    });
+                }
+                eprintln!("soak: {at_s} s, {sent} tx accepted, {refused} refused");
+            }
+            if let Some(rest) = Duration::from_secs(1).checked_sub(second.elapsed()) {
+                std::thread::sleep(rest);
+            }
+        }
+        let mut md = String::new();
+        let _ = writeln!(
+            md,
+            "# Soak run\n\nGenerated by `make soak` (`aelf-devnet soak`); never edited by hand.\n"
+        );
+        let _ = writeln!(
+            md,
+            "{} nodes, {} min, {} transactions/s offered through the nodes' APIs: {sent} accepted, \
+             {refused} refused (duplicates, a full pool, or a node busy). One row per node and \
+             sample; flat RSS, threads and queues under steady load are the goal.\n",
+            state.nodes.len(),
+            a.minutes,
+            a.tx_per_s
+        );
+        let _ = writeln!(
+            md,
+            "| s | node | height | RSS MiB | threads | queued items | dropped (total) | tx pool |"
+        );
+        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
+        for s in &samples {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {:.1} | {:.0} | {:.0} | {:.0} | {:.0} |",
+                s.at_s, s.node, s.height, s.rss_mib, s.threads, s.queued, s.dropped, s.pool
+            );
+        }
+        std::fs::write(&a.report, md)
+            .map_err(|e| format!("cannot write {}: {e}", a.report.display()))?;
+        println!("soak report: {}", a.report.display());
+        Ok(())
+    }
+}
+
 fn relay(dir: &Path) -> Result<(), String> {
     let text = fs::read_to_string(dir.join(RELAYS_FILE)).map_err(|e| e.to_string())?;
     let mut threads = Vec::new();
@@ -708,6 +855,7 @@ fn main() -> ExitCode {
         Cmd::Start(a) => start(a),
         Cmd::Stop { dir } => stop(dir),
         Cmd::Status { dir } => status(dir),
+        Cmd::Soak(a) => soak::run(a),
         Cmd::Relay { dir } => relay(dir),
     };
     match result {

@@ -117,6 +117,24 @@ fn start_and_check(dir: &Path, extra: &[&str], nodes: usize) -> String {
     printed
 }
 
+/// Root with iproute2 that may create namespaces.
+fn netns_permitted() -> bool {
+    let root = unsafe { libc::geteuid() } == 0;
+    root && Command::new("ip")
+        .args(["netns", "add", "aelfnet-probe"])
+        .status()
+        .is_ok_and(|s| s.success())
+        && Command::new("ip")
+            .args(["netns", "del", "aelfnet-probe"])
+            .status()
+            .is_ok_and(|s| s.success())
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(out.status.success(), "ip {args:?}: {}", text(&out));
+}
+
 #[test]
 fn a_loopback_devnet_starts_syncs_reports_and_stops() {
     let dir = tempfile::tempdir().unwrap();
@@ -125,16 +143,7 @@ fn a_loopback_devnet_starts_syncs_reports_and_stops() {
 
 #[test]
 fn a_namespaced_devnet_with_delayed_links_where_permitted() {
-    let permitted = unsafe { libc::geteuid() } == 0
-        && Command::new("ip")
-            .args(["netns", "add", "aelfnet-probe"])
-            .status()
-            .is_ok_and(|s| s.success())
-        && Command::new("ip")
-            .args(["netns", "del", "aelfnet-probe"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if !permitted {
+    if !netns_permitted() {
         eprintln!("skipped: network namespaces need root and iproute2 here");
         return;
     }
@@ -163,4 +172,65 @@ fn a_namespaced_devnet_with_delayed_links_where_permitted() {
         made.iter().all(|ns| !left.contains(ns)),
         "namespaces removed: {left}"
     );
+}
+
+/// Faults on real links (root only): with 100 ms each way and 10 % of chunks hit by a
+/// retransmission delay on every link, blocks reach every node; a node cut off by taking its
+/// link down misses blocks while the others go on, and catches up once the link is back.
+#[test]
+fn lossy_links_deliver_and_a_partitioned_node_catches_up() {
+    if !netns_permitted() {
+        eprintln!("skipped: network namespaces need root and iproute2 here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = devnet(&[
+        "start",
+        "--nodes",
+        "4",
+        "--dir",
+        d,
+        "--bin",
+        NETD,
+        "--producer-interval-ms",
+        "300",
+        "--netns",
+        "--latency-ms",
+        "100",
+        "--loss-percent",
+        "10",
+    ]);
+    let printed = text(&out);
+    assert!(out.status.success(), "start: {printed}");
+    struct Stop<'a>(&'a str);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            let _ = devnet(&["stop", "--dir", self.0]);
+        }
+    }
+    let _stop = Stop(d);
+    wait_until("blocks at every node over lossy, slow links", || {
+        all_up(d, 4, 5)
+    });
+
+    // Node 4's host-side link: `av<id>h4`, from its namespace `aelfnet-<id>-4`.
+    let id = printed
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("aelfnet-")?.strip_suffix("-4"))
+        .expect("node 4's namespace")
+        .to_owned();
+    let link = format!("av{id}h4");
+    ip(&["link", "set", &link, "down"]);
+    let height_of = |node: usize| status(d).get(node).copied().flatten().map(|(h, _)| h);
+    let cut = height_of(0).expect("node 1 answers");
+    wait_until("node 4 unreachable", || height_of(3).is_none());
+    wait_until("the others go on without node 4", || {
+        height_of(0).is_some_and(|h| h >= cut + 10)
+    });
+    ip(&["link", "set", &link, "up"]);
+    let healed = height_of(0).expect("node 1 answers");
+    wait_until("node 4 catches up after the partition", || {
+        height_of(3).is_some_and(|h| h >= healed)
+    });
 }

@@ -332,7 +332,10 @@ fn a_csharp_like_peer_gets_blocks_announcements_and_gzipped_block_lists() {
     };
     let before = relay.downstream();
     let list = client_r
-        .request_blocks_opt(&request, headers(&second.key.pubkey_hex(), Some(&session_r)))
+        .request_blocks_opt(
+            &request,
+            headers(&second.key.pubkey_hex(), Some(&session_r)),
+        )
         .unwrap();
     let on_wire = relay.downstream() - before;
     let encoded = list.write_to_bytes().unwrap().len() as u64;
@@ -351,7 +354,10 @@ fn a_csharp_like_peer_gets_blocks_announcements_and_gzipped_block_lists() {
         ..request
     };
     let empty = client_r
-        .request_blocks_opt(&too_many, headers(&second.key.pubkey_hex(), Some(&session_r)))
+        .request_blocks_opt(
+            &too_many,
+            headers(&second.key.pubkey_hex(), Some(&session_r)),
+        )
         .unwrap();
     assert!(empty.blocks.is_empty());
 

@@ -283,7 +283,7 @@ async fn read_client(
 }
 
 /// Routes one message received by the dialer.
-fn route(label: &str, message: StreamMessage, inbox: &Sender<StreamMessage>) {
+pub fn route(label: &str, message: StreamMessage, inbox: &Sender<StreamMessage>) {
     match message.stream_type.enum_value() {
         Ok(StreamType::REPLY) => complete_reply(label, message),
         Ok(StreamType::REQUEST) => forward_request(label, inbox, message),
