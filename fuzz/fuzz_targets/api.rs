@@ -78,11 +78,20 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut parts = rest.splitn(3, |b| *b == 0);
     let url = String::from_utf8_lossy(parts.next().unwrap_or_default());
-    let authorization = parts.next().map(|a| String::from_utf8_lossy(a).into_owned());
+    let authorization = parts
+        .next()
+        .map(|a| String::from_utf8_lossy(a).into_owned());
     let body = parts.next().unwrap_or_default();
     let auth = BasicAuth::new(Some("op".into()), Some("pw".into()));
     let method = METHODS[m as usize % METHODS.len()];
-    let reply = answer(&Backend, &auth, method, &url, authorization.as_deref(), body);
+    let reply = answer(
+        &Backend,
+        &auth,
+        method,
+        &url,
+        authorization.as_deref(),
+        body,
+    );
     assert!(reply.status < 500, "{method} {url}: {}", reply.body);
     if reply.status >= 400 {
         assert!(reply.body.contains("\"Error\""), "{}", reply.body);

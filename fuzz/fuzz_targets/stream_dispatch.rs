@@ -31,7 +31,9 @@ fuzz_target!(|data: &[u8]| {
         Ok(MessageType::BLOCK_BROADCAST) => drop(BlockWithTransactions::parse_from_bytes(&body)),
         Ok(MessageType::TRANSACTION_BROADCAST) => drop(Transaction::parse_from_bytes(&body)),
         Ok(MessageType::ANNOUNCEMENT_BROADCAST) => drop(BlockAnnouncement::parse_from_bytes(&body)),
-        Ok(MessageType::LIB_ANNOUNCEMENT_BROADCAST) => drop(LibAnnouncement::parse_from_bytes(&body)),
+        Ok(MessageType::LIB_ANNOUNCEMENT_BROADCAST) => {
+            drop(LibAnnouncement::parse_from_bytes(&body))
+        }
         Ok(MessageType::GET_NODES) => drop(NodesRequest::parse_from_bytes(&body)),
         Ok(MessageType::DISCONNECT) => drop(DisconnectReason::parse_from_bytes(&body)),
         _ => {}
