@@ -11,6 +11,7 @@ mod connections;
 mod daemon;
 mod devnet;
 mod fake_peer;
+mod faults;
 mod handshake;
 mod hostile;
 mod network_service;

@@ -172,3 +172,46 @@ fn a_flood_of_invalid_transactions_bans_the_host_until_the_ban_ends() {
     wire.stop();
     node.stop();
 }
+
+/// A peer that stops reading altogether (its process frozen with SIGSTOP) while blocks and
+/// transactions flow: its queues on the producer stay within their capacities (drops are
+/// counted), the health check drops it, and once it runs again it is reconnected and catches
+/// up.
+#[test]
+fn a_frozen_peer_is_dropped_with_bounded_queues_and_rejoins_when_it_thaws() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (port_a, port_b) = (free_port(), free_port());
+    let producer = "[producer]\nenabled = true\ninterval_ms = 100\ntransactions_per_block = 50\n";
+    let a = Node::start(config_with(dir_a.path(), port_a, &[], &fast(""), producer));
+    let b = Node::start(config_with(dir_b.path(), port_b, &[port_a], &fast(""), ""));
+    let peers = |node: &Node| {
+        let (_, body) = http(node.api, "GET", "/api/net/peers", "");
+        serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.as_array().map(Vec::len))
+            .unwrap_or(0)
+    };
+    crate::propagation::wait_until("A and B connected", || peers(&a) == 1 && peers(&b) == 1);
+
+    b.daemon.signal(libc::SIGSTOP);
+    // Per-peer capacities: blocks 50, transactions 100, announcements 200.
+    let mut deepest = 0.0f64;
+    crate::propagation::wait_until("A drops the frozen peer", || {
+        let (_, text) = http(a.api, "GET", "/metrics", "");
+        let depth: f64 = text
+            .lines()
+            .filter(|l| l.starts_with("aelf_net_queue_depth{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        deepest = deepest.max(depth);
+        peers(&a) == 0
+    });
+    assert!(deepest <= 350.0, "queues stayed bounded: {deepest}");
+
+    b.daemon.signal(libc::SIGCONT);
+    crate::propagation::wait_until("B back in A's pool", || peers(&a) == 1);
+    let height = a.status().best_height;
+    crate::propagation::wait_until("B catches up", || b.status().best_height >= height);
+    a.stop();
+    b.stop();
+}
