@@ -331,7 +331,10 @@ fn raw_de(mut reader: grpcio::MessageReader) -> grpcio::Result<Arc<[u8]>> {
     Ok(Arc::from(bytes))
 }
 
-const fn raw_method(name: &'static str) -> Method<Arc<[u8]>, VoidReply> {
+/// A client-streaming method of `PeerService` (e.g. `/PeerService/TransactionBroadcastStream`)
+/// whose requests are already-encoded bytes: encode once, send to many. Also what the bench's
+/// raw baseline and the hostile-peer tests send with.
+pub const fn raw_method(name: &'static str) -> Method<Arc<[u8]>, VoidReply> {
     Method {
         ty: MethodType::ClientStreaming,
         name,

@@ -13,6 +13,7 @@ use crate::wire_broadcast::WirePeer;
 use crate::wire_peer::{headers, signed_handshake};
 use aelf_net::crypto::NodeKey;
 use aelf_net::grpc::channel::{connect, DEFAULT_MAX_MESSAGE_LENGTH};
+use aelf_net::grpc::sender::raw_method;
 use aelf_net::pb::aelf_core::Hash as PbHash;
 use aelf_net::pb::network_types::{
     BlockRequest, BlocksRequest, HandshakeError, HandshakeReply, HandshakeRequest, NodesRequest,
@@ -20,9 +21,9 @@ use aelf_net::pb::network_types::{
 use aelf_net::pb::peer_service::{HealthCheckRequest, PingRequest, VoidReply};
 use aelf_net::pb::peer_service_grpc::PeerServiceClient;
 use aelf_net::types::{handshake_hash, timestamp_from_millis, Clock, SystemClock};
-use grpcio::{GrpcSlice, Marshaller, Method, MethodType, RpcStatusCode, WriteFlags};
+use grpcio::{Method, RpcStatusCode, WriteFlags};
 use protobuf::MessageField;
-use std::io::Read as _;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -391,37 +392,6 @@ fn status_height(arena: &Arena) -> i64 {
     body.trim().parse().unwrap_or(0)
 }
 
-/// Raw bytes as a request message.
-// The marshaller type fixes `&Vec<u8>` (its message type is `Vec<u8>`).
-#[allow(clippy::ptr_arg)]
-fn raw_ser(bytes: &Vec<u8>, slice: &mut GrpcSlice) -> grpcio::Result<()> {
-    *slice = GrpcSlice::from(&bytes[..]);
-    Ok(())
-}
-
-fn raw_de(mut reader: grpcio::MessageReader) -> grpcio::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    reader
-        .read_to_end(&mut bytes)
-        .map_err(|e| grpcio::Error::Codec(Box::new(e)))?;
-    Ok(bytes)
-}
-
-const fn raw_stream(name: &'static str) -> Method<Vec<u8>, VoidReply> {
-    Method {
-        ty: MethodType::ClientStreaming,
-        name,
-        req_mar: Marshaller {
-            ser: raw_ser,
-            de: raw_de,
-        },
-        resp_mar: Marshaller {
-            ser: grpcio::pb_ser,
-            de: grpcio::pb_de,
-        },
-    }
-}
-
 #[test]
 fn malformed_and_silent_streams_are_refused_without_harm() {
     let arena = Arena::start();
@@ -440,14 +410,14 @@ fn malformed_and_silent_streams_are_refused_without_harm() {
         .unwrap()
         .0,
     );
-    const STREAMS: [Method<Vec<u8>, VoidReply>; 4] = [
-        raw_stream("/PeerService/BlockBroadcastStream"),
-        raw_stream("/PeerService/TransactionBroadcastStream"),
-        raw_stream("/PeerService/AnnouncementBroadcastStream"),
-        raw_stream("/PeerService/LibAnnouncementBroadcastStream"),
+    const STREAMS: [Method<Arc<[u8]>, VoidReply>; 4] = [
+        raw_method("/PeerService/BlockBroadcastStream"),
+        raw_method("/PeerService/TransactionBroadcastStream"),
+        raw_method("/PeerService/AnnouncementBroadcastStream"),
+        raw_method("/PeerService/LibAnnouncementBroadcastStream"),
     ];
     // Bytes that are not protobuf (a truncated length-delimited field).
-    let garbage = vec![0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01];
+    let garbage: Arc<[u8]> = Arc::from(&[0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01][..]);
     for method in &STREAMS {
         let (mut sink, receiver) = grpc.client_streaming(method, auth()).unwrap();
         let garbage = garbage.clone();

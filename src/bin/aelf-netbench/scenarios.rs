@@ -10,6 +10,7 @@ use aelf_net::chain::{
 use aelf_net::config::Config;
 use aelf_net::crypto::NodeKey;
 use aelf_net::grpc::channel::{connect, DEFAULT_MAX_MESSAGE_LENGTH};
+use aelf_net::grpc::sender::raw_method;
 use aelf_net::network::endpoint::Endpoint;
 use aelf_net::node::Node;
 use aelf_net::pb::aelf_core::{Address, Transaction};
@@ -18,10 +19,7 @@ use aelf_net::pb::peer_service::VoidReply;
 use aelf_net::pb::peer_service_grpc::PeerServiceClient;
 use aelf_net::types::{block_hash, transaction_id, Clock as _, Hash, NodeVersion, SystemClock};
 use futures_util::SinkExt as _;
-use grpcio::{
-    CallOption, Channel, EnvBuilder, Environment, GrpcSlice, Marshaller, Method, MethodType,
-    WriteFlags,
-};
+use grpcio::{CallOption, Channel, EnvBuilder, Environment, Method, WriteFlags};
 use protobuf::Message;
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read as _, Write as _};
@@ -227,38 +225,9 @@ impl Drop for SinkProcess {
 
 // ---- fanout and slow peer ----
 
-/// Writes already-encoded bytes as the request message.
-fn raw_ser(bytes: &Arc<[u8]>, slice: &mut GrpcSlice) -> grpcio::Result<()> {
-    *slice = GrpcSlice::from(&bytes[..]);
-    Ok(())
-}
-
-fn raw_de(mut reader: grpcio::MessageReader) -> grpcio::Result<Arc<[u8]>> {
-    let mut bytes = Vec::new();
-    reader
-        .read_to_end(&mut bytes)
-        .map_err(|e| grpcio::Error::Codec(Box::new(e)))?;
-    Ok(Arc::from(bytes))
-}
-
-const fn raw_stream(name: &'static str) -> Method<Arc<[u8]>, VoidReply> {
-    Method {
-        ty: MethodType::ClientStreaming,
-        name,
-        req_mar: Marshaller {
-            ser: raw_ser,
-            de: raw_de,
-        },
-        resp_mar: Marshaller {
-            ser: grpcio::pb_ser,
-            de: grpcio::pb_de,
-        },
-    }
-}
-
 const RAW_TRANSACTIONS: Method<Arc<[u8]>, VoidReply> =
-    raw_stream("/PeerService/TransactionBroadcastStream");
-const RAW_BLOCKS: Method<Arc<[u8]>, VoidReply> = raw_stream("/PeerService/BlockBroadcastStream");
+    raw_method("/PeerService/TransactionBroadcastStream");
+const RAW_BLOCKS: Method<Arc<[u8]>, VoidReply> = raw_method("/PeerService/BlockBroadcastStream");
 
 /// A pinned TLS channel to a loopback sink.
 fn channel(env: &Arc<Environment>, port: u16) -> Result<Channel, String> {
