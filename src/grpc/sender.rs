@@ -505,14 +505,17 @@ mod tests {
     use crate::types::Hash;
     use std::time::Duration;
 
-    /// A transport that waits for a permit per item and reports what it sent.
+    /// A transport that reports each item it starts on, waits for a permit per item and reports
+    /// what it sent.
     struct Gated {
         permits: Receiver<Result<(), PeerRequestError>>,
+        entered: Sender<Hash>,
         sent: Sender<Hash>,
     }
 
     impl BroadcastTransport for Gated {
         fn send(&mut self, item: &BroadcastItem) -> Result<(), PeerRequestError> {
+            let _ = self.entered.send(item.id);
             let result = self
                 .permits
                 .recv()
@@ -535,9 +538,20 @@ mod tests {
 
     type Gates = Vec<Sender<Result<(), PeerRequestError>>>;
 
-    fn senders(capacity: usize) -> (PeerSenders, Gates, Receiver<Hash>, Receiver<PeerFailure>) {
+    /// Senders over gated transports, the gates, and what the transports report.
+    struct Rig {
+        senders: PeerSenders,
+        gates: Gates,
+        /// Items a transport started on (before its permit).
+        entered: Receiver<Hash>,
+        sent: Receiver<Hash>,
+        failures: Receiver<PeerFailure>,
+    }
+
+    fn senders(capacity: usize) -> Rig {
         let (reporter, failures) = FailureReporter::new();
         let (sent_tx, sent) = bounded(1024);
+        let (entered_tx, entered) = bounded(1024);
         let mut gates = Vec::new();
         let senders = PeerSenders::start(
             "04aabbccddeeff",
@@ -552,30 +566,37 @@ mod tests {
                 gates.push(gate);
                 Box::new(Gated {
                     permits,
+                    entered: entered_tx.clone(),
                     sent: sent_tx.clone(),
                 })
             },
         )
         .unwrap();
-        (senders, gates, sent, failures)
+        Rig {
+            senders,
+            gates,
+            entered,
+            sent,
+            failures,
+        }
     }
 
     const WAIT: Duration = Duration::from_secs(30);
 
     #[test]
     fn a_stuck_transport_fills_only_its_queue_and_drops_are_counted() {
-        let (senders, gates, sent, _failures) = senders(2);
-        // The block thread takes the first item and waits for its permit; two more fill the
-        // queue; the fourth and fifth are dropped without blocking.
+        let Rig {
+            senders,
+            gates,
+            entered,
+            sent,
+            ..
+        } = senders(2);
+        // The block thread takes the first item and waits for its permit (once it is in the
+        // transport it takes no more); two more fill the queue; the fourth and fifth are
+        // dropped without blocking.
         senders.enqueue(item(BroadcastKind::Block, 0)).unwrap();
-        let deadline = std::time::Instant::now() + WAIT;
-        while senders.stats().blocks.buffered > 0 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the thread never took it"
-            );
-            std::thread::yield_now();
-        }
+        assert_eq!(entered.recv_timeout(WAIT).unwrap(), Hash([0; 32]));
         for n in 1..3 {
             senders.enqueue(item(BroadcastKind::Block, n)).unwrap();
         }
@@ -609,7 +630,12 @@ mod tests {
 
     #[test]
     fn failures_are_counted_and_reported() {
-        let (senders, gates, _sent, failures) = senders(4);
+        let Rig {
+            senders,
+            gates,
+            failures,
+            ..
+        } = senders(4);
         senders
             .enqueue(item(BroadcastKind::Announcement, 1))
             .unwrap();
@@ -649,7 +675,7 @@ mod tests {
 
     #[test]
     fn a_stopped_sender_refuses_and_stop_is_idempotent() {
-        let (senders, gates, _sent, _failures) = senders(4);
+        let Rig { senders, gates, .. } = senders(4);
         drop(gates);
         senders.stop();
         assert_eq!(
