@@ -27,6 +27,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(60);
+/// The listening port hostile handshakes claim: nothing listens on port 1, so every dial-back
+/// is refused (a port from `free_port` could meanwhile be taken by another test's server).
+const NO_LISTENER: u16 = 1;
 /// Small enough to test the cap cheaply (the config's minimum).
 const MAX_MESSAGE: usize = 1 << 20;
 const PRODUCER: &str = "[producer]\nenabled = true\ninterval_ms = 200\n\n\
@@ -112,7 +115,7 @@ fn tampered(
     tamper: impl FnOnce(&mut aelf_net::pb::network_types::HandshakeData),
     resign: bool,
 ) -> HandshakeRequest {
-    let mut request = signed_handshake(key, free_port(), &[7; 5], "1.3.0.0");
+    let mut request = signed_handshake(key, NO_LISTENER, &[7; 5], "1.3.0.0");
     let handshake = request.handshake.as_mut().unwrap();
     tamper(handshake.handshake_data.as_mut().unwrap());
     if resign {
@@ -213,7 +216,7 @@ fn hostile_handshakes_get_their_exact_refusals_and_the_node_keeps_serving() {
         ),
         RpcStatusCode::UNKNOWN
     );
-    let mut big = signed_handshake(&key, free_port(), &[], "1.3.0.0");
+    let mut big = signed_handshake(&key, NO_LISTENER, &[], "1.3.0.0");
     big.handshake.as_mut().unwrap().session_id = vec![1; MAX_MESSAGE - 1024];
     assert!(arena
         .attacker
@@ -242,7 +245,7 @@ fn hostile_handshakes_get_their_exact_refusals_and_the_node_keeps_serving() {
             std::thread::spawn(move || {
                 for _ in 0..125 {
                     let key = NodeKey::generate();
-                    let request = signed_handshake(&key, free_port(), &[9; 8], "1.3.0.0");
+                    let request = signed_handshake(&key, NO_LISTENER, &[9; 8], "1.3.0.0");
                     let reply = client.do_handshake_opt(&request, headers(&key.pubkey_hex(), None));
                     // Refused (no dial-back listener, or the inbound budget): never accepted.
                     if let Ok(reply) = reply {
