@@ -89,19 +89,16 @@ impl Metrics {
     fn new() -> Metrics {
         let registry = Registry::new();
         let counter_vec = |name: &str, help: &str, labels: &[&str]| {
-            let c = must(IntCounterVec::new(opts(name, help), labels));
-            must(registry.register(Box::new(c.clone())));
-            c
+            registered(
+                &registry,
+                must(IntCounterVec::new(opts(name, help), labels)),
+            )
         };
         let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
-            let g = must(IntGaugeVec::new(opts(name, help), labels));
-            must(registry.register(Box::new(g.clone())));
-            g
+            registered(&registry, must(IntGaugeVec::new(opts(name, help), labels)))
         };
         let gauge = |name: &str, help: &str| {
-            let g = must(IntGauge::with_opts(opts(name, help)));
-            must(registry.register(Box::new(g.clone())));
-            g
+            registered(&registry, must(IntGauge::with_opts(opts(name, help))))
         };
         let per_kind = |vec: &IntCounterVec| BROADCAST_KINDS.map(|k| vec.with_label_values(&[k]));
 
@@ -130,16 +127,18 @@ impl Metrics {
             "Items dropped because a peer's send queue was full",
             &["kind"],
         );
-        let requests = must(HistogramVec::new(
-            HistogramOpts::new(
-                "request_duration_seconds",
-                "Round trip of requests to peers, retries included",
-            )
-            .namespace(NAMESPACE)
-            .buckets(REQUEST_BUCKETS.to_vec()),
-            &["method"],
-        ));
-        must(registry.register(Box::new(requests.clone())));
+        let requests = registered(
+            &registry,
+            must(HistogramVec::new(
+                HistogramOpts::new(
+                    "request_duration_seconds",
+                    "Round trip of requests to peers, retries included",
+                )
+                .namespace(NAMESPACE)
+                .buckets(REQUEST_BUCKETS.to_vec()),
+                &["method"],
+            )),
+        );
         Metrics {
             handshakes: counter_vec(
                 "handshakes_total",
@@ -157,11 +156,13 @@ impl Metrics {
                 "Requests to peers that failed after their retries",
                 &["method"],
             ),
-            bans: must(IntCounter::with_opts(opts(
-                "bans_total",
-                "Hosts put on the blacklist (rules, penalties, operators)",
-            )))
-            .tap_register(&registry),
+            bans: registered(
+                &registry,
+                must(IntCounter::with_opts(opts(
+                    "bans_total",
+                    "Hosts put on the blacklist (rules, penalties, operators)",
+                ))),
+            ),
             reconnection_attempts: counter_vec(
                 "reconnection_attempts_total",
                 "Dials of lost peers by the scheduler, by result",
@@ -182,13 +183,17 @@ impl Metrics {
             chain_height: gauge("chain_best_height", "Height of the best chain"),
             lib_height: gauge("chain_lib_height", "Height of the last irreversible block"),
             transaction_pool: gauge("transaction_pool_size", "Pending transactions"),
-            process_threads: must(IntGauge::new("process_threads", "OS threads of the process"))
-                .tap_register(&registry),
-            process_resident_memory: must(IntGauge::new(
-                "process_resident_memory_bytes",
-                "Resident memory of the process",
-            ))
-            .tap_register(&registry),
+            process_threads: registered(
+                &registry,
+                must(IntGauge::new("process_threads", "OS threads of the process")),
+            ),
+            process_resident_memory: registered(
+                &registry,
+                must(IntGauge::new(
+                    "process_resident_memory_bytes",
+                    "Resident memory of the process",
+                )),
+            ),
             registry,
         }
     }
@@ -282,15 +287,14 @@ impl Metrics {
     }
 }
 
-/// Registers a metric and hands it back (keeps the constructor one expression per field).
-trait TapRegister: prometheus::core::Collector + Clone + 'static {
-    fn tap_register(self, registry: &Registry) -> Self {
-        must(registry.register(Box::new(self.clone())));
-        self
-    }
+/// Registers `metric` and hands it back, so each field of the constructor is one expression.
+fn registered<C: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: C,
+) -> C {
+    must(registry.register(Box::new(metric.clone())));
+    metric
 }
-
-impl<T: prometheus::core::Collector + Clone + 'static> TapRegister for T {}
 
 /// Threads and resident memory from `/proc/self` (zeros where there is no procfs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -44,7 +44,7 @@ pub struct StoreOptions {
 /// The embedded chain. Closing: dropping it (or [`EmbeddedChain::close`]) stops the flush
 /// thread, makes the last attaches durable and closes the redb file cleanly.
 pub struct EmbeddedChain {
-    /// Declared first so it stops before the store is dropped.
+    /// Holds a reference to the store; stopped on drop before the store is released.
     flusher: Option<StoppableThread>,
     settings: ChainSettings,
     genesis: Hash,
@@ -158,13 +158,11 @@ impl EmbeddedChain {
 }
 
 impl Drop for EmbeddedChain {
-    /// Stops the flush thread, then makes the last attaches durable.
+    /// Stops the flush thread, so the chain holds the last reference to the store, whose own
+    /// drop then makes the last attaches durable.
     fn drop(&mut self) {
         if let Some(flusher) = self.flusher.take() {
             flusher.stop();
-        }
-        if let Err(e) = self.store.flush() {
-            log::error!("chain store: the last blocks could not be made durable: {e}");
         }
     }
 }

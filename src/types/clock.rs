@@ -110,6 +110,8 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn times_are_written_as_dotnet_writes_a_utc_datetime() {
         assert_eq!(iso8601(0, 0), "1970-01-01T00:00:00Z");
@@ -122,8 +124,6 @@ mod tests {
         assert_eq!(iso8601(-1, 0), "1969-12-31T23:59:59Z");
         assert_eq!(iso8601(0, 50), "1970-01-01T00:00:00Z");
     }
-
-    use super::*;
 
     #[test]
     fn timestamps_round_trip_milliseconds() {
