@@ -7,8 +7,7 @@
 //! ```
 
 use aelf_net::chain::{
-    build_block_on, genesis_block, synthetic_transactions, Chain, ChainSettings, ChainTip,
-    EmbeddedChain,
+    build_block_on, genesis_block, synthetic_transactions, Chain, ChainTip, EmbeddedChain,
 };
 use aelf_net::config::Config;
 use aelf_net::crypto::NodeKey;
@@ -38,11 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let scratch = std::env::temp_dir().join(format!("aelf-net-seeds-{}", std::process::id()));
     let c = Config::default();
-    let settings = ChainSettings {
-        chain_id: c.node.chain_id,
-        genesis_time: c.chain.genesis_time,
-        irreversible_depth: c.chain.irreversible_depth as i64,
-    };
+    let settings = c.chain_settings();
     let chain = Arc::new(EmbeddedChain::open(&scratch, settings)?);
     let key = NodeKey::generate();
     let provider = HandshakeProvider::new(

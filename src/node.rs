@@ -5,9 +5,7 @@
 //! shutdown. It must not parse command lines or handle signals (that is [`crate::daemon`]'s).
 
 use crate::api::{ApiBackend, ApiError, ApiServer, BasicAuth, ChainStatus, PeerSummary};
-use crate::chain::{
-    BlockProducer, Chain, ChainError, ChainSettings, EmbeddedChain, ProducerSettings, StoreOptions,
-};
+use crate::chain::{BlockProducer, Chain, ChainError, EmbeddedChain, ProducerSettings};
 use crate::config::{AuthorizedPeers, Config, NetworkConfig};
 use crate::crypto::{load_or_create_key_file, KeyFileError, NodeKey};
 use crate::grpc::connection::{ConnectionService, ConnectionSettings};
@@ -97,14 +95,8 @@ impl Node {
         }
         let chain = Arc::new(EmbeddedChain::open_with(
             data_dir,
-            ChainSettings {
-                chain_id: config.node.chain_id,
-                genesis_time: config.chain.genesis_time,
-                irreversible_depth: config.chain.irreversible_depth as i64,
-            },
-            StoreOptions {
-                flush_interval: std::time::Duration::from_millis(config.chain.flush_interval_ms),
-            },
+            config.chain_settings(),
+            config.store_options(),
         )?);
         let name = chain_id_to_name(config.node.chain_id).unwrap_or_else(|| "?".into());
         info!("node pubkey {}", key.pubkey_hex());

@@ -9,9 +9,11 @@ use crate::network::blacklist::Ban;
 use crate::network::node_table::NodeRecord;
 use crate::network::reconnection::ReconnectingPeer;
 use crate::network::request_metrics::RequestMetric;
-use crate::pb::aelf_block::{Block, BlockBody};
+use crate::pb::aelf_block::{Block, BlockBody, BlockHeaderExtraDataEntry};
 use crate::pb::network_types::BlockWithTransactions;
-use crate::types::{block_hash, chain_id_to_name, iso8601, transaction_ids, Hash};
+use crate::types::{
+    block_hash, canonical_extra_data, chain_id_to_name, iso8601, transaction_ids, Hash,
+};
 use base64::Engine;
 use protobuf::Message;
 use serde::Serialize;
@@ -132,12 +134,7 @@ impl BlockDto {
                 merkle_tree_root_of_transaction_state: hex_of(
                     &header.merkle_tree_root_of_transaction_status,
                 ),
-                extra: extra_data_text(
-                    header
-                        .extra_data
-                        .iter()
-                        .map(|e| (e.key.as_str(), e.value.as_slice())),
-                ),
+                extra: extra_data_text(&header.extra_data),
                 height: header.height,
                 time: iso8601(time.map_or(0, |t| t.seconds), time.map_or(0, |t| t.nanos)),
                 chain_id: chain_id_to_name(header.chain_id).unwrap_or_default(),
@@ -153,24 +150,18 @@ impl BlockDto {
     }
 }
 
-/// C# `MapField<string, ByteString>.ToString()`: `{ "key": "base64", … }`, `{ }` when empty.
-/// A repeated key keeps its first position and its last value, as the map holds it.
-pub(super) fn extra_data_text<'a>(entries: impl Iterator<Item = (&'a str, &'a [u8])>) -> String {
-    let mut map: Vec<(&str, &[u8])> = Vec::new();
-    for (key, value) in entries {
-        match map.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = value,
-            None => map.push((key, value)),
-        }
-    }
+/// C# `MapField<string, ByteString>.ToString()`: `{ "key": "base64", … }`, `{ }` when empty,
+/// over the entries as the map holds them ([`canonical_extra_data`]).
+pub(super) fn extra_data_text(entries: &[BlockHeaderExtraDataEntry]) -> String {
+    let map = canonical_extra_data(entries);
     if map.is_empty() {
         return "{ }".into();
     }
     let fields: Vec<String> = map
         .iter()
-        .map(|(k, v)| {
-            let key = serde_json::to_string(k).unwrap_or_default();
-            let value = base64::engine::general_purpose::STANDARD.encode(v);
+        .map(|e| {
+            let key = serde_json::to_string(&e.key).unwrap_or_default();
+            let value = base64::engine::general_purpose::STANDARD.encode(&e.value);
             format!("{key}: \"{value}\"")
         })
         .collect();
@@ -364,14 +355,19 @@ mod tests {
 
     #[test]
     fn extra_data_reads_like_the_csharp_map() {
-        assert_eq!(extra_data_text(std::iter::empty()), "{ }");
+        assert_eq!(extra_data_text(&[]), "{ }");
+        let entry = |key: &str, value: &[u8]| BlockHeaderExtraDataEntry {
+            key: key.into(),
+            value: value.to_vec(),
+            ..Default::default()
+        };
         let entries = [
-            ("Consensus", &b"\x01\x02"[..]),
-            ("A", b"x"),
-            ("Consensus", b"\xff"),
+            entry("Consensus", b"\x01\x02"),
+            entry("A", b"x"),
+            entry("Consensus", b"\xff"),
         ];
         assert_eq!(
-            extra_data_text(entries.into_iter()),
+            extra_data_text(&entries),
             r#"{ "Consensus": "/w==", "A": "eA==" }"#
         );
     }

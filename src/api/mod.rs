@@ -140,7 +140,7 @@ pub fn answer(
     body: &[u8],
 ) -> Answer {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    let reply = match method.parse::<tiny_http::Method>() {
+    match method.parse::<tiny_http::Method>() {
         _ if body.len() > MAX_BODY_BYTES => {
             routes::error(413, "TooLarge", "request body over 1 MiB")
         }
@@ -156,11 +156,6 @@ pub fn answer(
             },
         ),
         Err(()) => routes::invalid_input("unreadable method"),
-    };
-    Answer {
-        status: reply.status,
-        content_type: reply.content_type,
-        body: reply.body,
     }
 }
 
@@ -180,14 +175,7 @@ fn serve(backend: &dyn ApiBackend, auth: &BasicAuth, mut request: Request) {
         .take(MAX_BODY_BYTES as u64 + 1)
         .read_to_end(&mut body);
     let reply = match read {
-        Err(e) => {
-            let r = routes::invalid_input(&format!("cannot read the body: {e}"));
-            Answer {
-                status: r.status,
-                content_type: r.content_type,
-                body: r.body,
-            }
-        }
+        Err(e) => routes::invalid_input(&format!("cannot read the body: {e}")),
         Ok(_) => answer(
             backend,
             auth,

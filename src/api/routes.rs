@@ -28,7 +28,7 @@ use super::dto::{
     BanDto, BanOutput, BlockDto, ChainStatusDto, NetworkInfoDto, NodeDto, PeerDto, ReconnectionDto,
     SendTransactionOutput, TransactionPoolStatus,
 };
-use super::{ApiBackend, BasicAuth};
+use super::{Answer, ApiBackend, BasicAuth};
 use crate::network::endpoint::Endpoint;
 use crate::types::Hash;
 use serde::Serialize;
@@ -53,12 +53,8 @@ const OPERATOR_BAN_REASON: &str = "banned by an operator";
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 const JSON: &str = "application/json; charset=utf-8";
 
-/// An answer: status, body and its type.
-pub(super) struct Reply {
-    pub status: u16,
-    pub body: String,
-    pub content_type: &'static str,
-}
+/// What a route answers: the API's [`Answer`].
+pub(super) type Reply = Answer;
 
 /// One request as the router sees it.
 pub(super) struct Call<'a> {

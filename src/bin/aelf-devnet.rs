@@ -15,8 +15,7 @@
 
 use clap::{Parser, Subcommand};
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -233,18 +232,20 @@ fn check_free(port: u16) -> Result<(), String> {
 
 /// One request to a node's API: the body of a 200.
 fn api_call(api: SocketAddr, method: &str, path: &str, body: &str) -> Option<String> {
-    let mut stream = TcpStream::connect_timeout(&api, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(2)))
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    let url = format!("http://{api}{path}");
+    let response = match method {
+        "GET" => agent.get(&url).call(),
+        _ => agent
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .send(body),
+    };
+    response.ok()?.body_mut().read_to_string().ok()
 }
 
 /// One GET on the node's API: the JSON body of a 200.

@@ -13,6 +13,7 @@
 mod raw;
 mod validate;
 
+use crate::chain::{ChainSettings, StoreOptions};
 use crate::network::endpoint::Endpoint;
 use crate::types::NodeVersion;
 use serde::Deserialize;
@@ -439,6 +440,22 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The chain this config describes: id, genesis time, irreversible depth.
+    pub fn chain_settings(&self) -> ChainSettings {
+        ChainSettings {
+            chain_id: self.node.chain_id,
+            genesis_time: self.chain.genesis_time,
+            irreversible_depth: i64::try_from(self.chain.irreversible_depth).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// How the chain store writes (`[chain] flush_interval_ms`).
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            flush_interval: std::time::Duration::from_millis(self.chain.flush_interval_ms),
+        }
+    }
+
     /// Reads, parses and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

@@ -385,15 +385,6 @@ pub struct LegacyBroadcast {
     cancels: Arc<CallCancels>,
 }
 
-fn call_index(kind: BroadcastKind) -> usize {
-    match kind {
-        BroadcastKind::Block => 0,
-        BroadcastKind::Transaction => 1,
-        BroadcastKind::Announcement => 2,
-        BroadcastKind::LibAnnouncement => 3,
-    }
-}
-
 impl LegacyBroadcast {
     pub fn new(client: PeerClient, session: Vec<u8>, cancels: Arc<CallCancels>) -> LegacyBroadcast {
         LegacyBroadcast {
@@ -451,7 +442,7 @@ impl LegacyBroadcast {
         kind: BroadcastKind,
         bytes: Vec<Arc<[u8]>>,
     ) -> Result<(), PeerRequestError> {
-        let index = call_index(kind);
+        let index = kind.index();
         if self.calls[index].is_none() {
             self.calls[index] = Some(self.open(kind)?);
         }

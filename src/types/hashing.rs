@@ -69,7 +69,9 @@ pub fn block_hash(header: &BlockHeader) -> Result<Hash, TypesError> {
 /// `extra_data` as the C# node holds it after parsing a `map<string, bytes>`: one entry per key,
 /// at the position where the key first appeared, with the value of its last occurrence, and
 /// without unknown fields inside entries (a map entry keeps only its key and value).
-fn canonical_extra_data(entries: &[BlockHeaderExtraDataEntry]) -> Vec<BlockHeaderExtraDataEntry> {
+pub fn canonical_extra_data(
+    entries: &[BlockHeaderExtraDataEntry],
+) -> Vec<BlockHeaderExtraDataEntry> {
     let mut out: Vec<BlockHeaderExtraDataEntry> = Vec::with_capacity(entries.len());
     for entry in entries {
         let clean = BlockHeaderExtraDataEntry {

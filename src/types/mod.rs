@@ -22,7 +22,8 @@ pub use clock::{
 pub use error::TypesError;
 pub use hash::{sha256, Hash};
 pub use hashing::{
-    block_hash, handshake_hash, transaction_id, transaction_ids, BlockWithTransactionsExt,
+    block_hash, canonical_extra_data, handshake_hash, transaction_id, transaction_ids,
+    BlockWithTransactionsExt,
 };
 pub use merkle::merkle_root;
 pub use version::NodeVersion;

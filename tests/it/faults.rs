@@ -43,12 +43,7 @@ impl Drop for Mount {
 }
 
 fn settings() -> ChainSettings {
-    let c = Config::default();
-    ChainSettings {
-        chain_id: c.node.chain_id,
-        genesis_time: c.chain.genesis_time,
-        irreversible_depth: c.chain.irreversible_depth as i64,
-    }
+    Config::default().chain_settings()
 }
 
 #[test]

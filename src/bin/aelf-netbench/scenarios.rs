@@ -4,9 +4,7 @@
 use crate::report::{Report, Row};
 use crate::sink::{genesis_chain, ServedChain, Sink};
 use crate::Sizes;
-use aelf_net::chain::{
-    build_block_on, Chain, ChainEvent, ChainSettings, ChainTip, EmbeddedChain, StoreOptions,
-};
+use aelf_net::chain::{build_block_on, Chain, ChainEvent, ChainTip, EmbeddedChain};
 use aelf_net::config::Config;
 use aelf_net::crypto::NodeKey;
 use aelf_net::grpc::channel::{connect, DEFAULT_MAX_MESSAGE_LENGTH};
@@ -22,8 +20,8 @@ use futures_util::SinkExt as _;
 use grpcio::{CallOption, Channel, EnvBuilder, Environment, Method, WriteFlags};
 use protobuf::Message;
 use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Write as _};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
@@ -418,13 +416,8 @@ pub fn slow_peer(sizes: &Sizes, report: &mut Report) -> Result<(), String> {
 
 /// Builds a chain of `height` blocks (empty bodies) in `dir`; the blocks after genesis.
 fn build_chain(dir: &Path, height: usize) -> Result<Vec<BlockWithTransactions>, String> {
-    let c = Config::default();
-    let settings = ChainSettings {
-        chain_id: c.node.chain_id,
-        genesis_time: c.chain.genesis_time,
-        irreversible_depth: c.chain.irreversible_depth as i64,
-    };
-    let chain = EmbeddedChain::open(dir, settings).map_err(|e| e.to_string())?;
+    let chain =
+        EmbeddedChain::open(dir, Config::default().chain_settings()).map_err(|e| e.to_string())?;
     let key = NodeKey::generate();
     let mut blocks = Vec::with_capacity(height);
     let start_ms = SystemClock.now_millis() - height as i64 * 10;
@@ -484,18 +477,8 @@ fn our_sync(prepared: &Path, version: &str, height: i64) -> Result<Duration, Str
 fn attach_only(blocks: &[BlockWithTransactions]) -> Result<Duration, String> {
     let dir = Scratch::new("attach")?;
     let c = Config::default();
-    let chain = EmbeddedChain::open_with(
-        &dir.0,
-        ChainSettings {
-            chain_id: c.node.chain_id,
-            genesis_time: c.chain.genesis_time,
-            irreversible_depth: c.chain.irreversible_depth as i64,
-        },
-        StoreOptions {
-            flush_interval: Duration::from_millis(c.chain.flush_interval_ms),
-        },
-    )
-    .map_err(|e| e.to_string())?;
+    let chain = EmbeddedChain::open_with(&dir.0, c.chain_settings(), c.store_options())
+        .map_err(|e| e.to_string())?;
     let t0 = Instant::now();
     for block in blocks {
         chain
@@ -799,28 +782,27 @@ fn http(
     body: &str,
     auth: &str,
 ) -> Result<(u16, String), String> {
-    let mut s = TcpStream::connect(api).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let url = format!("http://{api}{path}");
+    let response = match method {
+        "GET" => agent.get(&url).header("Authorization", auth).call(),
+        _ => agent
+            .post(&url)
+            .header("Authorization", auth)
+            .header("Content-Type", "application/json")
+            .send(body),
+    };
+    let mut response = response.map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let text = response
+        .body_mut()
+        .read_to_string()
         .map_err(|e| e.to_string())?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {api}\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .map_err(|e| e.to_string())?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).map_err(|e| e.to_string())?;
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    Ok((
-        status,
-        text.split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default(),
-    ))
+    Ok((status, text))
 }
 
 /// The node under test as its own process, so its RSS and threads are its own.

@@ -6,7 +6,7 @@
 //!
 //! A stalled sink holds its broadcast streams open and never reads them (the slow peer).
 
-use aelf_net::chain::{Chain, ChainSettings, EmbeddedChain};
+use aelf_net::chain::{Chain, EmbeddedChain};
 use aelf_net::crypto::NodeKey;
 use aelf_net::grpc::channel::{server_channel_args, DEFAULT_MAX_MESSAGE_LENGTH};
 use aelf_net::grpc::tls::{server_credentials, TlsIdentity};
@@ -178,17 +178,9 @@ pub struct Sink {
 
 /// The chain every sink's handshake refers to: the default chain's genesis.
 pub fn genesis_chain(dir: &std::path::Path) -> Result<Arc<EmbeddedChain>, String> {
-    let c = aelf_net::config::Config::default();
-    EmbeddedChain::open(
-        dir,
-        ChainSettings {
-            chain_id: c.node.chain_id,
-            genesis_time: c.chain.genesis_time,
-            irreversible_depth: c.chain.irreversible_depth as i64,
-        },
-    )
-    .map(Arc::new)
-    .map_err(|e| format!("cannot open the sinks' chain: {e}"))
+    EmbeddedChain::open(dir, aelf_net::config::Config::default().chain_settings())
+        .map(Arc::new)
+        .map_err(|e| format!("cannot open the sinks' chain: {e}"))
 }
 
 impl Sink {

@@ -15,6 +15,7 @@ use super::{needs_auth, request_latency_ms, type_name};
 use crate::grpc::connection::{short, PeerLifecycle};
 use crate::grpc::metadata::SESSION_ID_METADATA_KEY;
 use crate::grpc::server::node_list;
+use crate::network::broadcast::BroadcastKind;
 use crate::network::inbound::InboundError;
 use crate::network::peer::Peer;
 use crate::network::penalty::Offence;
@@ -213,9 +214,9 @@ enum HandleError {
     Refused(#[from] InboundError),
 }
 
-/// Counts a broadcast item of kind index `kind` arriving over a stream.
-fn received_bytes(kind: usize, bytes: usize) {
-    crate::metrics::metrics().received(kind, bytes);
+/// Counts a broadcast item arriving over a stream.
+fn count_received(kind: BroadcastKind, bytes: usize) {
+    crate::metrics::metrics().received(kind.index(), bytes);
 }
 
 fn received(result: Result<(), InboundError>) -> Result<(), HandleError> {
@@ -271,25 +272,25 @@ fn handle(
             services.network.serve_blocks(&request).write_to_bytes()?
         }
         Ok(MessageType::BLOCK_BROADCAST) => {
-            received_bytes(0, body.len());
+            count_received(BroadcastKind::Block, body.len());
             let block = BlockWithTransactions::parse_from_bytes(body)?;
             received(services.inbound.on_block(sender, block))?;
             void()?
         }
         Ok(MessageType::TRANSACTION_BROADCAST) => {
-            received_bytes(1, body.len());
+            count_received(BroadcastKind::Transaction, body.len());
             let tx = Transaction::parse_from_bytes(body)?;
             received(services.inbound.on_transaction(sender, tx))?;
             void()?
         }
         Ok(MessageType::ANNOUNCEMENT_BROADCAST) => {
-            received_bytes(2, body.len());
+            count_received(BroadcastKind::Announcement, body.len());
             let announcement = BlockAnnouncement::parse_from_bytes(body)?;
             received(services.inbound.on_announcement(sender, &announcement))?;
             void()?
         }
         Ok(MessageType::LIB_ANNOUNCEMENT_BROADCAST) => {
-            received_bytes(3, body.len());
+            count_received(BroadcastKind::LibAnnouncement, body.len());
             let lib = LibAnnouncement::parse_from_bytes(body)?;
             received(services.inbound.on_lib_announcement(sender, &lib))?;
             void()?
