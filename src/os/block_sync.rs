@@ -8,7 +8,7 @@
 //! must not touch the transport or the event queues.
 
 use super::announcement_cache::AnnouncementCache;
-use crate::chain::{Chain, ChainError};
+use crate::chain::{Chain, ChainError, ChainTip};
 use crate::network::peer::short_key;
 use crate::network::service::NetworkService;
 use crate::pb::network_types::BlockWithTransactions;
@@ -231,15 +231,15 @@ impl Syncer {
     /// One round: up to `round` blocks after `start` from `peer`, attached in order. While a
     /// batch is checked and attached, the next one is already being requested (a second
     /// thread for the round), so the round trip and the store's work overlap. `None` when the
-    /// peer failed or served something inconsistent; otherwise how many blocks were attached.
+    /// peer failed or served something inconsistent; otherwise how many blocks were attached
+    /// and the last of them (`start` when none).
     fn download_round(
         &self,
         peer: &str,
-        start: Hash,
-        start_height: i64,
+        start: ChainTip,
         batch: i32,
         round: usize,
-    ) -> Option<usize> {
+    ) -> Option<(usize, ChainTip)> {
         std::thread::scope(|scope| {
             // One request in flight and one answer waiting at most.
             let (ask, asks) = bounded::<Hash>(1);
@@ -261,9 +261,9 @@ impl Syncer {
                 warn!("cannot start the block prefetch thread: {e}");
                 return None;
             }
-            let (mut last_hash, mut last_height) = (start, start_height);
+            let (mut last_hash, mut last_height) = (start.hash, start.height);
             let mut fetched = 0;
-            let mut requested = ask.send(start).is_ok();
+            let mut requested = ask.send(start.hash).is_ok();
             while requested && fetched < round {
                 let blocks = match answers.recv() {
                     Ok(Ok(blocks)) => blocks,
@@ -297,7 +297,13 @@ impl Syncer {
                     fetched += 1;
                 }
             }
-            Some(fetched)
+            Some((
+                fetched,
+                ChainTip {
+                    hash: last_hash,
+                    height: last_height,
+                },
+            ))
         })
     }
 
@@ -342,38 +348,38 @@ impl Syncer {
 
     /// Downloads `peer`'s chain in rounds until our best chain reaches `target`, the peer has
     /// nothing more, or it serves something inconsistent. True when `target` was reached.
+    ///
+    /// The first round asks for what follows our best block. When the peer's best chain does
+    /// not contain that block (we are on a fork), the download starts again from our LIB,
+    /// which every honest peer shares. Every later round goes on from the last block the one
+    /// before attached: on a fork the peer's branch stays a side branch until it outgrows ours,
+    /// so restarting from our best block would ask for the same blocks again and again.
     fn download(&self, peer: &str, target: i64) -> bool {
         let batch = self.settings.max_batch_request_block_count.clamp(1, 50) as i32;
         let round = self.settings.max_block_download_count.max(1);
-        let mut from_lib = false;
+        let mut start = self.chain.best_chain();
+        let mut tried_lib = false;
         loop {
-            let best = self.chain.best_chain();
-            if best.height >= target {
+            if self.chain.best_chain().height >= target {
                 return true;
             }
-            // From our best block; if the peer's best chain does not contain it (we are on
-            // a fork), from our LIB, which every honest peer shares.
-            let start = if from_lib {
-                self.chain.last_irreversible()
-            } else {
-                best
-            };
-            let Some(fetched) = self.download_round(peer, start.hash, start.height, batch, round)
-            else {
+            let Some((fetched, last)) = self.download_round(peer, start, batch, round) else {
                 return false;
             };
             if fetched == 0 {
-                if !from_lib && best.height > self.chain.last_irreversible().height {
-                    from_lib = true;
+                let lib = self.chain.last_irreversible();
+                if !tried_lib && start.height > lib.height {
+                    (start, tried_lib) = (lib, true);
                     continue;
                 }
                 return self.chain.best_chain().height >= target;
             }
-            from_lib = false;
+            start = last;
             info!(
-                "synced {fetched} blocks from {}: best height {}",
+                "synced {fetched} blocks from {}: best height {}, downloaded up to {}",
                 short_key(peer),
-                self.chain.best_chain().height
+                self.chain.best_chain().height,
+                last.height
             );
         }
     }

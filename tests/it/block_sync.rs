@@ -1,9 +1,10 @@
 //! The `block-sync` thread against scripted peers and a real chain: a download in batches
 //! attaches every block, a peer that serves a broken sequence is reported abnormal, and a
-//! fetched block that is not the announced one is refused (spec 6.4).
+//! fetched block that is not the announced one is refused (spec 6.4); a node on a fork
+//! switches to a longer branch many download rounds deep.
 
 use crate::fake_peer::{FakePeer, NOW};
-use crate::support::{genesis_chain, test_network_service};
+use crate::support::{genesis_chain, genesis_chain_with_depth, test_network_service};
 use aelf_net::chain::{build_block, Chain, EmbeddedChain};
 use aelf_net::crypto::NodeKey;
 use aelf_net::network::peer::Peer;
@@ -53,7 +54,11 @@ impl Local {
 }
 
 fn local(batch: usize) -> Local {
-    let (chain, dir) = genesis_chain();
+    local_with_depth(batch, 8)
+}
+
+fn local_with_depth(batch: usize, irreversible_depth: i64) -> Local {
+    let (chain, dir) = genesis_chain_with_depth(irreversible_depth);
     let pool = Arc::new(PeerPool::new(PoolLimits::unlimited()));
     let peer = Arc::new(FakePeer::new(1, "10.0.0.1:6800", false));
     pool.try_add(peer.clone() as Arc<dyn Peer>, NOW).unwrap();
@@ -152,5 +157,47 @@ fn a_fetched_block_that_is_not_the_announced_one_is_refused() {
         peer: l.peer.pubkey_hex.clone(),
     });
     wait_until("height 2", || l.chain.best_chain().height == 2);
+    l.sync.stop();
+}
+
+/// A node whose own branch (60 blocks, longer than a download round) forked from the peer's
+/// right after genesis, with the LIB still at genesis (a deep irreversibility, as when a
+/// partitioned half cannot finalise), switches to the peer's longer branch of 130 blocks: after the first
+/// request finds the peer without our best block, the download restarts from the LIB and then
+/// goes on round after round (50 blocks each) along the peer's branch, which stays a side
+/// branch for us until it outgrows ours. A regression: later rounds used to restart from our
+/// own best block, so the first round was fetched again and again, forever.
+#[test]
+fn a_fork_many_rounds_deep_is_followed_to_the_longer_branch() {
+    let (remote, _remote_dir) = genesis_chain();
+    let remote_key = NodeKey::generate();
+    for _ in 0..130 {
+        let block = build_block(remote.as_ref(), &remote_key, NOW, Vec::new()).unwrap();
+        remote.attach_block(block).unwrap();
+    }
+    let l = local_with_depth(10, 1000);
+    let own_key = NodeKey::generate();
+    for _ in 0..60 {
+        let block = build_block(l.chain.as_ref(), &own_key, NOW + 1, Vec::new()).unwrap();
+        l.chain.attach_block(block).unwrap();
+    }
+    assert_eq!(l.chain.best_chain().height, 61);
+    assert_eq!(l.chain.last_irreversible().height, 1);
+    *l.peer.serves.lock() = Some(remote.clone() as Arc<dyn Chain>);
+
+    l.jobs.submit(SyncJob::Download {
+        peer: l.peer.pubkey_hex.clone(),
+        target: 131,
+    });
+    wait_until("the peer's branch is best", || {
+        l.chain.best_chain() == remote.best_chain()
+    });
+    // One empty answer after our best block, then 13 batches of 10 and the empty end at most.
+    let requests = l
+        .peer
+        .block_requests
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!(requests <= 16, "{requests} block requests");
+    assert!(l.abnormal_reports().is_empty());
     l.sync.stop();
 }

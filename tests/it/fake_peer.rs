@@ -1,6 +1,7 @@
 //! `FakePeer`: a [`Peer`] whose state the test sets by hand and which records what it is sent,
 //! for the pool scenarios and the network service's broadcast and request rules.
 
+use aelf_net::chain::Chain;
 use aelf_net::network::broadcast::{BroadcastItem, EnqueueError, QueueStats};
 use aelf_net::network::endpoint::Endpoint;
 use aelf_net::network::knowledge::{PeerKnowledge, RemoteChainState};
@@ -34,6 +35,10 @@ pub struct FakePeer {
     pub sent: Mutex<Vec<Arc<BroadcastItem>>>,
     /// Answers to `request_block` / `request_blocks`, taken in order (empty → no blocks).
     pub answers: Mutex<VecDeque<BlocksAnswer>>,
+    /// When set, `request_blocks` answers from this chain's best chain instead (as a real
+    /// peer's server does), and counts the requests.
+    pub serves: Mutex<Option<Arc<dyn Chain>>>,
+    pub block_requests: AtomicUsize,
     pub disconnects: AtomicUsize,
     /// What `request_nodes` answers.
     pub nodes: Mutex<Vec<NodeRecord>>,
@@ -56,6 +61,8 @@ impl FakePeer {
             knowledge: PeerKnowledge::new(RemoteChainState::default()),
             sent: Mutex::new(Vec::new()),
             answers: Mutex::new(VecDeque::new()),
+            serves: Mutex::new(None),
+            block_requests: AtomicUsize::new(0),
             disconnects: AtomicUsize::new(0),
             nodes: Mutex::new(Vec::new()),
         }
@@ -164,9 +171,14 @@ impl Peer for FakePeer {
     }
     fn request_blocks(
         &self,
-        _previous: &Hash,
-        _count: i32,
+        previous: &Hash,
+        count: i32,
     ) -> Result<Vec<BlockWithTransactions>, PeerRequestError> {
+        if let Some(chain) = self.serves.lock().as_ref() {
+            self.block_requests.fetch_add(1, Ordering::SeqCst);
+            let count = usize::try_from(count).unwrap_or(0);
+            return Ok(chain.blocks_after(previous, count).unwrap());
+        }
         self.next_answer()
     }
     fn request_nodes(&self, _max_count: i32) -> Result<Vec<NodeRecord>, PeerRequestError> {
