@@ -14,9 +14,14 @@ SYSCONFDIR ?= /etc/aelf-net
 UNITDIR    ?= /etc/systemd/system
 STATEDIR   ?= /var/lib/aelf-net
 SERVICE_USER ?= aelf-net
-# Devnet: `make devnet N=8`; NETNS=1 (root) runs each node in a network namespace with
-# LATENCY_MS, LOSS_PERCENT and RATE_KBIT applied to its links.
+# Devnet: `make devnet N=8`; PRODUCERS lists the producing nodes (`1,3@700`: node 3 every
+# 700 ms). NETNS=1 (root) runs each node in a network namespace with LATENCY_MS, LOSS_PERCENT
+# and RATE_KBIT applied to its links; `make devnet-partition NODES=3,4` cuts those nodes off
+# from the rest, `make devnet-heal` joins them again.
 N            ?= 4
+PRODUCERS    ?= 1
+IRREVERSIBLE_DEPTH ?=
+NODES        ?=
 DEVNET_DIR   ?= .devnet
 NETNS        ?=
 LATENCY_MS   ?= 0
@@ -30,7 +35,7 @@ BUILD_DIR  ?= target/release
 APT_PACKAGES := cmake g++ make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build release run test lint fmt check install uninstall clean devnet devnet-stop devnet-status bench fuzz soak
+.PHONY: all deps build release run test lint fmt check install uninstall clean devnet devnet-stop devnet-status devnet-partition devnet-heal bench fuzz soak
 
 all: build
 
@@ -118,6 +123,7 @@ bench: release
 
 devnet: release
 	$(DEVNET) start --nodes $(N) --dir $(DEVNET_DIR) --bin target/release/aelf-netd \
+	    --producers $(PRODUCERS) $(if $(IRREVERSIBLE_DEPTH),--irreversible-depth $(IRREVERSIBLE_DEPTH)) \
 	    $(if $(NETNS),--netns --latency-ms $(LATENCY_MS) --loss-percent $(LOSS_PERCENT) --rate-kbit $(RATE_KBIT))
 
 devnet-stop:
@@ -125,6 +131,12 @@ devnet-stop:
 
 devnet-status:
 	$(DEVNET) status --dir $(DEVNET_DIR)
+
+devnet-partition:
+	$(DEVNET) partition --dir $(DEVNET_DIR) --nodes $(NODES)
+
+devnet-heal:
+	$(DEVNET) heal --dir $(DEVNET_DIR)
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/aelf-netd $(DESTDIR)$(BINDIR)/aelf-netctl $(DESTDIR)$(UNITDIR)/aelf-netd.service

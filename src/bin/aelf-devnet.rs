@@ -2,7 +2,8 @@
 //! `make devnet-status`).
 //!
 //! `start` writes one config per node under `--dir`, starts N `aelf-netd` processes in the
-//! background (node 1 produces blocks; node i boots from nodes i−1 and i−2, not a full mesh),
+//! background (node 1 produces blocks, or the nodes `--producers` names; node i boots from
+//! nodes i−1 and i−2, not a full mesh),
 //! waits until each API answers and prints the addresses. `stop` stops them with SIGTERM (then
 //! SIGKILL after a grace period) and removes what `start` made outside the folder. `status`
 //! prints one line per node.
@@ -11,7 +12,10 @@
 //! by a veth pair, and every boot link goes through a user-space relay owned by the devnet
 //! that adds `--latency-ms` each way and models `--loss-percent` (see [`relay`]); `--rate-kbit`
 //! caps each node's link with `tbf`. Discovery is off in that mode so that every connection is
-//! a relayed link.
+//! a relayed link, and the boot nodes are persistent peers retried every 2 s at most (health
+//! checks every 2 s too), so links come back soon after a cut heals. `partition` cuts every relayed link between a set
+//! of nodes and the rest (the relays close those connections and refuse new ones); `heal`
+//! restores them.
 
 use clap::{Parser, Subcommand};
 use std::fs;
@@ -19,6 +23,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long `start` waits for each node's API, and `stop` for each node to exit.
@@ -26,8 +31,13 @@ const STARTUP_WAIT: Duration = Duration::from_secs(30);
 const STOP_WAIT: Duration = Duration::from_secs(20);
 /// The state file `start` writes and `stop`/`status` read.
 const STATE_FILE: &str = "devnet.state";
-/// Relay links, one per line: `listen target latency_ms loss_percent`.
+/// Relay links, one per line: `listen target latency_ms loss_percent dialer target_node`.
 const RELAYS_FILE: &str = "relays.txt";
+/// The nodes `partition` cut off from the rest, space-separated; absent or empty: no cut.
+const CUT_FILE: &str = "cut.txt";
+/// In `--netns` mode: the reconnection (and health-check) period, and the longest wait between
+/// two dials of a lost link.
+const NETNS_RECONNECT_MS: u64 = 2000;
 /// Port every node listens on inside its namespace.
 const NETNS_P2P_PORT: u16 = 6800;
 const NETNS_API_PORT: u16 = 8000;
@@ -62,6 +72,19 @@ enum Cmd {
     /// Put a running devnet under steady transaction load and record each node's RSS,
     /// threads, queue depths and drops over time (`make soak`).
     Soak(SoakArgs),
+    /// Cut every link between the given nodes and the others (a `--netns` devnet only).
+    Partition {
+        #[arg(long, default_value = ".devnet")]
+        dir: PathBuf,
+        /// One side of the cut: node numbers, comma-separated (e.g. 3,4).
+        #[arg(long, value_delimiter = ',', required = true)]
+        nodes: Vec<u16>,
+    },
+    /// Undo `partition`: every link relays again.
+    Heal {
+        #[arg(long, default_value = ".devnet")]
+        dir: PathBuf,
+    },
     /// Run the relays listed in <dir>/relays.txt (started by `start --netns`).
     #[command(hide = true)]
     Relay {
@@ -105,9 +128,17 @@ struct StartArgs {
     /// API port of node 1 (node i gets base + i − 1); 0 picks free ports.
     #[arg(long, default_value_t = 18001)]
     api_base_port: u16,
-    /// Block interval of node 1, the producer.
+    /// Block interval of the producers.
     #[arg(long, default_value_t = 1000)]
     producer_interval_ms: u64,
+    /// The nodes that produce blocks, comma-separated node numbers, each optionally with its
+    /// own interval in milliseconds: `1,3@700`.
+    #[arg(long, value_delimiter = ',', default_value = "1", value_parser = parse_producer)]
+    producers: Vec<Producer>,
+    /// `[chain] irreversible_depth` of every node (the node's default when not given). Two
+    /// halves of a partition can only converge on a fork above both halves' LIB.
+    #[arg(long)]
+    irreversible_depth: Option<u64>,
     /// `[node] node_version` of every node (below 1.4.0.0 the nodes talk legacy mode).
     #[arg(long, default_value = "1.9.0.0")]
     node_version: String,
@@ -123,6 +154,37 @@ struct StartArgs {
     /// With --netns: bandwidth cap of each node's link (tbf), 0 for none.
     #[arg(long, default_value_t = 0)]
     rate_kbit: u64,
+}
+
+/// A producing node and, if it has its own, its block interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Producer {
+    node: u16,
+    interval_ms: Option<u64>,
+}
+
+/// `N` or `N@ms`.
+fn parse_producer(text: &str) -> Result<Producer, String> {
+    let (node, interval) = match text.split_once('@') {
+        Some((node, ms)) => (node, Some(ms)),
+        None => (text, None),
+    };
+    let node = node
+        .trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| format!("{text:?}: a producer is a node number from 1, optionally @ms"))?;
+    let interval_ms = interval
+        .map(|ms| {
+            ms.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| *ms >= 1)
+                .ok_or_else(|| format!("{text:?}: the interval after @ is milliseconds from 1"))
+        })
+        .transpose()?;
+    Ok(Producer { node, interval_ms })
 }
 
 /// One started node as the state file records it.
@@ -345,22 +407,33 @@ fn node_config(a: &StartArgs, dir: &Path, i: usize, boots: &[String], l: &Layout
     let boots: Vec<String> = boots.iter().map(|b| format!("\"{b}\"")).collect();
     // Relayed links all come from the host side of a node's veth: one IP for all of them.
     let netns_rules = if a.netns {
-        "enable_peer_discovery = false\nmax_peers_per_ip_address = 0\n"
+        format!(
+            "enable_peer_discovery = false\nmax_peers_per_ip_address = 0\n\
+             persistent_peers = [{}]\npersistent_peer_max_backoff_ms = {NETNS_RECONNECT_MS}\n\
+             peer_reconnection_period_ms = {NETNS_RECONNECT_MS}\n",
+            boots.join(", ")
+        )
     } else {
-        ""
+        String::new()
     };
+    let producer = a.producers.iter().find(|p| usize::from(p.node) == i + 1);
+    let chain = a.irreversible_depth.map_or(String::new(), |d| {
+        format!("\n[chain]\nirreversible_depth = {d}\n")
+    });
     format!(
         "# Written by aelf-devnet for node {n}.\n[node]\ndata_dir = {data:?}\nnode_version = {version:?}\n\n\
          [network]\nlisten_address = \"{ip}\"\nlistening_port = {port}\nboot_nodes = [{boots}]\n{netns_rules}\n\
-         [producer]\nenabled = {producer}\ninterval_ms = {interval}\n\n[api]\nlisten = \"{api}\"\n",
+         [producer]\nenabled = {producing}\ninterval_ms = {interval}\n\n[api]\nlisten = \"{api}\"\n{chain}",
         n = i + 1,
         data = dir.join("data").display().to_string(),
         version = a.node_version,
         ip = l.p2p[i].ip(),
         port = l.p2p[i].port(),
         boots = boots.join(", "),
-        producer = i == 0,
-        interval = a.producer_interval_ms,
+        producing = producer.is_some(),
+        interval = producer
+            .and_then(|p| p.interval_ms)
+            .unwrap_or(a.producer_interval_ms),
         api = l.api[i],
     )
 }
@@ -428,6 +501,12 @@ fn start(a: &StartArgs) -> Result<(), String> {
     if !(0.0..=100.0).contains(&a.loss_percent) {
         return Err("--loss-percent must be within 0..=100".into());
     }
+    if let Some(p) = a.producers.iter().find(|p| p.node > a.nodes) {
+        return Err(format!(
+            "--producers names node {} of a devnet of {}",
+            p.node, a.nodes
+        ));
+    }
     fs::create_dir_all(&a.dir).map_err(|e| format!("cannot create {}: {e}", a.dir.display()))?;
     let dir = fs::canonicalize(&a.dir).map_err(|e| e.to_string())?;
     let l = layout(a)?;
@@ -445,8 +524,12 @@ fn start(a: &StartArgs) -> Result<(), String> {
                 Some(plan) => {
                     let listen = format!("{}.1:{}", plan[i].3, RELAY_BASE_PORT + j as u16);
                     relays.push_str(&format!(
-                        "{listen} {} {} {}\n",
-                        l.p2p[j], a.latency_ms, a.loss_percent
+                        "{listen} {} {} {} {} {}\n",
+                        l.p2p[j],
+                        a.latency_ms,
+                        a.loss_percent,
+                        i + 1,
+                        j + 1
                     ));
                     list.push(listen);
                 }
@@ -602,9 +685,15 @@ mod relay {
     //! A TCP relay per link that delays every chunk by a fixed latency each way. Loss is
     //! modelled as TCP would show it to the application: a chunk hit (with the given
     //! probability) arrives one retransmission timeout later, never corrupted or missing.
+    //! A link can be cut: its open connections are shut down and new ones closed at once,
+    //! until it is restored.
 
+    use parking_lot::Mutex;
+    use std::collections::HashMap;
     use std::io::{Read, Write};
-    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
     /// The extra delay of a "lost" chunk (Linux's minimum TCP retransmission timeout).
@@ -617,24 +706,74 @@ mod relay {
         pub target: SocketAddr,
         pub latency: Duration,
         pub loss: f64,
+        /// The node numbers at the two ends: the dialer and the node dialed.
+        pub ends: (u16, u16),
+    }
+
+    /// Whether a link is cut, and its open connections (both sockets of each), so that
+    /// cutting can shut them down.
+    #[derive(Default)]
+    pub struct LinkState {
+        cut: AtomicBool,
+        open: Mutex<HashMap<u64, [TcpStream; 2]>>,
+        next_id: AtomicU64,
+    }
+
+    impl LinkState {
+        /// Cuts (shutting every open connection down) or restores the link.
+        pub fn set_cut(&self, cut: bool) {
+            if self.cut.swap(cut, Ordering::SeqCst) == cut || !cut {
+                return;
+            }
+            for (_, pair) in self.open.lock().drain() {
+                for stream in pair {
+                    let _ = stream.shutdown(Shutdown::Both);
+                }
+            }
+        }
+
+        fn is_cut(&self) -> bool {
+            self.cut.load(Ordering::SeqCst)
+        }
     }
 
     /// Serves one link forever (a thread per accepted connection and direction).
-    pub fn serve(link: Link) -> std::io::Result<()> {
+    pub fn serve(link: Link, state: Arc<LinkState>) -> std::io::Result<()> {
         let listener = TcpListener::bind(link.listen)?;
         for inbound in listener.incoming().flatten() {
+            if state.is_cut() {
+                let _ = inbound.shutdown(Shutdown::Both);
+                continue;
+            }
             let Some(outbound) = connect_with_retries(link.target) else {
                 continue;
             };
             let _ = inbound.set_nodelay(true);
             let _ = outbound.set_nodelay(true);
+            let id = state.next_id.fetch_add(1, Ordering::SeqCst);
+            {
+                let mut open = state.open.lock();
+                // Checked under the lock `set_cut` drains: a cut cannot slip in between.
+                if state.is_cut() {
+                    continue;
+                }
+                open.insert(id, [inbound.try_clone()?, outbound.try_clone()?]);
+            }
             let (latency, loss) = (link.latency, link.loss);
+            let mut pumps = Vec::new();
             for (from, to) in [
                 (inbound.try_clone()?, outbound.try_clone()?),
                 (outbound, inbound),
             ] {
-                std::thread::spawn(move || pump(from, to, latency, loss));
+                pumps.push(std::thread::spawn(move || pump(from, to, latency, loss)));
             }
+            let state = state.clone();
+            std::thread::spawn(move || {
+                for pump in pumps {
+                    let _ = pump.join();
+                }
+                state.open.lock().remove(&id);
+            });
         }
         Ok(())
     }
@@ -667,7 +806,7 @@ mod relay {
                     break;
                 }
             }
-            let _ = to.shutdown(std::net::Shutdown::Write);
+            let _ = to.shutdown(Shutdown::Write);
         });
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -812,13 +951,58 @@ mod soak {
     }
 }
 
+/// The node numbers in the cut file (one side of a partition); empty when there is no cut.
+fn read_cut(dir: &Path) -> Vec<u16> {
+    fs::read_to_string(dir.join(CUT_FILE))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect()
+}
+
+fn partition(dir: &Path, nodes: &[u16]) -> Result<(), String> {
+    let state = State::load(dir)?;
+    if state.relay_pid.is_none() {
+        return Err(
+            "a partition needs a devnet started with --netns (its relays make the cut)".into(),
+        );
+    }
+    if let Some(n) = nodes
+        .iter()
+        .find(|n| !state.nodes.iter().any(|node| node.index == **n))
+    {
+        return Err(format!("there is no node {n} in this devnet"));
+    }
+    let side: Vec<String> = nodes.iter().map(u16::to_string).collect();
+    fs::write(dir.join(CUT_FILE), side.join(" ")).map_err(|e| e.to_string())?;
+    println!("nodes {} cut off from the others", side.join(","));
+    Ok(())
+}
+
+fn heal(dir: &Path) -> Result<(), String> {
+    State::load(dir)?;
+    match fs::remove_file(dir.join(CUT_FILE)) {
+        Ok(()) => println!("every link relays again"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => println!("no partition to heal"),
+        Err(e) => return Err(e.to_string()),
+    }
+    Ok(())
+}
+
+/// How often the relay process looks at the cut file.
+const CUT_POLL: Duration = Duration::from_millis(100);
+
 fn relay(dir: &Path) -> Result<(), String> {
     let text = fs::read_to_string(dir.join(RELAYS_FILE)).map_err(|e| e.to_string())?;
-    let mut threads = Vec::new();
+    let mut links = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let w: Vec<&str> = line.split_whitespace().collect();
-        let [listen, target, latency, loss] = w.as_slice() else {
+        let [listen, target, latency, loss, dialer, dialed] = w.as_slice() else {
             return Err(format!("bad relay line {line:?}"));
+        };
+        let node = |w: &str| {
+            w.parse()
+                .map_err(|_| format!("bad node number in {line:?}"))
         };
         let link = relay::Link {
             listen: listen
@@ -833,21 +1017,37 @@ fn relay(dir: &Path) -> Result<(), String> {
                     .map_err(|_| format!("bad latency in {line:?}"))?,
             ),
             loss: loss.parse().map_err(|_| format!("bad loss in {line:?}"))?,
+            ends: (node(dialer)?, node(dialed)?),
         };
         eprintln!(
-            "relay {} -> {} ({:?}, {}% loss)",
-            link.listen, link.target, link.latency, link.loss
+            "relay {} -> {} (node {} to {}, {:?}, {}% loss)",
+            link.listen, link.target, link.ends.0, link.ends.1, link.latency, link.loss
         );
-        threads.push(std::thread::spawn(move || {
-            if let Err(e) = relay::serve(link) {
+        links.push(link);
+    }
+    let mut states = Vec::new();
+    for link in links {
+        let state = Arc::new(relay::LinkState::default());
+        states.push((link.ends, state.clone()));
+        std::thread::spawn(move || {
+            if let Err(e) = relay::serve(link, state) {
                 eprintln!("relay stopped: {e}");
             }
-        }));
+        });
     }
-    for t in threads {
-        let _ = t.join();
+    // A link is cut while exactly one of its ends is on the cut side.
+    let mut last = Vec::new();
+    loop {
+        let side = read_cut(dir);
+        if side != last {
+            eprintln!("cut side now {side:?}");
+            for ((a, b), state) in &states {
+                state.set_cut(side.contains(a) != side.contains(b));
+            }
+            last = side;
+        }
+        std::thread::sleep(CUT_POLL);
     }
-    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -857,6 +1057,8 @@ fn main() -> ExitCode {
         Cmd::Stop { dir } => stop(dir),
         Cmd::Status { dir } => status(dir),
         Cmd::Soak(a) => soak::run(a),
+        Cmd::Partition { dir, nodes } => partition(dir, nodes),
+        Cmd::Heal { dir } => heal(dir),
         Cmd::Relay { dir } => relay(dir),
     };
     match result {
@@ -864,6 +1066,32 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("aelf-devnet: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_producer, Producer};
+
+    #[test]
+    fn producers_are_node_numbers_with_an_optional_interval() {
+        assert_eq!(
+            parse_producer("3"),
+            Ok(Producer {
+                node: 3,
+                interval_ms: None
+            })
+        );
+        assert_eq!(
+            parse_producer("1@700"),
+            Ok(Producer {
+                node: 1,
+                interval_ms: Some(700)
+            })
+        );
+        for bad in ["", "0", "x", "1@", "1@0", "1@x", "-1", "70000"] {
+            assert!(parse_producer(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -1,9 +1,11 @@
 //! `aelf-devnet` as `make devnet` runs it: N daemons that find each other through one or two
 //! boot nodes, produce and share blocks, report through `status`, and stop cleanly; and the
-//! network-namespace mode with relayed, delayed links (root only: skipped with a message
-//! elsewhere).
+//! network-namespace mode with relayed, delayed links, one node cut off, and two producing
+//! halves partitioned and healed (root only: skipped with a message elsewhere).
 
+use crate::api::{http, parse};
 use crate::propagation::wait_until;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -103,6 +105,16 @@ fn start_and_check(dir: &Path, extra: &[&str], nodes: usize) -> String {
     wait_until("every node up, producing and connected", || {
         all_up(dir, nodes, 4)
     });
+    if !extra.contains(&"--netns") {
+        // Only the namespaced devnet's relays can cut links.
+        let out = devnet(&["partition", "--dir", dir, "--nodes", "1"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            text(&out).contains("needs a devnet started with --netns"),
+            "{}",
+            text(&out)
+        );
+    }
 
     guard.1 = true;
     let out = devnet(&["stop", "--dir", dir]);
@@ -232,5 +244,126 @@ fn lossy_links_deliver_and_a_partitioned_node_catches_up() {
     let healed = height_of(0).expect("node 1 answers");
     wait_until("node 4 catches up after the partition", || {
         height_of(3).is_some_and(|h| h >= healed)
+    });
+}
+
+/// The hash of the best chain's block at `height` on the node whose API is `api`, if it has
+/// one there.
+fn hash_at(api: SocketAddr, height: i64) -> Option<String> {
+    let (code, body) = http(
+        api,
+        "GET",
+        &format!("/api/blockChain/blockByHeight?blockHeight={height}"),
+        "",
+    );
+    (code == 200).then(|| parse(&body)["BlockHash"].as_str().map(str::to_owned))?
+}
+
+/// A partition of the network into two halves that both produce, for 30 s, then healed (root
+/// only). Nodes 1 and 2 are one half, 3 and 4 the other; node 1 produces every 300 ms, node 3
+/// every 700 ms, and the LIB is far below (as when neither half holds the miners' 2/3 and
+/// nothing becomes irreversible). During the cut the halves build different chains; once the
+/// relays relay again, the persistent links come back and every node ends on the longer
+/// branch, node 1's, through the fork: the shorter half's blocks since the cut are off its
+/// best chain.
+#[test]
+fn two_producing_halves_converge_after_a_partition() {
+    if !netns_permitted() {
+        eprintln!("skipped: network namespaces need root and iproute2 here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = devnet(&[
+        "start",
+        "--nodes",
+        "4",
+        "--dir",
+        d,
+        "--bin",
+        NETD,
+        "--producers",
+        "1@300,3@700",
+        "--irreversible-depth",
+        "100000",
+        "--netns",
+    ]);
+    let printed = text(&out);
+    assert!(out.status.success(), "start: {printed}");
+    struct Stop<'a>(&'a str);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            let _ = devnet(&["stop", "--dir", self.0]);
+        }
+    }
+    let _stop = Stop(d);
+    let apis: Vec<SocketAddr> = printed
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("http://")?.parse().ok())
+        .collect();
+    assert_eq!(apis.len(), 4, "{printed}");
+    wait_until("every node up and connected", || all_up(d, 4, 5));
+    let height_of = |node: usize| status(d).get(node).copied().flatten().map(|(h, _)| h);
+    // Both producers build on one chain before the cut.
+    let before = height_of(0).expect("node 1 answers");
+    wait_until("one chain before the cut", || {
+        let a = hash_at(apis[0], before);
+        a.is_some() && (1..4).all(|n| hash_at(apis[n], before) == a)
+    });
+
+    let out = devnet(&["partition", "--dir", d, "--nodes", "3,4"]);
+    assert!(out.status.success(), "partition: {}", text(&out));
+    let cut_at = std::time::Instant::now();
+    let cut = (0..4).map(height_of).max().flatten().expect("heights");
+    // Each half keeps only its own link, and both halves go on producing.
+    wait_until("the halves apart, each producing", || {
+        let s = status(d);
+        s.iter().all(|n| n.is_some_and(|(_, peers)| peers == 1))
+            && s[0].is_some_and(|(h, _)| h >= cut + 10)
+            && s[2].is_some_and(|(h, _)| h >= cut + 5)
+    });
+    let fork_probe = cut + 5;
+    let half_a = hash_at(apis[0], fork_probe).expect("node 1 past the probe");
+    let half_b = hash_at(apis[2], fork_probe).expect("node 3 past the probe");
+    assert_ne!(half_a, half_b, "two chains during the partition");
+    assert_eq!(hash_at(apis[1], fork_probe).as_ref(), Some(&half_a));
+    assert_eq!(hash_at(apis[3], fork_probe).as_ref(), Some(&half_b));
+    // The cut lasts 30 s in all (the fault's length, not a synchronisation).
+    wait_until("30 s of partition", || {
+        cut_at.elapsed() >= std::time::Duration::from_secs(30)
+    });
+
+    let out = devnet(&["heal", "--dir", d]);
+    assert!(out.status.success(), "heal: {}", text(&out));
+    let healed = height_of(0).expect("node 1 answers");
+    assert!(
+        healed > height_of(2).expect("node 3 answers") + 10,
+        "node 1's half has the longer chain"
+    );
+    let heal_at = std::time::Instant::now();
+    let shorter = height_of(2).expect("node 3 answers");
+    wait_until("every node on node 1's branch", || {
+        let a = hash_at(apis[0], healed);
+        a.is_some() && (1..4).all(|n| hash_at(apis[n], healed) == a)
+    });
+    eprintln!(
+        "partition: cut at height {cut}; after {:?} node 1 at {healed}, node 3 at {shorter}; \
+         converged {:?} after the heal",
+        heal_at - cut_at,
+        heal_at.elapsed()
+    );
+    // The shorter half left its own blocks: the fork probe is node 1's block everywhere.
+    for (n, api) in apis.iter().enumerate() {
+        assert_eq!(
+            hash_at(*api, fork_probe),
+            Some(half_a.clone()),
+            "node {}",
+            n + 1
+        );
+    }
+    wait_until("the links back", || {
+        status(d)
+            .iter()
+            .all(|n| n.is_some_and(|(_, peers)| peers >= 2))
     });
 }
