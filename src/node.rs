@@ -581,6 +581,7 @@ fn scheduler_settings(config: &Config) -> SchedulerSettings {
         health_check_period_ms: millis(n.peer_reconnection_period_ms),
         discovery_period_ms: millis(n.peer_discovery_period_ms),
         discovery_enabled: n.enable_peer_discovery,
+        stalled_send_timeout_ms: n.stalled_send_timeout_ms,
         penalties: PenaltySettings {
             invalid_transaction_limit: n.peer_invalid_transaction_limit as usize,
             invalid_transaction_window_ms: millis(n.peer_invalid_transaction_timeout_ms),

@@ -77,6 +77,9 @@ pub const DEFAULT_PEER_INVALID_TRANSACTION_LIMIT: u32 = 50;
 /// Default `persistent_peer_max_backoff_ms`: a persistent peer is retried at least every ten
 /// minutes (ours; CometBFT's `persistent_peers_max_dial_period` plays this part).
 pub const DEFAULT_PERSISTENT_PEER_MAX_BACKOFF_MS: u64 = 600_000;
+/// Default `stalled_send_timeout_ms`: a send to a peer that has waited this long for the peer
+/// to take it drops the peer (ours; the C# node keeps such a peer, its queue full).
+pub const DEFAULT_STALLED_SEND_TIMEOUT_MS: u64 = 60_000;
 /// Default `peer_discovery_period_ms` (C# `NetworkConstants.DefaultDiscoveryPeriod`).
 pub const DEFAULT_PEER_DISCOVERY_PERIOD_MS: u64 = 60_000;
 /// Default `peer_discovery_max_nodes_per_subnet` (ours).
@@ -234,6 +237,8 @@ pub struct NetworkConfig {
     pub block_queue_capacity: usize,
     pub transaction_queue_capacity: usize,
     pub announcement_queue_capacity: usize,
+    /// 0: never.
+    pub stalled_send_timeout_ms: u64,
     pub transaction_pool_capacity: usize,
     pub persistent_peers: Vec<Endpoint>,
     pub persistent_peer_max_backoff_ms: u64,
@@ -388,6 +393,7 @@ impl Default for Config {
                 block_queue_capacity: DEFAULT_BLOCK_QUEUE_CAPACITY,
                 transaction_queue_capacity: DEFAULT_TRANSACTION_QUEUE_CAPACITY,
                 announcement_queue_capacity: DEFAULT_ANNOUNCEMENT_QUEUE_CAPACITY,
+                stalled_send_timeout_ms: DEFAULT_STALLED_SEND_TIMEOUT_MS,
                 transaction_pool_capacity: DEFAULT_TRANSACTION_POOL_CAPACITY,
                 persistent_peers: Vec::new(),
                 persistent_peer_max_backoff_ms: DEFAULT_PERSISTENT_PEER_MAX_BACKOFF_MS,

@@ -59,6 +59,7 @@ pub(super) struct RawNetwork {
     pub block_queue_capacity: Option<Int<usize>>,
     pub transaction_queue_capacity: Option<Int<usize>>,
     pub announcement_queue_capacity: Option<Int<usize>>,
+    pub stalled_send_timeout_ms: Option<Int<u64>>,
     pub transaction_pool_capacity: Option<Int<usize>>,
     pub persistent_peers: Option<Vec<String>>,
     pub persistent_peer_max_backoff_ms: Option<Int<u64>>,

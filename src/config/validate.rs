@@ -272,6 +272,12 @@ fn network(raw: RawNetwork, d: NetworkConfig) -> Checked<NetworkConfig> {
             d.announcement_queue_capacity,
             (1, MAX_QUEUE_CAPACITY as i64),
         )?,
+        stalled_send_timeout_ms: int(
+            "network.stalled_send_timeout_ms",
+            raw.stalled_send_timeout_ms,
+            d.stalled_send_timeout_ms,
+            U64,
+        )?,
         transaction_pool_capacity: int(
             "network.transaction_pool_capacity",
             raw.transaction_pool_capacity,

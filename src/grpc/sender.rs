@@ -6,7 +6,9 @@
 //! queues. A failed send is counted, reported through the [`FailureReporter`] (the network
 //! service applies spec 5.5 on its own thread) and followed by a 500 ms pause
 //! (`StreamRecoveryWaitTime`). It must not know the wire format: a [`BroadcastTransport`] does
-//! the sending ([`LegacyBroadcast`] here, the stream peer's for stream mode).
+//! the sending ([`LegacyBroadcast`] here, the stream peer's for stream mode). How long a send
+//! has been waiting for the peer is in [`QueueCounters::stalled_ms`], which the scheduler uses
+//! to drop a peer that stopped reading one of its streams.
 
 use super::client::PeerClient;
 use super::error::classify;
@@ -30,6 +32,7 @@ use std::io::Read as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 /// Failures waiting for the network service at most; more are dropped (the peer's next
 /// failure reports again).
@@ -127,6 +130,16 @@ struct Counters {
     sent: AtomicU64,
     dropped: AtomicU64,
     failed: AtomicU64,
+    /// When the send in progress began, as [`monotonic_ms`] + 1; 0 when the sender is not
+    /// inside a send.
+    sending_since: AtomicU64,
+}
+
+/// Milliseconds on a clock that only goes forward, from the first call in this process.
+fn monotonic_ms() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(Instant::now);
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// One peer's queues and sender threads (see the module documentation).
@@ -223,11 +236,17 @@ impl PeerSenders {
         let mut stats = QueueStats::default();
         for kind in QueueKind::ALL {
             let c = &self.counters[kind.index()];
+            let since = c.sending_since.load(Ordering::Relaxed);
             *stats.of_mut(kind) = QueueCounters {
                 buffered: guard.as_ref().map_or(0, |q| q[kind.index()].len()),
                 sent: c.sent.load(Ordering::Relaxed),
                 dropped: c.dropped.load(Ordering::Relaxed),
                 failed: c.failed.load(Ordering::Relaxed),
+                // At least 1 while a send is in progress, so "none" stays distinguishable.
+                stalled_ms: match since {
+                    0 => 0,
+                    since => monotonic_ms().saturating_sub(since - 1).max(1),
+                },
             };
         }
         stats
@@ -288,7 +307,12 @@ impl SenderThread {
             }
             let counters = &self.counters[self.kind.index()];
             let count = batch.len() as u64;
-            match self.transport.send_batch(&batch) {
+            counters
+                .sending_since
+                .store(monotonic_ms().saturating_add(1), Ordering::Relaxed);
+            let result = self.transport.send_batch(&batch);
+            counters.sending_since.store(0, Ordering::Relaxed);
+            match result {
                 Ok(()) => {
                     counters.sent.fetch_add(count, Ordering::Relaxed);
                     for item in &batch {

@@ -88,6 +88,15 @@ impl QueueKind {
         }
     }
 
+    /// What the queue carries, for operators' messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            QueueKind::Blocks => "block",
+            QueueKind::Transactions => "transaction",
+            QueueKind::Announcements => "announcement",
+        }
+    }
+
     pub fn index(self) -> usize {
         match self {
             QueueKind::Blocks => 0,
@@ -237,6 +246,9 @@ pub struct QueueCounters {
     pub dropped: u64,
     /// Items whose send failed.
     pub failed: u64,
+    /// How long the send in progress has been waiting for the peer to take it, in
+    /// milliseconds; 0 when the queue's sender is not inside a send.
+    pub stalled_ms: u64,
 }
 
 /// A peer's three send queues' counters.
@@ -263,6 +275,16 @@ impl QueueStats {
             QueueKind::Announcements => &mut self.announcements,
         }
     }
+
+    /// The queue whose send in progress has waited longest, and for how long (ms); `None`
+    /// when no send is waiting.
+    pub fn longest_stall(&self) -> Option<(QueueKind, u64)> {
+        QueueKind::ALL
+            .into_iter()
+            .map(|kind| (kind, self.of(kind).stalled_ms))
+            .filter(|(_, ms)| *ms > 0)
+            .max_by_key(|(_, ms)| *ms)
+    }
 }
 
 #[cfg(test)]
@@ -285,6 +307,15 @@ mod tests {
         let decoded = LibAnnouncement::parse_from_bytes(&item.bytes).unwrap();
         assert_eq!(decoded.lib_height, 42);
         assert_eq!(Hash::from_proto(&decoded.lib_hash).unwrap(), hash);
+    }
+
+    #[test]
+    fn the_longest_stall_is_the_longest_waiting_send() {
+        let mut stats = QueueStats::default();
+        assert_eq!(stats.longest_stall(), None);
+        stats.transactions.stalled_ms = 40;
+        stats.announcements.stalled_ms = 900;
+        assert_eq!(stats.longest_stall(), Some((QueueKind::Announcements, 900)));
     }
 
     #[test]

@@ -264,6 +264,7 @@ mod tests {
             connection_time: NOW,
             nodes,
             unhealthy: false,
+            stalled_ms: 0,
         }
     }
 

@@ -209,6 +209,7 @@ mod tests {
             connection_time,
             nodes: Vec::new(),
             unhealthy: false,
+            stalled_ms: 0,
         }
     }
 

@@ -7,7 +7,7 @@
 //! blocks on a queue: broadcasts only enqueue. Requests block the calling thread for the
 //! request's own deadlines, so they are made from OS-layer worker threads.
 
-use super::broadcast::{BroadcastItem, EncodeError, EnqueueError};
+use super::broadcast::{BroadcastItem, EncodeError, EnqueueError, QueueKind};
 use super::endpoint::Endpoint;
 use super::peer::short_key;
 use super::peer::{FailureKind, Peer, PeerRequestError};
@@ -363,6 +363,29 @@ impl NetworkService {
             self.peer_lost(
                 peer,
                 PeerLoss::Failed(format!("health check failed: {error}")),
+            );
+        }
+    }
+
+    /// A peer that left a send waiting `waited_ms` on its `queue` stream (it stopped reading
+    /// it) is dropped, which frees its queues, and handed to the reconnection rules like a
+    /// failed peer. Ours: the C# node keeps such a peer with its queue full.
+    pub fn drop_stalled(&self, peer: &Arc<dyn Peer>, queue: QueueKind, waited_ms: u64) {
+        if self.pool.remove_exact(peer.pubkey_hex(), peer) {
+            warn!(
+                "peer {} at {} took nothing from its {} stream for {} ms: disconnecting it",
+                short_key(peer.pubkey_hex()),
+                peer.endpoint(),
+                queue.label(),
+                waited_ms
+            );
+            peer.disconnect(false);
+            self.peer_lost(
+                peer,
+                PeerLoss::Failed(format!(
+                    "stalled: its {} stream took nothing for {waited_ms} ms",
+                    queue.label()
+                )),
             );
         }
     }

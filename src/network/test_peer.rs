@@ -20,6 +20,8 @@ pub(crate) struct StubPeer {
     pub nodes: Vec<NodeRecord>,
     /// `check_health` fails (unrecoverable).
     pub unhealthy: bool,
+    /// How long its transaction queue's send has been waiting (`queue_stats`).
+    pub stalled_ms: u64,
 }
 
 impl Peer for StubPeer {
@@ -81,7 +83,9 @@ impl Peer for StubPeer {
         Err(EnqueueError::NotReady)
     }
     fn queue_stats(&self) -> QueueStats {
-        QueueStats::default()
+        let mut stats = QueueStats::default();
+        stats.transactions.stalled_ms = self.stalled_ms;
+        stats
     }
     fn request_block(
         &self,

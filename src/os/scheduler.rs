@@ -46,6 +46,8 @@ pub struct SchedulerSettings {
     pub discovery_period_ms: i64,
     /// `enable_peer_discovery`.
     pub discovery_enabled: bool,
+    /// `stalled_send_timeout_ms`: a peer whose send has waited this long is dropped; 0 never.
+    pub stalled_send_timeout_ms: u64,
     pub penalties: PenaltySettings,
 }
 
@@ -188,6 +190,7 @@ impl Jobs {
         self.expire(now);
         self.retry_boot_nodes_when_alone(now);
         self.reconnect(now);
+        self.drop_stalled_peers();
         if now >= self.next_health_check {
             self.next_health_check = now.saturating_add(self.settings.health_check_period_ms);
             self.check_health();
@@ -248,6 +251,26 @@ impl Jobs {
             self.spawn(key, move || {
                 reconnect_once(&parts, &endpoint, entry.retry_count)
             });
+        }
+    }
+
+    /// Drops every peer with a send waiting longer than the stalled-send timeout: it stopped
+    /// reading that stream. The sender threads cannot tell, as they are the ones waiting.
+    fn drop_stalled_peers(&self) {
+        let timeout = self.settings.stalled_send_timeout_ms;
+        if timeout == 0 {
+            return;
+        }
+        for peer in self.parts.network.pool().peers(false) {
+            let Some((queue, waited_ms)) = peer.queue_stats().longest_stall() else {
+                continue;
+            };
+            if waited_ms < timeout {
+                continue;
+            }
+            let network = self.parts.network.clone();
+            let key = format!("stalled {}", peer.pubkey_hex());
+            self.spawn(key, move || network.drop_stalled(&peer, queue, waited_ms));
         }
     }
 
@@ -456,6 +479,8 @@ mod tests {
     use crate::network::penalty::{Offence, OffenceWeights};
     use crate::network::test_peer::StubPeer;
     use crate::network::test_support::{network_service_with, NOW, PERIOD_MS};
+    /// The stalled-send timeout of the fixture.
+    const STALL_MS: u64 = 5_000;
     use crate::types::{Hash, ManualClock};
     use std::sync::atomic::AtomicUsize;
 
@@ -511,6 +536,7 @@ mod tests {
             connection_time: NOW,
             nodes: Vec::new(),
             unhealthy,
+            stalled_ms: 0,
         }
     }
 
@@ -560,6 +586,7 @@ mod tests {
                 health_check_period_ms: PERIOD_MS,
                 discovery_period_ms: PERIOD_MS,
                 discovery_enabled: false,
+                stalled_send_timeout_ms: STALL_MS,
                 penalties: penalties(),
             },
             Box::new(Inline),
@@ -668,6 +695,25 @@ mod tests {
         assert!(pool.get("sick").is_none());
         assert!(pool.get("fine").is_some());
         assert!(f.network.reconnections().is_pending(&ep(8)));
+    }
+
+    /// A peer whose send has waited past `stalled_send_timeout_ms` (it stopped reading one
+    /// stream while still answering health checks) is dropped at the next tick and, being
+    /// outbound, scheduled; a shorter wait keeps it.
+    #[test]
+    fn peers_that_stopped_reading_a_stream_are_dropped() {
+        let mut f = fixture(vec![], vec![]);
+        let pool = f.network.pool();
+        let mut stuck = stub("stuck", ep(11), false);
+        stuck.stalled_ms = STALL_MS;
+        let mut slow = stub("slow", ep(12), false);
+        slow.stalled_ms = STALL_MS - 1;
+        pool.try_add(Arc::new(stuck), NOW).unwrap();
+        pool.try_add(Arc::new(slow), NOW).unwrap();
+        f.jobs.tick(NOW + 1);
+        assert!(pool.get("stuck").is_none());
+        assert!(pool.get("slow").is_some());
+        assert!(f.network.reconnections().is_pending(&ep(11)));
     }
 
     fn report(key: &str, offence: Offence) -> PenaltyReport {

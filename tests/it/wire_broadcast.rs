@@ -379,7 +379,11 @@ fn a_peer_that_stops_reading_does_not_slow_the_others() {
     let (port_a, port_b) = (free_port(), free_port());
     // Large blocks, so the stalled stream's flow-control window fills within a few blocks.
     let producer = "[producer]\nenabled = true\ninterval_ms = 100\ntransactions_per_block = 300\n";
-    let a = Node::start(config(dir_a.path(), port_a, &[], "1.3.0.0", producer));
+    // The C# behaviour: the stalled peer stays, its block queue full.
+    let a = Node::start(with_network(
+        config(dir_a.path(), port_a, &[], "1.3.0.0", producer),
+        "stalled_send_timeout_ms = 0",
+    ));
     let stalled = WirePeer::start(true);
     let _link = stalled.connect(port_a);
     let start = a.status().best_height;
@@ -390,6 +394,60 @@ fn a_peer_that_stops_reading_does_not_slow_the_others() {
     wait_until("B still following", || {
         b.status().best_height >= agreed.best_height + 10
     });
+    b.stop();
+    a.stop();
+    stalled.stop();
+}
+
+/// `config` with `line` added to its `[network]` section.
+fn with_network(config: std::path::PathBuf, line: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replacen("[network]\n", &format!("[network]\n{line}\n"), 1);
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+/// The pubkeys in a node's `GET /api/net/peers`.
+fn peer_keys(node: &Node) -> Vec<String> {
+    let (_, body) = crate::api::http(node.api, "GET", "/api/net/peers", "");
+    let peers: serde_json::Value = serde_json::from_str(&body).unwrap();
+    peers
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["Pubkey"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// A peer that keeps answering health checks but never reads its block stream is
+/// disconnected once a send to it has waited `stalled_send_timeout_ms`, and its queues go
+/// with it; an honest node connected at the same time keeps following.
+#[test]
+fn a_peer_that_stops_reading_one_stream_is_disconnected() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (port_a, port_b) = (free_port(), free_port());
+    let producer = "[producer]\nenabled = true\ninterval_ms = 100\ntransactions_per_block = 300\n";
+    let mut a = Node::start(with_network(
+        config(dir_a.path(), port_a, &[], "1.3.0.0", producer),
+        "stalled_send_timeout_ms = 2000",
+    ));
+    let b = Node::start(config(dir_b.path(), port_b, &[port_a], "1.3.0.0", ""));
+    let stalled = WirePeer::start(true);
+    let _link = stalled.connect(port_a);
+    let key = stalled.key.pubkey_hex();
+    wait_until("A holds the stalled peer", || peer_keys(&a).contains(&key));
+    let line = a.daemon.wait_for("stream for");
+    assert!(
+        line.contains("took nothing from its block stream") && line.contains("disconnecting"),
+        "{line}"
+    );
+    wait_until("A dropped the stalled peer", || {
+        !peer_keys(&a).contains(&key)
+    });
+    // The honest node is still A's peer and still follows.
+    assert_eq!(peer_keys(&a).len(), 1);
+    let agreed = wait_converged(&[&a, &b], a.status().best_height + 10);
+    assert!(agreed.best_height > 10);
     b.stop();
     a.stop();
     stalled.stop();

@@ -19,6 +19,7 @@ fn peer(key: &str, host: &str, inbound: bool) -> Arc<dyn Peer> {
         connection_time: NOW,
         nodes: Vec::new(),
         unhealthy: false,
+        stalled_ms: 0,
     })
 }
 
@@ -34,6 +35,7 @@ fn stale(key: &str, host: &str, inbound: bool) -> Arc<dyn Peer> {
         connection_time: NOW - PEER_CONNECTION_TIMEOUT_MS - 1,
         nodes: Vec::new(),
         unhealthy: false,
+        stalled_ms: 0,
     })
 }
 
