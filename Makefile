@@ -31,8 +31,9 @@ DEVNET       := ./target/release/aelf-devnet
 # Where `install` takes the binaries from (tests install debug builds into a DESTDIR).
 BUILD_DIR  ?= target/release
 
-# Debian packages the build needs: cmake and a C++ compiler build gRPC's C-core and BoringSSL.
-APT_PACKAGES := cmake g++ make
+# `deps` installs the Debian packages that are missing: cmake and a C++ compiler build gRPC's
+# C-core and BoringSSL; as root also iproute2 and nftables, for the namespaced devnet and its
+# fault tests (packet loss is an nftables rule).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build release run test lint fmt check install uninstall clean devnet devnet-stop devnet-status devnet-partition devnet-heal bench fuzz soak
@@ -44,6 +45,10 @@ deps:
 	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
 	command -v g++   >/dev/null 2>&1 || missing="$$missing g++"; \
 	command -v make  >/dev/null 2>&1 || missing="$$missing make"; \
+	if [ "$$(id -u)" = 0 ]; then \
+		command -v ip  >/dev/null 2>&1 || missing="$$missing iproute2"; \
+		command -v nft >/dev/null 2>&1 || missing="$$missing nftables"; \
+	fi; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing$$missing"; \
 		$(SUDO) apt-get update -qq && \

@@ -10,8 +10,9 @@
 //!
 //! With `--netns` (root only) every node runs in its own network namespace joined to the host
 //! by a veth pair, and every boot link goes through a user-space relay owned by the devnet
-//! that adds `--latency-ms` each way and models `--loss-percent` (see [`relay`]); `--rate-kbit`
-//! caps each node's link with `tbf`. Discovery is off in that mode so that every connection is
+//! that adds `--latency-ms` each way (see [`relay`]); `--loss-percent` drops that share of the
+//! packets arriving in each node's namespace (an nftables rule: this kernel has no `netem`),
+//! so TCP really retransmits; `--rate-kbit` caps each node's link with `tbf`. Discovery is off in that mode so that every connection is
 //! a relayed link, and the boot nodes are persistent peers retried every 2 s at most (health
 //! checks every 2 s too), so links come back soon after a cut heals. `partition` cuts every relayed link between a set
 //! of nodes and the rest (the relays close those connections and refuse new ones); `heal`
@@ -31,7 +32,7 @@ const STARTUP_WAIT: Duration = Duration::from_secs(30);
 const STOP_WAIT: Duration = Duration::from_secs(20);
 /// The state file `start` writes and `stop`/`status` read.
 const STATE_FILE: &str = "devnet.state";
-/// Relay links, one per line: `listen target latency_ms loss_percent dialer target_node`.
+/// Relay links, one per line: `listen target latency_ms dialer target_node`.
 const RELAYS_FILE: &str = "relays.txt";
 /// The nodes `partition` cut off from the rest, space-separated; absent or empty: no cut.
 const CUT_FILE: &str = "cut.txt";
@@ -148,7 +149,7 @@ struct StartArgs {
     /// With --netns: delay added each way on every link.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
-    /// With --netns: share of chunks that suffer a retransmission delay (0..=100).
+    /// With --netns: share of the packets arriving at each node that are dropped (0..=100).
     #[arg(long, default_value_t = 0.0)]
     loss_percent: f64,
     /// With --netns: bandwidth cap of each node's link (tbf), 0 for none.
@@ -438,8 +439,16 @@ fn node_config(a: &StartArgs, dir: &Path, i: usize, boots: &[String], l: &Layout
     )
 }
 
-/// Creates the namespaces and veth links of `plan`, and `tbf` caps when asked.
-fn make_netns(plan: &[(String, String, String, String)], rate_kbit: u64) -> Result<(), String> {
+/// The nftables table, in each node's namespace, that drops packets at random.
+const LOSS_TABLE: &str = "aelfnet_loss";
+
+/// Creates the namespaces and veth links of `plan`, with `tbf` caps and random packet loss
+/// when asked.
+fn make_netns(
+    plan: &[(String, String, String, String)],
+    rate_kbit: u64,
+    loss_percent: f64,
+) -> Result<(), String> {
     for (ns, host, inner, prefix) in plan {
         run("ip", &["netns", "add", ns])?;
         run(
@@ -460,6 +469,32 @@ fn make_netns(plan: &[(String, String, String, String)], rate_kbit: u64) -> Resu
         in_ns(&["addr", "add", &format!("{prefix}.2/24"), "dev", inner])?;
         in_ns(&["link", "set", inner, "up"])?;
         in_ns(&["link", "set", "lo", "up"])?;
+        if loss_percent > 0.0 {
+            // Dropped on the way in, so the sender learns of it only as TCP does: no ACK. A
+            // relayed link crosses one node's input per direction, so each direction of every
+            // link loses `loss_percent` of its data packets.
+            let per_10k = ((loss_percent * 100.0).round() as u32)
+                .min(10_000)
+                .to_string();
+            let nft = |args: &[&str]| {
+                let mut all = vec!["netns", "exec", ns.as_str(), "nft"];
+                all.extend_from_slice(args);
+                run("ip", &all)
+            };
+            nft(&["add", "table", "inet", LOSS_TABLE])?;
+            nft(&[
+                "add",
+                "chain",
+                "inet",
+                LOSS_TABLE,
+                "in",
+                "{ type filter hook input priority 0 ; policy accept ; }",
+            ])?;
+            nft(&[
+                "add", "rule", "inet", LOSS_TABLE, "in", "numgen", "random", "mod", "10000", "lt",
+                &per_10k, "drop",
+            ])?;
+        }
         if rate_kbit > 0 {
             let rate = format!("{rate_kbit}kbit");
             run(
@@ -524,10 +559,9 @@ fn start(a: &StartArgs) -> Result<(), String> {
                 Some(plan) => {
                     let listen = format!("{}.1:{}", plan[i].3, RELAY_BASE_PORT + j as u16);
                     relays.push_str(&format!(
-                        "{listen} {} {} {} {} {}\n",
+                        "{listen} {} {} {} {}\n",
                         l.p2p[j],
                         a.latency_ms,
-                        a.loss_percent,
                         i + 1,
                         j + 1
                     ));
@@ -538,7 +572,13 @@ fn start(a: &StartArgs) -> Result<(), String> {
         boots.push(list);
     }
     if let Some(plan) = &l.netns {
-        if let Err(e) = make_netns(plan, a.rate_kbit) {
+        if a.loss_percent > 0.0 && Command::new("nft").arg("--version").output().is_err() {
+            return Err(
+                "--loss-percent needs nft (Debian package nftables; `make deps` installs it)"
+                    .into(),
+            );
+        }
+        if let Err(e) = make_netns(plan, a.rate_kbit, a.loss_percent) {
             remove_netns(plan.iter().map(|p| p.0.clone()));
             return Err(e);
         }
@@ -682,10 +722,8 @@ fn status(dir: &Path) -> Result<(), String> {
 }
 
 mod relay {
-    //! A TCP relay per link that delays every chunk by a fixed latency each way. Loss is
-    //! modelled as TCP would show it to the application: a chunk hit (with the given
-    //! probability) arrives one retransmission timeout later, never corrupted or missing.
-    //! A link can be cut: its open connections are shut down and new ones closed at once,
+    //! A TCP relay per link that delays every chunk by a fixed latency each way (packet loss
+    //! is the namespaces' nftables rule, below TCP). A link can be cut: its open connections are shut down and new ones closed at once,
     //! until it is restored.
 
     use parking_lot::Mutex;
@@ -696,8 +734,6 @@ mod relay {
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
-    /// The extra delay of a "lost" chunk (Linux's minimum TCP retransmission timeout).
-    pub const RETRANSMISSION_DELAY: Duration = Duration::from_millis(200);
     /// Chunks in flight per direction at most (the relay's window).
     const IN_FLIGHT: usize = 1024;
 
@@ -705,7 +741,6 @@ mod relay {
         pub listen: SocketAddr,
         pub target: SocketAddr,
         pub latency: Duration,
-        pub loss: f64,
         /// The node numbers at the two ends: the dialer and the node dialed.
         pub ends: (u16, u16),
     }
@@ -759,13 +794,13 @@ mod relay {
                 }
                 open.insert(id, [inbound.try_clone()?, outbound.try_clone()?]);
             }
-            let (latency, loss) = (link.latency, link.loss);
+            let latency = link.latency;
             let mut pumps = Vec::new();
             for (from, to) in [
                 (inbound.try_clone()?, outbound.try_clone()?),
                 (outbound, inbound),
             ] {
-                pumps.push(std::thread::spawn(move || pump(from, to, latency, loss)));
+                pumps.push(std::thread::spawn(move || pump(from, to, latency)));
             }
             let state = state.clone();
             std::thread::spawn(move || {
@@ -790,7 +825,7 @@ mod relay {
     }
 
     /// Reads chunks from `from` and writes each to `to` once its time has come.
-    fn pump(mut from: TcpStream, mut to: TcpStream, latency: Duration, loss: f64) {
+    fn pump(mut from: TcpStream, mut to: TcpStream, latency: Duration) {
         let (tx, rx) = crossbeam_channel::bounded::<(Instant, Vec<u8>)>(IN_FLIGHT);
         let writer = std::thread::spawn(move || {
             let mut last = Instant::now();
@@ -813,10 +848,7 @@ mod relay {
             match from.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    let mut due = Instant::now() + latency;
-                    if loss > 0.0 && rand::random::<f64>() * 100.0 < loss {
-                        due += RETRANSMISSION_DELAY;
-                    }
+                    let due = Instant::now() + latency;
                     if tx.send((due, buf[..n].to_vec())).is_err() {
                         break;
                     }
@@ -997,7 +1029,7 @@ fn relay(dir: &Path) -> Result<(), String> {
     let mut links = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let w: Vec<&str> = line.split_whitespace().collect();
-        let [listen, target, latency, loss, dialer, dialed] = w.as_slice() else {
+        let [listen, target, latency, dialer, dialed] = w.as_slice() else {
             return Err(format!("bad relay line {line:?}"));
         };
         let node = |w: &str| {
@@ -1016,12 +1048,11 @@ fn relay(dir: &Path) -> Result<(), String> {
                     .parse()
                     .map_err(|_| format!("bad latency in {line:?}"))?,
             ),
-            loss: loss.parse().map_err(|_| format!("bad loss in {line:?}"))?,
             ends: (node(dialer)?, node(dialed)?),
         };
         eprintln!(
-            "relay {} -> {} (node {} to {}, {:?}, {}% loss)",
-            link.listen, link.target, link.ends.0, link.ends.1, link.latency, link.loss
+            "relay {} -> {} (node {} to {}, {:?})",
+            link.listen, link.target, link.ends.0, link.ends.1, link.latency
         );
         links.push(link);
     }

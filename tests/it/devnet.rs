@@ -186,9 +186,9 @@ fn a_namespaced_devnet_with_delayed_links_where_permitted() {
     );
 }
 
-/// Faults on real links (root only): with 100 ms each way and 10 % of chunks hit by a
-/// retransmission delay on every link, blocks reach every node; a node cut off by taking its
-/// link down misses blocks while the others go on, and catches up once the link is back.
+/// Faults on real links (root only): with 100 ms each way and 10 % of the packets dropped on
+/// every link (TCP retransmits), blocks reach every node; a node cut off by taking its link
+/// down misses blocks while the others go on, and catches up once the link is back.
 #[test]
 fn lossy_links_deliver_and_a_partitioned_node_catches_up() {
     if !netns_permitted() {
@@ -232,6 +232,25 @@ fn lossy_links_deliver_and_a_partitioned_node_catches_up() {
         .find_map(|w| w.strip_prefix("aelfnet-")?.strip_suffix("-4"))
         .expect("node 4's namespace")
         .to_owned();
+    // Every node's namespace drops 10 % (1000 in 10 000) of the packets arriving there.
+    for n in 1..=4 {
+        let rules = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &format!("aelfnet-{id}-{n}"),
+                "nft",
+                "list",
+                "ruleset",
+            ])
+            .output()
+            .expect("run nft");
+        let rules = text(&rules);
+        assert!(
+            rules.contains("numgen random mod 10000 < 1000 drop"),
+            "node {n}: {rules}"
+        );
+    }
     let link = format!("av{id}h4");
     ip(&["link", "set", &link, "down"]);
     let height_of = |node: usize| status(d).get(node).copied().flatten().map(|(h, _)| h);
