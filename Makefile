@@ -98,8 +98,11 @@ install: release
 	fi
 
 # Fuzzing (cargo-fuzz with libFuzzer; RUSTC_BOOTSTRAP lets the stable toolchain pass the
-# sanitizer flags): each target runs FUZZ_SECONDS from seeds made of real encoded messages.
-# Executions and findings go to fuzz/<target>.log; crashes to fuzz/artifacts/<target>/.
+# sanitizer flags): each target runs FUZZ_SECONDS from seeds made of real encoded messages,
+# optimised but with overflow checks and debug assertions on (-a: an overflow is a finding).
+# Executions and findings go to fuzz/<target>.log; crashes to fuzz/artifacts/<target>/. When a
+# target's run fails, the crash, oom, leak and timeout inputs it wrote are also copied to
+# fuzz/regressions/<target>/ (kept in git), which `make test` replays from then on.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= decode handshake stream_dispatch endpoint config api
 fuzz: deps
@@ -107,10 +110,21 @@ fuzz: deps
 	$(CARGO) run --quiet --example fuzz_seeds -- fuzz/corpus
 	@status=0; for t in $(FUZZ_TARGETS); do \
 		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
-		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$t fuzz/corpus/$$t -- \
+		started=$$(mktemp); failed=0; \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O -a $$t fuzz/corpus/$$t -- \
 			-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -malloc_limit_mb=256 \
-			-print_final_stats=1 > fuzz/$$t.log 2>&1 || status=1; \
+			-print_final_stats=1 > fuzz/$$t.log 2>&1 || failed=1; \
 		grep -E "stat::number_of_executed_units|ERROR: |panicked" fuzz/$$t.log || true; \
+		if [ $$failed = 1 ]; then \
+			status=1; \
+			for f in $$(find fuzz/artifacts/$$t -maxdepth 1 -type f -newer $$started \
+					\( -name 'crash-*' -o -name 'oom-*' -o -name 'leak-*' -o -name 'timeout-*' \) \
+					2>/dev/null); do \
+				mkdir -p fuzz/regressions/$$t && cp "$$f" fuzz/regressions/$$t/ && \
+				echo "fuzz: saved $$f as fuzz/regressions/$$t/$$(basename $$f); make test replays it from now on"; \
+			done; \
+		fi; \
+		rm -f $$started; \
 	done; exit $$status
 
 # Soak: a devnet of N nodes under steady transaction load for SOAK_MINUTES; RSS, threads,

@@ -68,6 +68,8 @@ pub mod chain;
 pub mod config;
 pub mod crypto;
 pub mod daemon;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod grpc;
 pub mod logging;
 pub mod metrics;

@@ -1,16 +1,6 @@
-//! Config parsing and validation on arbitrary text: a config or an error naming the file, never
-//! a panic.
 #![no_main]
+//! Config parsing and validation on arbitrary text (`aelf_net::fuzzing::config`).
 
-use aelf_net::config::Config;
 use libfuzzer_sys::fuzz_target;
-use std::path::Path;
 
-fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    if let Err(e) = Config::from_toml_str(text, Path::new("fuzz.toml")) {
-        assert!(e.to_string().contains("fuzz.toml"), "{e}");
-    }
-});
+fuzz_target!(|data: &[u8]| aelf_net::fuzzing::config(data));

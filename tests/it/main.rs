@@ -12,6 +12,7 @@ mod daemon;
 mod devnet;
 mod fake_peer;
 mod faults;
+mod fuzz_replay;
 mod handshake;
 mod hostile;
 mod network_service;

@@ -103,7 +103,8 @@ pub fn new_request_id() -> String {
     )
 }
 
-/// Milliseconds since the id's prefix (for latency logs); `None` for a foreign id format.
+/// Milliseconds since the id's prefix (for latency logs); `None` for a foreign id format or a
+/// prefix so far off that the difference does not fit (the id comes from the peer).
 pub fn request_latency_ms(request_id: &str) -> Option<i128> {
     let (prefix, _) = request_id.split_once('_')?;
     let sent: i128 = prefix.parse().ok()?;
@@ -111,7 +112,7 @@ pub fn request_latency_ms(request_id: &str) -> Option<i128> {
         .duration_since(UNIX_EPOCH)
         .ok()?
         .as_millis();
-    Some(i128::try_from(now).ok()? - sent)
+    i128::try_from(now).ok()?.checked_sub(sent)
 }
 
 /// Whether a received message must be authenticated (C# `StreamService.IsNeedAuth`): requests
@@ -171,6 +172,11 @@ mod tests {
         assert_ne!(id, new_request_id());
         assert!(request_latency_ms(&id).unwrap() >= 0);
         assert_eq!(request_latency_ms("23"), None);
+        // Found by the replay test's mutations: a difference past i128 was an overflow panic.
+        assert_eq!(
+            request_latency_ms("-170141183460469231731687303715884105728_x"),
+            None
+        );
     }
 
     #[test]
