@@ -142,6 +142,28 @@ fn netns_permitted() -> bool {
             .is_ok_and(|s| s.success())
 }
 
+/// Stops the devnet in its folder when dropped, even after a failed assertion.
+struct StopDevnet(String);
+
+impl Drop for StopDevnet {
+    fn drop(&mut self) {
+        let _ = devnet(&["stop", "--dir", &self.0]);
+    }
+}
+
+/// Starts 4 nodes, each in its own network namespace, in `dir` with `extra` arguments: what
+/// `start` printed, and the guard that stops them.
+fn start_four_in_namespaces(dir: &str, extra: &[&str]) -> (String, StopDevnet) {
+    let mut args = vec![
+        "start", "--nodes", "4", "--dir", dir, "--bin", NETD, "--netns",
+    ];
+    args.extend_from_slice(extra);
+    let out = devnet(&args);
+    let printed = text(&out);
+    assert!(out.status.success(), "start: {printed}");
+    (printed, StopDevnet(dir.to_owned()))
+}
+
 fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().expect("run ip");
     assert!(out.status.success(), "ip {args:?}: {}", text(&out));
@@ -197,31 +219,17 @@ fn lossy_links_deliver_and_a_partitioned_node_catches_up() {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let out = devnet(&[
-        "start",
-        "--nodes",
-        "4",
-        "--dir",
+    let (printed, _stop) = start_four_in_namespaces(
         d,
-        "--bin",
-        NETD,
-        "--producer-interval-ms",
-        "300",
-        "--netns",
-        "--latency-ms",
-        "100",
-        "--loss-percent",
-        "10",
-    ]);
-    let printed = text(&out);
-    assert!(out.status.success(), "start: {printed}");
-    struct Stop<'a>(&'a str);
-    impl Drop for Stop<'_> {
-        fn drop(&mut self) {
-            let _ = devnet(&["stop", "--dir", self.0]);
-        }
-    }
-    let _stop = Stop(d);
+        &[
+            "--producer-interval-ms",
+            "300",
+            "--latency-ms",
+            "100",
+            "--loss-percent",
+            "10",
+        ],
+    );
     wait_until("blocks at every node over lossy, slow links", || {
         all_up(d, 4, 5)
     });
@@ -293,29 +301,15 @@ fn two_producing_halves_converge_after_a_partition() {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let out = devnet(&[
-        "start",
-        "--nodes",
-        "4",
-        "--dir",
+    let (printed, _stop) = start_four_in_namespaces(
         d,
-        "--bin",
-        NETD,
-        "--producers",
-        "1@300,3@700",
-        "--irreversible-depth",
-        "100000",
-        "--netns",
-    ]);
-    let printed = text(&out);
-    assert!(out.status.success(), "start: {printed}");
-    struct Stop<'a>(&'a str);
-    impl Drop for Stop<'_> {
-        fn drop(&mut self) {
-            let _ = devnet(&["stop", "--dir", self.0]);
-        }
-    }
-    let _stop = Stop(d);
+        &[
+            "--producers",
+            "1@300,3@700",
+            "--irreversible-depth",
+            "100000",
+        ],
+    );
     let apis: Vec<SocketAddr> = printed
         .split_whitespace()
         .filter_map(|w| w.strip_prefix("http://")?.parse().ok())
