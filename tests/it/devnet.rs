@@ -142,26 +142,43 @@ fn netns_permitted() -> bool {
             .is_ok_and(|s| s.success())
 }
 
-/// Stops the devnet in its folder when dropped, even after a failed assertion.
-struct StopDevnet(String);
+/// A running 4-node devnet, each node in its own network namespace; stopped when dropped,
+/// even after a failed assertion.
+struct NamespacedDevnet {
+    /// What `start` printed.
+    printed: String,
+    dir: tempfile::TempDir,
+}
 
-impl Drop for StopDevnet {
-    fn drop(&mut self) {
-        let _ = devnet(&["stop", "--dir", &self.0]);
+impl NamespacedDevnet {
+    /// Starts one with `extra` arguments, or `None` (after saying so) where namespaces are
+    /// not permitted.
+    fn start(extra: &[&str]) -> Option<NamespacedDevnet> {
+        if !netns_permitted() {
+            eprintln!("skipped: network namespaces need root and iproute2 here");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        let mut args = vec![
+            "start", "--nodes", "4", "--dir", d, "--bin", NETD, "--netns",
+        ];
+        args.extend_from_slice(extra);
+        let out = devnet(&args);
+        let printed = text(&out);
+        assert!(out.status.success(), "start: {printed}");
+        Some(NamespacedDevnet { printed, dir })
+    }
+
+    fn dir(&self) -> &str {
+        self.dir.path().to_str().unwrap()
     }
 }
 
-/// Starts 4 nodes, each in its own network namespace, in `dir` with `extra` arguments: what
-/// `start` printed, and the guard that stops them.
-fn start_four_in_namespaces(dir: &str, extra: &[&str]) -> (String, StopDevnet) {
-    let mut args = vec![
-        "start", "--nodes", "4", "--dir", dir, "--bin", NETD, "--netns",
-    ];
-    args.extend_from_slice(extra);
-    let out = devnet(&args);
-    let printed = text(&out);
-    assert!(out.status.success(), "start: {printed}");
-    (printed, StopDevnet(dir.to_owned()))
+impl Drop for NamespacedDevnet {
+    fn drop(&mut self) {
+        let _ = devnet(&["stop", "--dir", self.dir()]);
+    }
 }
 
 fn ip(args: &[&str]) {
@@ -213,23 +230,17 @@ fn a_namespaced_devnet_with_delayed_links_where_permitted() {
 /// down misses blocks while the others go on, and catches up once the link is back.
 #[test]
 fn lossy_links_deliver_and_a_partitioned_node_catches_up() {
-    if !netns_permitted() {
-        eprintln!("skipped: network namespaces need root and iproute2 here");
+    let Some(net) = NamespacedDevnet::start(&[
+        "--producer-interval-ms",
+        "300",
+        "--latency-ms",
+        "100",
+        "--loss-percent",
+        "10",
+    ]) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().to_str().unwrap();
-    let (printed, _stop) = start_four_in_namespaces(
-        d,
-        &[
-            "--producer-interval-ms",
-            "300",
-            "--latency-ms",
-            "100",
-            "--loss-percent",
-            "10",
-        ],
-    );
+    };
+    let (d, printed) = (net.dir(), &net.printed);
     wait_until("blocks at every node over lossy, slow links", || {
         all_up(d, 4, 5)
     });
@@ -295,21 +306,15 @@ fn hash_at(api: SocketAddr, height: i64) -> Option<String> {
 /// best chain.
 #[test]
 fn two_producing_halves_converge_after_a_partition() {
-    if !netns_permitted() {
-        eprintln!("skipped: network namespaces need root and iproute2 here");
+    let Some(net) = NamespacedDevnet::start(&[
+        "--producers",
+        "1@300,3@700",
+        "--irreversible-depth",
+        "100000",
+    ]) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().to_str().unwrap();
-    let (printed, _stop) = start_four_in_namespaces(
-        d,
-        &[
-            "--producers",
-            "1@300,3@700",
-            "--irreversible-depth",
-            "100000",
-        ],
-    );
+    };
+    let (d, printed) = (net.dir(), &net.printed);
     let apis: Vec<SocketAddr> = printed
         .split_whitespace()
         .filter_map(|w| w.strip_prefix("http://")?.parse().ok())
