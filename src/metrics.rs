@@ -53,6 +53,7 @@ pub struct Metrics {
     messages_received: [IntCounter; 4],
     bytes_received: [IntCounter; 4],
     queue_dropped: [IntCounter; 3],
+    stalled_peers_dropped: [IntCounter; 3],
     requests: HistogramVec,
     request_failures: IntCounterVec,
     bans: IntCounter,
@@ -150,6 +151,14 @@ impl Metrics {
             messages_received: per_kind(&received),
             bytes_received: per_kind(&received_bytes),
             queue_dropped: QUEUE_KINDS.map(|k| dropped.with_label_values(&[k])),
+            stalled_peers_dropped: {
+                let stalled = counter_vec(
+                    "stalled_peers_dropped_total",
+                    "Peers dropped because a send to them waited past stalled_send_timeout_ms, by the queue that waited",
+                    &["kind"],
+                );
+                QUEUE_KINDS.map(|k| stalled.with_label_values(&[k]))
+            },
             requests,
             request_failures: counter_vec(
                 "request_failures_total",
@@ -228,6 +237,14 @@ impl Metrics {
     /// An item dropped from a full send queue of index `queue` (see [`QUEUE_KINDS`]).
     pub fn dropped(&self, queue: usize) {
         if let Some(c) = self.queue_dropped.get(queue) {
+            c.inc();
+        }
+    }
+
+    /// A peer was dropped because a send from queue `queue` (a [`QUEUE_KINDS`] index) waited
+    /// too long.
+    pub fn stalled_peer_dropped(&self, queue: usize) {
+        if let Some(c) = self.stalled_peers_dropped.get(queue) {
             c.inc();
         }
     }
@@ -337,6 +354,7 @@ mod tests {
         m.sent(1, 100);
         m.received(3, 40);
         m.dropped(2);
+        m.stalled_peer_dropped(0);
         m.handshake(true, "HANDSHAKE_OK");
         m.request("RequestBlocks", Duration::from_millis(3), false);
         m.reconnection_attempt(false);
@@ -350,6 +368,7 @@ mod tests {
             "aelf_net_messages_sent_total{kind=\"transaction\"}",
             "aelf_net_received_bytes_total{kind=\"lib_announcement\"}",
             "aelf_net_queue_dropped_total{kind=\"announcements\"}",
+            "aelf_net_stalled_peers_dropped_total{kind=\"blocks\"} ",
             "aelf_net_handshakes_total{direction=\"inbound\",result=\"HANDSHAKE_OK\"}",
             "aelf_net_request_duration_seconds_bucket{method=\"RequestBlocks\",le=\"0.005\"}",
             "aelf_net_request_failures_total{method=\"RequestBlocks\"}",
@@ -367,5 +386,6 @@ mod tests {
         // A kind index out of range is ignored, not a panic.
         m.sent(99, 1);
         m.dropped(99);
+        m.stalled_peer_dropped(99);
     }
 }

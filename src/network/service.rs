@@ -19,6 +19,7 @@ use super::request_metrics::{
 };
 use super::sync_state::SyncState;
 use crate::chain::Chain;
+use crate::metrics::metrics;
 use crate::pb::aelf_core::Transaction;
 use crate::pb::network_types::{
     BlockList, BlockReply, BlockRequest, BlockWithTransactions, BlocksRequest,
@@ -379,6 +380,7 @@ impl NetworkService {
                 queue.label(),
                 waited_ms
             );
+            metrics().stalled_peer_dropped(queue.index());
             peer.disconnect(false);
             self.peer_lost(
                 peer,
