@@ -7,12 +7,11 @@
 //! shares that host (the ban itself is tested in `scheduler.rs`). Reputation thresholds are
 //! raised in this suite for the same reason, so malformed input is refused message by message.
 
-use crate::propagation::{config, Node};
+use crate::propagation::{config_with_network, Node};
 use crate::support::free_port;
 use crate::wire_broadcast::WirePeer;
 use crate::wire_peer::{headers, signed_handshake};
 use aelf_net::crypto::NodeKey;
-use aelf_net::grpc::channel::{connect, DEFAULT_MAX_MESSAGE_LENGTH};
 use aelf_net::grpc::sender::raw_method;
 use aelf_net::pb::aelf_core::Hash as PbHash;
 use aelf_net::pb::network_types::{
@@ -49,24 +48,17 @@ impl Arena {
     fn start() -> Arena {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let path = config(dir.path(), port, &[], "1.3.0.0", PRODUCER);
-        let text = std::fs::read_to_string(&path).unwrap().replacen(
-            "[network]\n",
-            &format!("[network]\nmax_message_size = {MAX_MESSAGE}\n"),
-            1,
-        );
-        std::fs::write(&path, text).unwrap();
-        let node = Node::start(path);
+        let node = Node::start(config_with_network(
+            dir.path(),
+            port,
+            &[],
+            "1.3.0.0",
+            &format!("max_message_size = {MAX_MESSAGE}"),
+            PRODUCER,
+        ));
         let honest = WirePeer::start(false);
         let (_, honest_session) = honest.connect(port);
-        let (channel, _) = connect(
-            "127.0.0.1",
-            port,
-            honest.env.clone(),
-            Duration::from_secs(10),
-            DEFAULT_MAX_MESSAGE_LENGTH,
-        )
-        .unwrap();
+        let channel = honest.dial(port);
         let arena = Arena {
             node,
             port,
@@ -402,17 +394,7 @@ fn malformed_and_silent_streams_are_refused_without_harm() {
     let attacker = WirePeer::start(false);
     let (_, session) = attacker.connect(arena.port);
     let auth = || headers(&attacker.key.pubkey_hex(), Some(&session));
-    let grpc = grpcio::Client::new(
-        connect(
-            "127.0.0.1",
-            arena.port,
-            attacker.env.clone(),
-            Duration::from_secs(10),
-            DEFAULT_MAX_MESSAGE_LENGTH,
-        )
-        .unwrap()
-        .0,
-    );
+    let grpc = grpcio::Client::new(attacker.dial(arena.port));
     const STREAMS: [Method<Arc<[u8]>, VoidReply>; 4] = [
         raw_method("/PeerService/BlockBroadcastStream"),
         raw_method("/PeerService/TransactionBroadcastStream"),

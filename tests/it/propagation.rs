@@ -107,11 +107,23 @@ pub(crate) fn wait_converged(nodes: &[&Node], height: i64) -> Status {
 
 /// A node's config: loopback port, boot nodes, version, and extra sections.
 pub(crate) fn config(dir: &Path, port: u16, boot: &[u16], version: &str, extra: &str) -> PathBuf {
+    config_with_network(dir, port, boot, version, "", extra)
+}
+
+/// [`config`] with `network_lines` added to its `[network]` section.
+pub(crate) fn config_with_network(
+    dir: &Path,
+    port: u16,
+    boot: &[u16],
+    version: &str,
+    network_lines: &str,
+    extra: &str,
+) -> PathBuf {
     let boot: Vec<String> = boot.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
     let path = write_config_with(
         dir,
         port,
-        &format!("boot_nodes = [{}]", boot.join(", ")),
+        &format!("boot_nodes = [{}]\n{network_lines}", boot.join(", ")),
         extra,
     );
     let text = std::fs::read_to_string(&path).unwrap().replacen(

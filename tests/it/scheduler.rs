@@ -5,7 +5,7 @@
 
 use crate::api::http;
 use crate::daemon::value_after;
-use crate::propagation::{config, Node};
+use crate::propagation::{config_with_network, Node};
 use crate::receive::stream_all;
 use crate::support::free_port;
 use crate::wire_broadcast::WirePeer;
@@ -17,15 +17,13 @@ use aelf_net::pb::peer_service::HealthCheckRequest;
 use aelf_net::types::Hash;
 
 const STREAM: &str = "1.9.0.0";
-/// Where [`config_with`] adds its lines.
-const NETWORK_SECTION: &str = "[network]\n";
 
 /// One-second health checks, reconnection and discovery periods, and `extra_network`.
 fn fast(extra_network: &str) -> String {
     format!("peer_reconnection_period_ms = 1000\npeer_discovery_period_ms = 1000\n{extra_network}")
 }
 
-/// A config with `network_lines` added to its `[network]` section.
+/// A stream-mode config with `network_lines` added to its `[network]` section.
 fn config_with(
     dir: &std::path::Path,
     port: u16,
@@ -33,14 +31,7 @@ fn config_with(
     network_lines: &str,
     extra: &str,
 ) -> std::path::PathBuf {
-    let path = config(dir, port, boot, STREAM, extra);
-    let text = std::fs::read_to_string(&path).unwrap().replacen(
-        NETWORK_SECTION,
-        &format!("{NETWORK_SECTION}{network_lines}\n"),
-        1,
-    );
-    std::fs::write(&path, text).unwrap();
-    path
+    config_with_network(dir, port, boot, STREAM, network_lines, extra)
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! AnnouncementBroadcastStream, and its RequestBlocks gets a gzip-compressed answer it decodes.
 //! A peer that never reads its block stream does not slow what another daemon receives.
 
-use crate::propagation::{config, wait_converged, wait_until, Node};
+use crate::propagation::{config, config_with_network, wait_converged, wait_until, Node};
 use crate::support::free_port;
 use crate::wire_peer::{headers, signed_handshake};
 use aelf_net::crypto::NodeKey;
@@ -195,8 +195,8 @@ impl WirePeer {
         (client, session)
     }
 
-    /// A legacy DoHandshake to the daemon at `daemon_port`, whatever it answers.
-    pub(crate) fn handshake(&self, daemon_port: u16) -> (PeerServiceClient, HandshakeReply) {
+    /// A TLS channel to the daemon at `daemon_port`, on this peer's environment.
+    pub(crate) fn dial(&self, daemon_port: u16) -> grpcio::Channel {
         let (channel, _) = connect(
             "127.0.0.1",
             daemon_port,
@@ -205,7 +205,12 @@ impl WirePeer {
             DEFAULT_MAX_MESSAGE_LENGTH,
         )
         .unwrap();
-        let client = PeerServiceClient::new(channel);
+        channel
+    }
+
+    /// A legacy DoHandshake to the daemon at `daemon_port`, whatever it answers.
+    pub(crate) fn handshake(&self, daemon_port: u16) -> (PeerServiceClient, HandshakeReply) {
+        let client = PeerServiceClient::new(self.dial(daemon_port));
         let request = signed_handshake(&self.key, self.port, &[1, 2, 3, 4, 5], "1.3.0.0");
         let reply = client
             .do_handshake_opt(&request, headers(&self.key.pubkey_hex(), None))
@@ -380,9 +385,13 @@ fn a_peer_that_stops_reading_does_not_slow_the_others() {
     // Large blocks, so the stalled stream's flow-control window fills within a few blocks.
     let producer = "[producer]\nenabled = true\ninterval_ms = 100\ntransactions_per_block = 300\n";
     // The C# behaviour: the stalled peer stays, its block queue full.
-    let a = Node::start(with_network(
-        config(dir_a.path(), port_a, &[], "1.3.0.0", producer),
+    let a = Node::start(config_with_network(
+        dir_a.path(),
+        port_a,
+        &[],
+        "1.3.0.0",
         "stalled_send_timeout_ms = 0",
+        producer,
     ));
     let stalled = WirePeer::start(true);
     let _link = stalled.connect(port_a);
@@ -397,14 +406,6 @@ fn a_peer_that_stops_reading_does_not_slow_the_others() {
     b.stop();
     a.stop();
     stalled.stop();
-}
-
-/// `config` with `line` added to its `[network]` section.
-fn with_network(config: std::path::PathBuf, line: &str) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(&config).unwrap();
-    let text = text.replacen("[network]\n", &format!("[network]\n{line}\n"), 1);
-    std::fs::write(&config, text).unwrap();
-    config
 }
 
 /// The pubkeys in a node's `GET /api/net/peers`.
@@ -427,9 +428,13 @@ fn a_peer_that_stops_reading_one_stream_is_disconnected() {
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (port_a, port_b) = (free_port(), free_port());
     let producer = "[producer]\nenabled = true\ninterval_ms = 100\ntransactions_per_block = 300\n";
-    let mut a = Node::start(with_network(
-        config(dir_a.path(), port_a, &[], "1.3.0.0", producer),
+    let mut a = Node::start(config_with_network(
+        dir_a.path(),
+        port_a,
+        &[],
+        "1.3.0.0",
         "stalled_send_timeout_ms = 2000",
+        producer,
     ));
     let b = Node::start(config(dir_b.path(), port_b, &[port_a], "1.3.0.0", ""));
     let stalled = WirePeer::start(true);
