@@ -340,10 +340,7 @@ impl NetworkService {
             debug!("{} failed a request, keeping it: {error}", peer.endpoint());
             return;
         }
-        if self.pool.remove_exact(pubkey_hex, &peer) {
-            peer.disconnect(false);
-            self.peer_lost(&peer, PeerLoss::Failed(error.to_string()));
-        }
+        self.drop_failed(&peer, || error.to_string());
     }
 
     /// A failed health check (spec 8.1): an unrecoverable or unstable peer is dropped and
@@ -359,36 +356,36 @@ impl NetworkService {
             );
             return;
         }
-        if self.pool.remove_exact(peer.pubkey_hex(), peer) {
-            peer.disconnect(false);
-            self.peer_lost(
-                peer,
-                PeerLoss::Failed(format!("health check failed: {error}")),
-            );
-        }
+        self.drop_failed(peer, || format!("health check failed: {error}"));
     }
 
     /// A peer that left a send waiting `waited_ms` on its `queue` stream (it stopped reading
     /// it) is dropped, which frees its queues, and handed to the reconnection rules like a
     /// failed peer. Ours: the C# node keeps such a peer with its queue full.
     pub fn drop_stalled(&self, peer: &Arc<dyn Peer>, queue: QueueKind, waited_ms: u64) {
-        if self.pool.remove_exact(peer.pubkey_hex(), peer) {
+        self.drop_failed(peer, || {
             warn!(
-                "peer {} at {} took nothing from its {} stream for {} ms: disconnecting it",
+                "peer {} at {} took nothing from its {} stream for {waited_ms} ms: disconnecting it",
                 short_key(peer.pubkey_hex()),
                 peer.endpoint(),
                 queue.label(),
-                waited_ms
             );
             metrics().stalled_peer_dropped(queue.index());
+            format!(
+                "stalled: its {} stream took nothing for {waited_ms} ms",
+                queue.label()
+            )
+        });
+    }
+
+    /// Removes exactly `peer` from the pool (not a newer peer with its key), closes it and
+    /// hands it to the loss rules as failed, with `reason()`; nothing when it is no longer
+    /// there (someone else dropped it first).
+    fn drop_failed(&self, peer: &Arc<dyn Peer>, reason: impl FnOnce() -> String) {
+        if self.pool.remove_exact(peer.pubkey_hex(), peer) {
+            let reason = reason();
             peer.disconnect(false);
-            self.peer_lost(
-                peer,
-                PeerLoss::Failed(format!(
-                    "stalled: its {} stream took nothing for {waited_ms} ms",
-                    queue.label()
-                )),
-            );
+            self.peer_lost(peer, PeerLoss::Failed(reason));
         }
     }
 
