@@ -102,6 +102,7 @@ impl Metrics {
             registered(&registry, must(IntGauge::with_opts(opts(name, help))))
         };
         let per_kind = |vec: &IntCounterVec| BROADCAST_KINDS.map(|k| vec.with_label_values(&[k]));
+        let per_queue = |vec: &IntCounterVec| QUEUE_KINDS.map(|k| vec.with_label_values(&[k]));
 
         let sent = counter_vec(
             "messages_sent_total",
@@ -128,6 +129,11 @@ impl Metrics {
             "Items dropped because a peer's send queue was full",
             &["kind"],
         );
+        let stalled = counter_vec(
+            "stalled_peers_dropped_total",
+            "Peers dropped because a send to them waited past stalled_send_timeout_ms, by the queue that waited",
+            &["kind"],
+        );
         let requests = registered(
             &registry,
             must(HistogramVec::new(
@@ -150,15 +156,8 @@ impl Metrics {
             bytes_sent: per_kind(&sent_bytes),
             messages_received: per_kind(&received),
             bytes_received: per_kind(&received_bytes),
-            queue_dropped: QUEUE_KINDS.map(|k| dropped.with_label_values(&[k])),
-            stalled_peers_dropped: {
-                let stalled = counter_vec(
-                    "stalled_peers_dropped_total",
-                    "Peers dropped because a send to them waited past stalled_send_timeout_ms, by the queue that waited",
-                    &["kind"],
-                );
-                QUEUE_KINDS.map(|k| stalled.with_label_values(&[k]))
-            },
+            queue_dropped: per_queue(&dropped),
+            stalled_peers_dropped: per_queue(&stalled),
             requests,
             request_failures: counter_vec(
                 "request_failures_total",
