@@ -3,20 +3,19 @@
 //!
 //! `start` writes one config per node under `--dir`, starts N `aelf-netd` processes in the
 //! background (node 1 produces blocks, or the nodes `--producers` names; node i boots from
-//! nodes i−1 and i−2, not a full mesh),
-//! waits until each API answers and prints the addresses. `stop` stops them with SIGTERM (then
-//! SIGKILL after a grace period) and removes what `start` made outside the folder. `status`
-//! prints one line per node.
+//! nodes i−1 and i−2, not a full mesh), waits until each API answers and prints the
+//! addresses. `stop` stops them with SIGTERM (then SIGKILL after a grace period) and removes
+//! what `start` made outside the folder. `status` prints one line per node.
 //!
 //! With `--netns` (root only) every node runs in its own network namespace joined to the host
 //! by a veth pair, and every boot link goes through a user-space relay owned by the devnet
 //! that adds `--latency-ms` each way (see [`relay`]); `--loss-percent` drops that share of the
 //! packets arriving in each node's namespace (an nftables rule: this kernel has no `netem`),
-//! so TCP really retransmits; `--rate-kbit` caps each node's link with `tbf`. Discovery is off in that mode so that every connection is
-//! a relayed link, and the boot nodes are persistent peers retried every 2 s at most (health
-//! checks every 2 s too), so links come back soon after a cut heals. `partition` cuts every relayed link between a set
-//! of nodes and the rest (the relays close those connections and refuse new ones); `heal`
-//! restores them.
+//! so TCP really retransmits; `--rate-kbit` caps each node's link with `tbf`. Discovery is off
+//! in that mode so that every connection is a relayed link, and the boot nodes are persistent
+//! peers retried every 2 s at most (health checks every 2 s too), so links come back soon
+//! after a cut heals. `partition` cuts every relayed link between a set of nodes and the rest
+//! (the relays close those connections and refuse new ones); `heal` restores them.
 
 use clap::{Parser, Subcommand};
 use std::fs;
@@ -461,14 +460,18 @@ fn make_netns(
             &["addr", "add", &format!("{prefix}.1/24"), "dev", host],
         )?;
         run("ip", &["link", "set", host, "up"])?;
-        let in_ns = |args: &[&str]| {
-            let mut all = vec!["netns", "exec", ns.as_str(), "ip"];
+        // `program args…` run inside the namespace.
+        let in_ns = |program: &str, args: &[&str]| {
+            let mut all = vec!["netns", "exec", ns.as_str(), program];
             all.extend_from_slice(args);
             run("ip", &all)
         };
-        in_ns(&["addr", "add", &format!("{prefix}.2/24"), "dev", inner])?;
-        in_ns(&["link", "set", inner, "up"])?;
-        in_ns(&["link", "set", "lo", "up"])?;
+        in_ns(
+            "ip",
+            &["addr", "add", &format!("{prefix}.2/24"), "dev", inner],
+        )?;
+        in_ns("ip", &["link", "set", inner, "up"])?;
+        in_ns("ip", &["link", "set", "lo", "up"])?;
         if loss_percent > 0.0 {
             // Dropped on the way in, so the sender learns of it only as TCP does: no ACK. A
             // relayed link crosses one node's input per direction, so each direction of every
@@ -476,24 +479,25 @@ fn make_netns(
             let per_10k = ((loss_percent * 100.0).round() as u32)
                 .min(10_000)
                 .to_string();
-            let nft = |args: &[&str]| {
-                let mut all = vec!["netns", "exec", ns.as_str(), "nft"];
-                all.extend_from_slice(args);
-                run("ip", &all)
-            };
-            nft(&["add", "table", "inet", LOSS_TABLE])?;
-            nft(&[
-                "add",
-                "chain",
-                "inet",
-                LOSS_TABLE,
-                "in",
-                "{ type filter hook input priority 0 ; policy accept ; }",
-            ])?;
-            nft(&[
-                "add", "rule", "inet", LOSS_TABLE, "in", "numgen", "random", "mod", "10000", "lt",
-                &per_10k, "drop",
-            ])?;
+            in_ns("nft", &["add", "table", "inet", LOSS_TABLE])?;
+            in_ns(
+                "nft",
+                &[
+                    "add",
+                    "chain",
+                    "inet",
+                    LOSS_TABLE,
+                    "in",
+                    "{ type filter hook input priority 0 ; policy accept ; }",
+                ],
+            )?;
+            in_ns(
+                "nft",
+                &[
+                    "add", "rule", "inet", LOSS_TABLE, "in", "numgen", "random", "mod", "10000",
+                    "lt", &per_10k, "drop",
+                ],
+            )?;
         }
         if rate_kbit > 0 {
             let rate = format!("{rate_kbit}kbit");
@@ -723,8 +727,8 @@ fn status(dir: &Path) -> Result<(), String> {
 
 mod relay {
     //! A TCP relay per link that delays every chunk by a fixed latency each way (packet loss
-    //! is the namespaces' nftables rule, below TCP). A link can be cut: its open connections are shut down and new ones closed at once,
-    //! until it is restored.
+    //! is the namespaces' nftables rule, below TCP). A link can be cut: its open connections
+    //! are shut down and new ones closed at once, until it is restored.
 
     use parking_lot::Mutex;
     use std::collections::HashMap;
