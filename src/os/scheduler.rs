@@ -479,10 +479,11 @@ mod tests {
     use crate::network::penalty::{Offence, OffenceWeights};
     use crate::network::test_peer::StubPeer;
     use crate::network::test_support::{network_service_with, NOW, PERIOD_MS};
-    /// The stalled-send timeout of the fixture.
-    const STALL_MS: u64 = 5_000;
     use crate::types::{Hash, ManualClock};
     use std::sync::atomic::AtomicUsize;
+
+    /// The stalled-send timeout of the fixture.
+    const STALL_MS: u64 = 5_000;
 
     /// Runs work at once on the calling thread.
     struct Inline;
