@@ -6,9 +6,11 @@
 //! (gRPC → core network services → OS events) and commands flowing down through narrow traits:
 //!
 //! * [`grpc`] — layer 1, gRPC infrastructure: the `PeerService` server, outbound peers, TLS,
-//!   handshakes on the wire, the bidirectional stream mode, metadata authentication.
+//!   handshakes on the wire, the bidirectional stream mode, metadata authentication. Transport
+//!   only: what it receives goes up through its [`grpc::upcalls::Upcalls`].
 //! * [`network`] — layer 2, core network services: handshake building and validation, the peer
-//!   pool, blacklist, discovered nodes, caches.
+//!   pool and its admission decision, the peer lifecycle (the one way in and out of the pool),
+//!   blacklist, discovered nodes, reconnection, penalties, caches, block serving.
 //! * [`os`] — layer 3, OS-level work: event handling and the scheduler thread.
 //!
 //! Below the layers, shared by all of them:
@@ -18,10 +20,16 @@
 //! * [`crypto`] — the node key and aelf's recoverable signatures.
 //! * [`chain`] — the embedded chain the network layer serves blocks from, and the development
 //!   block producer.
-//! * [`config`] — `conf/aelf-netd.toml`, parsed and validated.
 //!
-//! [`api`] is the operator HTTP API; [`metrics`] the Prometheus counters every layer bumps. [`node`] assembles a running node from a config; the
-//! binaries in `src/bin` stay thin.
+//! Above the layers, using them:
+//!
+//! * [`config`] — `conf/aelf-netd.toml`, parsed and validated into the settings the layers
+//!   define (it imports their settings types and defaults).
+//! * [`node`] — assembles a running node from a config: builds layer 2, hands it to layer 1,
+//!   starts the OS layer, and stops them in order.
+//! * [`api`] — the operator HTTP API; [`metrics`] the Prometheus counters every layer bumps;
+//!   [`daemon`] the process around a node (signals, reload). The binaries in `src/bin` stay
+//!   thin.
 //!
 //! # Threads
 //!
@@ -31,18 +39,18 @@
 //! | `signals` | the signal-hook iterator | SIGINT, SIGTERM, SIGHUP | `main` on exit |
 //! | `grpc-server-*` | grpcio completion queues of the `PeerService` server (`[threads] grpc_completion_queues`) | incoming calls | dropping the server |
 //! | `grpc-client-*` | completion queues of our outgoing channels (same count) | replies to our calls | dropping the last channel |
-//! | `handshake-<i>` | inbound handshakes with dial-back, disconnects (`[threads] handshake_workers`) | a bounded work queue | [`grpc::network_server::NetworkServer::stop`] |
+//! | `handshake-<i>` | inbound handshakes with dial-back, disconnects (`[threads] handshake_workers`) | a bounded work queue | [`grpc::transport::GrpcTransport::stop`] |
 //! | `peer-<id>` | one peer's outgoing requests | that peer's bounded request queue | the peer's `disconnect` |
 //! | `stream-<id>` | one stream-mode peer's incoming requests | that peer's bounded inbox | the peer's `disconnect` |
 //! | `send-<id>-blk`, `-tx`, `-ann` | one peer's outgoing blocks, transactions, announcements | that peer's bounded send queue of the kind (`[network] *_queue_capacity`) | the peer's `disconnect` |
-//! | `block-server-<i>` | reading blocks for RequestBlock(s) (`[threads] block_servers`) | a bounded work queue | `NetworkServer::stop` |
-//! | `net-failures` | the failure policy for failed sends and requests (spec 5.5) | the bounded failure queue | `NetworkServer::stop` |
+//! | `block-server-<i>` | reading blocks for RequestBlock(s) (`[threads] block_servers`) | a bounded work queue | `GrpcTransport::stop` |
+//! | `net-failures` | the failure policy for failed sends and requests (spec 5.5) | the bounded failure queue | [`node::Node::shutdown`] |
 //! | `os-events` | network and chain events to actions (spec 9) | the bounded event queues and chain events | [`node::Node::shutdown`] |
 //! | `block-sync` | fetching and downloading missing blocks | a bounded job queue | [`node::Node::shutdown`] |
 //! | `block-sync-fetch` | the next RequestBlocks of a download round while `block-sync` attaches the last | a one-slot request queue | `block-sync`, at the end of each round |
 //! | `chain-flush` | making the chain store's recent commits durable (`[chain] flush_interval_ms`) | a timer | dropping the chain |
 //! | `api-<i>` | the operator HTTP API (`[api] listen`, `[threads] api_workers`) | incoming HTTP requests | [`node::Node::shutdown`] |
-//! | `dialer` | dialing the boot nodes and persistent peers at start | — | `NetworkServer::stop` |
+//! | `dialer` | dialing the boot nodes and persistent peers at start | — | `GrpcTransport::stop` |
 //! | `scheduler` | the periodic work of spec 8: expiry, reconnection, health checks, discovery, penalties, the clock check | a tick, the bounded offence queue | [`node::Node::shutdown`] |
 //! | `scheduler-<i>` | the scheduler's blocking jobs: dials, pings, health checks, discovery rounds, disconnects (`[threads] scheduler_workers`) | a bounded work queue | the `scheduler` thread as it stops |
 //! | `producer` | block production (when `[producer] enabled`) | a tick and its stop channel | [`node::Node::shutdown`] |

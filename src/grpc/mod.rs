@@ -1,31 +1,36 @@
 //! Layer 1, gRPC infrastructure (aelf.OS.Network.Grpc): the `PeerService` server on grpcio's
-//! C-core, outbound peers, TLS, wire handshakes, metadata authentication.
+//! C-core, outbound peers, TLS, wire handshakes, metadata authentication, the stream mode.
 //!
-//! It may use [`crate::network`] and below, never [`crate::os`].
+//! Transport only. It may use [`crate::network`] and below, never [`crate::os`]; it builds no
+//! layer-2 object and runs no layer-2 policy: what it receives goes up through [`upcalls`],
+//! and peers enter and leave the pool only through
+//! [`PeerLifecycle`](crate::network::lifecycle::PeerLifecycle).
 //!
-//! * `tls`, `channel` — certificates, the pre-fetch, pinned channels and channel arguments.
-//! * `metadata` — header names, call deadlines and retries, caller addresses.
-//! * `client` — blocking unary calls to one remote.
-//! * `peer` — a connected legacy-mode peer with its request thread.
+//! From the bottom up (each imports only what is listed before it):
+//!
+//! * `tls`, `metadata`, `error` — certificates, header names and call policies, the layer's
+//!   error type and its mapping to gRPC statuses.
+//! * `channel`, `client` — pinned channels; blocking unary calls to one remote.
 //! * `sender` — every peer's three send queues and their sender threads; the legacy broadcast
 //!   streams (encoded once, written as raw bytes).
-//! * `services` — the layer-2 services the server and the peers hand received items to.
-//! * `stream` — stream peer mode (`RequestByStream`): both ends, the request registry, the
-//!   per-peer inbox threads.
-//! * `connection` — dialing, inbound handshakes, confirmation, disconnection.
-//! * `server` — the `PeerService` handlers and the authentication checker.
-//! * `network_server` — starting and stopping all of it.
-//! * `error` — the layer's error type and its mapping to gRPC statuses.
+//! * `peer` — [`peer::GrpcPeer`], a legacy-mode peer with its request thread.
+//! * `upcalls` — the layer-2 objects the transport hands things to.
+//! * `stream` — stream mode (`RequestByStream`): the link, the request registry and protocol,
+//!   [`stream::stream_peer::StreamPeer`] and the dispatch of what the remote asks.
+//! * `connection` — dialing (legacy and stream) and accepting handshakes.
+//! * `server` — the `PeerService` handlers, the authentication checker, the server side of
+//!   `RequestByStream`.
+//! * `transport` — starting and stopping all of it.
 
 pub mod channel;
 pub mod client;
 pub mod connection;
 pub mod error;
 pub mod metadata;
-pub mod network_server;
 pub mod peer;
 pub mod sender;
 pub mod server;
-pub mod services;
 pub mod stream;
 pub mod tls;
+pub mod transport;
+pub mod upcalls;

@@ -3,7 +3,8 @@
 //!
 //! Owns the peer's outbound work: every request to the remote runs on the peer's own
 //! `peer-<id>` thread, fed by a bounded queue, so a slow or dead peer can only stall itself.
-//! It must not touch the pool: the connection service decides when a peer enters or leaves it.
+//! Identity and confirmation state live in the shared [`PeerCore`]. It must not touch the
+//! pool: [`crate::network::lifecycle::PeerLifecycle`] decides when a peer enters or leaves it.
 
 use super::client::{block_request, blocks_request, PeerClient};
 use super::error::GrpcError;
@@ -13,16 +14,15 @@ use super::metadata::{
 };
 use super::sender::{FailureReporter, LegacyBroadcast, PeerSenders};
 use crate::network::broadcast::{BroadcastItem, EnqueueError, QueueCapacities, QueueStats};
-use crate::network::endpoint::Endpoint;
 use crate::network::knowledge::PeerKnowledge;
 pub use crate::network::knowledge::RemoteChainState;
 use crate::network::node_table::NodeRecord;
-use crate::network::peer::{Peer, PeerMode, PeerProfile, PeerRequestError};
+pub use crate::network::peer::PeerInfo;
+use crate::network::peer::{Peer, PeerCore, PeerMode, PeerProfile, PeerRequestError};
 use crate::pb::network_types::{BlockWithTransactions, HandshakeData};
-use crate::types::{timestamp_nanos, Hash, UnixMillis};
+use crate::types::{timestamp_nanos, Hash};
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{JoinHandle, ThreadId};
 use std::time::Duration;
@@ -31,21 +31,6 @@ use std::time::Duration;
 pub const PEER_REQUEST_QUEUE: usize = 16;
 /// Extra time a caller waits for a request's answer beyond the call's own deadlines.
 const REPLY_MARGIN: Duration = Duration::from_secs(1);
-
-/// What the remote told us about itself in its handshake.
-#[derive(Debug, Clone)]
-pub struct PeerInfo {
-    /// The remote's 65-byte public key.
-    pub pubkey: Vec<u8>,
-    /// `pubkey` as lowercase hex: the pool key.
-    pub pubkey_hex: String,
-    /// Where the remote listens (dialed endpoint, or `caller_ip:listening_port`).
-    pub endpoint: Endpoint,
-    pub inbound: bool,
-    pub connection_time: UnixMillis,
-    pub protocol_version: i32,
-    pub node_version: String,
-}
 
 /// What every peer object needs from the node besides its connection: the capacities of its
 /// send queues and where to report failures.
@@ -59,22 +44,10 @@ type Job = Box<dyn FnOnce(&PeerClient, &[u8]) + Send>;
 
 /// A legacy-mode peer.
 pub struct GrpcPeer {
-    info: PeerInfo,
+    core: PeerCore,
     client: PeerClient,
-    /// The session id the remote put in its handshake; we present it on our calls
-    /// (C# `Info.SessionId`, the outbound session).
-    outbound_session: Vec<u8>,
-    /// The session id we put in our handshake; the remote must present it (C# `InboundSessionId`).
-    inbound_session: Vec<u8>,
-    /// When the remote's and our handshakes were stamped (unix ns): the cross-dial tie-break.
-    last_received_handshake: i128,
-    last_sent_handshake: i128,
-    knowledge: PeerKnowledge,
     /// The broadcast queues and their sender threads.
     senders: PeerSenders,
-    /// Set once the handshake is confirmed; cleared on disconnect.
-    connected: AtomicBool,
-    shut_down: AtomicBool,
     /// The request thread's queue; `None` once disconnected (dropping it stops the thread).
     jobs: Mutex<Option<Sender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -118,16 +91,16 @@ impl GrpcPeer {
         let thread_id = thread.thread().id();
         let nanos = |d: &HandshakeData| d.time.as_ref().map(timestamp_nanos).unwrap_or(0);
         Ok(GrpcPeer {
-            knowledge: PeerKnowledge::new(RemoteChainState::from_handshake(received)),
+            core: PeerCore::new(
+                info,
+                outbound_session,
+                inbound_session,
+                nanos(received),
+                nanos(sent),
+                PeerKnowledge::new(RemoteChainState::from_handshake(received)),
+            ),
             senders,
-            last_received_handshake: nanos(received),
-            last_sent_handshake: nanos(sent),
-            info,
             client,
-            outbound_session,
-            inbound_session,
-            connected: AtomicBool::new(false),
-            shut_down: AtomicBool::new(false),
             jobs: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
             thread_id,
@@ -135,11 +108,11 @@ impl GrpcPeer {
     }
 
     pub fn info(&self) -> &PeerInfo {
-        &self.info
+        &self.core.info
     }
 
     pub fn chain_state(&self) -> RemoteChainState {
-        self.knowledge.chain_state()
+        self.knowledge().chain_state()
     }
 
     /// Runs `f` on the peer's request thread and waits for its answer (at most `wait`).
@@ -184,24 +157,8 @@ fn run_requests(jobs: &Receiver<Job>, client: &PeerClient, session: &[u8]) {
 }
 
 impl Peer for GrpcPeer {
-    fn pubkey_hex(&self) -> &str {
-        &self.info.pubkey_hex
-    }
-
-    fn endpoint(&self) -> &Endpoint {
-        &self.info.endpoint
-    }
-
-    fn is_inbound(&self) -> bool {
-        self.info.inbound
-    }
-
-    fn connection_time(&self) -> UnixMillis {
-        self.info.connection_time
-    }
-
-    fn is_connected(&self) -> bool {
-        self.connected.load(Ordering::SeqCst)
+    fn core(&self) -> &PeerCore {
+        &self.core
     }
 
     fn is_ready(&self) -> bool {
@@ -210,15 +167,12 @@ impl Peer for GrpcPeer {
 
     fn profile(&self) -> PeerProfile {
         PeerProfile {
-            protocol_version: self.info.protocol_version,
-            node_version: self.info.node_version.clone(),
+            protocol_version: self.core.info.protocol_version,
+            node_version: self.core.info.node_version.clone(),
             mode: PeerMode::Legacy,
             connection_status: self.client.connection_status(),
+            unauthenticated_requests: 0,
         }
-    }
-
-    fn inbound_session_id(&self) -> &[u8] {
-        &self.inbound_session
     }
 
     fn confirm_handshake(&self) -> Result<(), PeerRequestError> {
@@ -243,28 +197,6 @@ impl Peer for GrpcPeer {
         };
         self.check_health_with(policy)
             .map_err(PeerRequestError::from)
-    }
-
-    fn mark_connected(&self) {
-        if !self.shut_down.load(Ordering::SeqCst) {
-            self.connected.store(true, Ordering::SeqCst);
-        }
-    }
-
-    fn last_received_handshake_time(&self) -> i128 {
-        self.last_received_handshake
-    }
-
-    fn last_sent_handshake_time(&self) -> i128 {
-        self.last_sent_handshake
-    }
-
-    fn pubkey(&self) -> &[u8] {
-        &self.info.pubkey
-    }
-
-    fn knowledge(&self) -> &PeerKnowledge {
-        &self.knowledge
     }
 
     fn enqueue(&self, item: Arc<BroadcastItem>) -> Result<(), EnqueueError> {
@@ -307,8 +239,8 @@ impl Peer for GrpcPeer {
     }
 
     fn disconnect(&self, graceful: bool) {
-        let was_connected = self.connected.swap(false, Ordering::SeqCst);
-        if self.shut_down.swap(true, Ordering::SeqCst) {
+        let (was_connected, first) = self.core.begin_shutdown();
+        if !first {
             return;
         }
         // Stop taking requests; the thread ends after the one it is running.
@@ -317,9 +249,12 @@ impl Peer for GrpcPeer {
         if graceful && was_connected && self.client.is_usable() {
             if let Err(e) = self
                 .client
-                .disconnect(&self.outbound_session, DISCONNECT_POLICY)
+                .disconnect(&self.core.outbound_session, DISCONNECT_POLICY)
             {
-                log::debug!("disconnect to {} not delivered: {e}", self.info.endpoint);
+                log::debug!(
+                    "disconnect to {} not delivered: {e}",
+                    self.core.info.endpoint
+                );
             }
         }
         // Joined unless we are that thread (a request that ends in a disconnect).

@@ -253,18 +253,13 @@ mod tests {
     }
 
     fn stub(key: &str, port: u16, nodes: Vec<NodeRecord>) -> StubPeer {
+        let endpoint = Endpoint {
+            host: "127.0.0.1".into(),
+            port,
+        };
         StubPeer {
-            key: key.into(),
-            endpoint: Endpoint {
-                host: "127.0.0.1".into(),
-                port,
-            },
-            inbound: false,
-            connected: true,
-            connection_time: NOW,
             nodes,
-            unhealthy: false,
-            stalled_ms: 0,
+            ..StubPeer::new(key, endpoint, false, true, NOW)
         }
     }
 

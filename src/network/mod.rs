@@ -1,8 +1,9 @@
 //! Layer 2, core network services (aelf.OS.Core.Network): handshake building and validation,
 //! endpoints, the peer abstraction and what we know of each peer, the peer pool with its
-//! admission rules and blacklist, the node table and discovery, reconnection state, penalties
-//! and reputation, broadcasting rules, the receive rules of broadcasts, block serving and the
-//! initial sync state.
+//! admission decision and blacklist, the peer lifecycle (admission applied, confirmation, and
+//! the one removal function with its reasons), the node table and discovery, reconnection
+//! state, penalties and reputation, broadcasting rules, the receive rules of broadcasts, block
+//! serving and the initial sync state.
 //!
 //! Pure policy and state: no sockets and no system clock here (time enters through
 //! [`crate::types::Clock`] or as a `now` argument). It may use [`crate::types`],
@@ -16,6 +17,7 @@ pub mod endpoint;
 pub mod handshake;
 pub mod inbound;
 pub mod knowledge;
+pub mod lifecycle;
 pub mod node_table;
 pub mod peer;
 pub mod peer_pool;

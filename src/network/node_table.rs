@@ -9,7 +9,7 @@
 //! DNS names are not limited (as geth exempts LAN addresses). Pure state: no I/O.
 
 use crate::network::endpoint::Endpoint;
-use crate::pb::network_types::NodeList;
+use crate::pb::network_types::{NodeInfo, NodeList};
 use parking_lot::Mutex;
 use rand::seq::SliceRandom;
 use std::collections::{HashMap, VecDeque};
@@ -242,6 +242,26 @@ impl NodeTable {
 
     pub fn is_full(&self) -> bool {
         self.len() >= self.capacity
+    }
+
+    /// The answer to GetNodes (unary or stream): up to `min(max_count, 10)` random entries.
+    pub fn node_list(&self, max_count: i32) -> NodeList {
+        let n = usize::try_from(max_count)
+            .unwrap_or(0)
+            .min(MAX_NODES_PER_RESPONSE);
+        let nodes = self
+            .random(n)
+            .into_iter()
+            .map(|node| NodeInfo {
+                endpoint: node.endpoint.to_string(),
+                pubkey: node.pubkey,
+                ..Default::default()
+            })
+            .collect();
+        NodeList {
+            nodes,
+            ..Default::default()
+        }
     }
 
     /// Up to `n` nodes in random order (C# `GetRandomNodes`).

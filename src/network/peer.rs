@@ -1,9 +1,12 @@
 //! `Peer`: the core layer's view of a connected (or connecting) peer, implemented by the gRPC
-//! layer's peer objects (legacy, stream, stream-back; spec 4.1).
+//! layer's peer objects (legacy, stream, stream-back; spec 4.1); and [`PeerCore`], the
+//! transport-independent state each of them embeds (identity, sessions, handshake stamps,
+//! knowledge, confirmation), which gives the trait its identity and state methods.
 //!
 //! Narrow on purpose: identity, direction, confirmation state, the session, and the few commands
 //! the connection logic sends down. It must not expose transport types (no grpcio, no channels)
-//! and holds no policy: the pool ([`crate::network::peer_pool`]) decides admission.
+//! and holds no policy: admission is the pool's ([`crate::network::peer_pool::admission`]),
+//! entering and leaving the pool the lifecycle's ([`crate::network::lifecycle`]).
 
 use crate::network::broadcast::{BroadcastItem, EnqueueError, QueueStats};
 use crate::network::endpoint::Endpoint;
@@ -11,6 +14,7 @@ use crate::network::knowledge::PeerKnowledge;
 use crate::network::node_table::NodeRecord;
 use crate::pb::network_types::BlockWithTransactions;
 use crate::types::{Hash, UnixMillis};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use thiserror::Error;
 
@@ -116,22 +120,117 @@ pub struct PeerProfile {
     /// The channel state as C# names it (`Idle`, `Connecting`, `Ready`, `TransientFailure`,
     /// `Shutdown`).
     pub connection_status: &'static str,
+    /// Requests from the remote dropped because they failed authentication. Counted per peer
+    /// in stream mode; a legacy call that fails it is refused before it reaches a peer (0).
+    pub unauthenticated_requests: u64,
+}
+
+/// What the remote told us about itself in its handshake, and where we reached it.
+#[derive(Debug, Clone)]
+pub struct PeerInfo {
+    /// The remote's 65-byte public key.
+    pub pubkey: Vec<u8>,
+    /// `pubkey` as lowercase hex: the pool key.
+    pub pubkey_hex: String,
+    /// Where the remote listens (dialed endpoint, or `caller_ip:listening_port`).
+    pub endpoint: Endpoint,
+    pub inbound: bool,
+    /// When the peer object was created (unix ms).
+    pub connection_time: UnixMillis,
+    pub protocol_version: i32,
+    pub node_version: String,
+}
+
+/// The state every peer object holds whatever its transport: who the remote is, the two
+/// session ids, the handshake stamps, what we know of it, and whether its handshake is
+/// confirmed. Transports embed one and hand it out through [`Peer::core`], which gives them
+/// the trait's identity and state methods.
+pub struct PeerCore {
+    pub info: PeerInfo,
+    /// The session id the remote put in its handshake; we present it on our calls (C#
+    /// `Info.SessionId`).
+    pub outbound_session: Vec<u8>,
+    /// The session id we put in our handshake; the remote must present it (C#
+    /// `InboundSessionId`).
+    pub inbound_session: Vec<u8>,
+    /// When the remote's and our handshakes were stamped (unix ns): the cross-dial tie-break.
+    last_received_handshake: i128,
+    last_sent_handshake: i128,
+    knowledge: PeerKnowledge,
+    /// Set once the handshake is confirmed; cleared on disconnect.
+    connected: AtomicBool,
+    /// Set by the first disconnect; a closed peer never becomes connected again.
+    shut_down: AtomicBool,
+}
+
+impl PeerCore {
+    /// A core for a peer whose handshakes were stamped `received_ns` (theirs) and `sent_ns`
+    /// (ours), with `knowledge` seeded from the remote's handshake.
+    pub fn new(
+        info: PeerInfo,
+        outbound_session: Vec<u8>,
+        inbound_session: Vec<u8>,
+        received_ns: i128,
+        sent_ns: i128,
+        knowledge: PeerKnowledge,
+    ) -> PeerCore {
+        PeerCore {
+            info,
+            outbound_session,
+            inbound_session,
+            last_received_handshake: received_ns,
+            last_sent_handshake: sent_ns,
+            knowledge,
+            connected: AtomicBool::new(false),
+            shut_down: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether a disconnect has begun.
+    pub fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::SeqCst)
+    }
+
+    /// Starts the close: clears `connected` and returns `(was_connected, first)`, where
+    /// `first` is false when an earlier disconnect already began (the caller then does
+    /// nothing more).
+    pub fn begin_shutdown(&self) -> (bool, bool) {
+        let was_connected = self.connected.swap(false, Ordering::SeqCst);
+        let first = !self.shut_down.swap(true, Ordering::SeqCst);
+        (was_connected, first)
+    }
 }
 
 /// A remote node as the pool and the connection logic see it.
 pub trait Peer: Send + Sync + 'static {
+    /// The transport-independent state of the peer, behind the identity and state methods
+    /// below.
+    fn core(&self) -> &PeerCore;
+
     /// Lowercase hex of the remote's 65-byte public key: the pool key.
-    fn pubkey_hex(&self) -> &str;
+    fn pubkey_hex(&self) -> &str {
+        &self.core().info.pubkey_hex
+    }
     /// The remote's 65-byte public key.
-    fn pubkey(&self) -> &[u8];
+    fn pubkey(&self) -> &[u8] {
+        &self.core().info.pubkey
+    }
     /// Where the remote listens: `ip:listening_port` for inbound peers, the dialed endpoint for
     /// outbound ones.
-    fn endpoint(&self) -> &Endpoint;
-    fn is_inbound(&self) -> bool;
+    fn endpoint(&self) -> &Endpoint {
+        &self.core().info.endpoint
+    }
+    fn is_inbound(&self) -> bool {
+        self.core().info.inbound
+    }
     /// When the peer object was created (unix ms).
-    fn connection_time(&self) -> UnixMillis;
+    fn connection_time(&self) -> UnixMillis {
+        self.core().info.connection_time
+    }
     /// Set once ConfirmHandshake completed.
-    fn is_connected(&self) -> bool;
+    fn is_connected(&self) -> bool {
+        self.core().connected.load(Ordering::SeqCst)
+    }
     /// Connected and its transport usable.
     fn is_ready(&self) -> bool;
     /// Versions, mode and transport state, for operators.
@@ -153,13 +252,24 @@ pub trait Peer: Send + Sync + 'static {
     }
 
     /// The session id we gave the remote; it must present it on authenticated calls.
-    fn inbound_session_id(&self) -> &[u8];
+    fn inbound_session_id(&self) -> &[u8] {
+        &self.core().inbound_session
+    }
     /// When the remote's handshake was stamped (unix ns): the cross-dial tie-break (spec 4.2).
-    fn last_received_handshake_time(&self) -> i128;
+    fn last_received_handshake_time(&self) -> i128 {
+        self.core().last_received_handshake
+    }
     /// When our handshake to the remote was stamped (unix ns).
-    fn last_sent_handshake_time(&self) -> i128;
+    fn last_sent_handshake_time(&self) -> i128 {
+        self.core().last_sent_handshake
+    }
     /// Marks the handshake confirmed; ignored once the peer was disconnected.
-    fn mark_connected(&self);
+    fn mark_connected(&self) {
+        let core = self.core();
+        if !core.shut_down.load(Ordering::SeqCst) {
+            core.connected.store(true, Ordering::SeqCst);
+        }
+    }
     /// Sends our ConfirmHandshake to the remote (outbound connections).
     fn confirm_handshake(&self) -> Result<(), PeerRequestError>;
     /// Asks the remote whether it still knows us (CheckHealth, one attempt).
@@ -169,7 +279,9 @@ pub trait Peer: Send + Sync + 'static {
 
     /// What we know about the remote: its seen caches, chain tips, sync state and request
     /// metrics.
-    fn knowledge(&self) -> &PeerKnowledge;
+    fn knowledge(&self) -> &PeerKnowledge {
+        &self.core().knowledge
+    }
     /// Queues an item for the peer's sender thread of its kind. Never blocks: a peer that is
     /// not ready refuses, a full queue drops the item for this peer only (counted).
     fn enqueue(&self, item: Arc<BroadcastItem>) -> Result<(), EnqueueError>;
@@ -198,19 +310,11 @@ mod tests {
     use crate::network::test_peer::StubPeer;
 
     fn stub(connected: bool, connection_time: UnixMillis) -> StubPeer {
-        StubPeer {
-            key: "04".into(),
-            endpoint: Endpoint {
-                host: "1.2.3.4".into(),
-                port: 6800,
-            },
-            inbound: true,
-            connected,
-            connection_time,
-            nodes: Vec::new(),
-            unhealthy: false,
-            stalled_ms: 0,
-        }
+        let endpoint = Endpoint {
+            host: "1.2.3.4".into(),
+            port: 6800,
+        };
+        StubPeer::new("04", endpoint, true, connected, connection_time)
     }
 
     #[test]

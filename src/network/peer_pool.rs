@@ -18,6 +18,12 @@
 //!   the peer's direction over pool peers only (not marks: the peer being added still holds its
 //!   own mark), so racing dials or handshakes cannot overfill the pool.
 //!   [`PeerPool::try_replace`] keeps one entry per key and checks no budget.
+//!
+//! What happens when a newcomer's key is already held (cross-dial, stale entry, stream
+//! replacement) is the pure decision in [`admission`]; the lifecycle applies it with
+//! `try_add` / `try_replace`.
+
+pub mod admission;
 
 use super::blacklist::HostBlacklist;
 use super::endpoint::Endpoint;

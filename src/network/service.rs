@@ -3,12 +3,14 @@
 //! with the failure policy of spec 5.5, and the answers to RequestBlock / RequestBlocks (spec 1.2,
 //! 6.2).
 //!
-//! Owns those rules. It must not know the transport (peers are [`Peer`] trait objects) and never
-//! blocks on a queue: broadcasts only enqueue. Requests block the calling thread for the
+//! Owns those rules; a peer they drop leaves through [`PeerLifecycle::remove`] with the reason.
+//! It must not know the transport (peers are [`Peer`] trait objects) and never blocks on a
+//! queue: broadcasts only enqueue. Requests block the calling thread for the
 //! request's own deadlines, so they are made from OS-layer worker threads.
 
 use super::broadcast::{BroadcastItem, EncodeError, EnqueueError, QueueKind};
 use super::endpoint::Endpoint;
+use super::lifecycle::{PeerLifecycle, Removal};
 use super::peer::short_key;
 use super::peer::{FailureKind, Peer, PeerRequestError};
 use super::peer_pool::PeerPool;
@@ -19,7 +21,6 @@ use super::request_metrics::{
 };
 use super::sync_state::SyncState;
 use crate::chain::Chain;
-use crate::metrics::metrics;
 use crate::pb::aelf_core::Transaction;
 use crate::pb::network_types::{
     BlockList, BlockReply, BlockRequest, BlockWithTransactions, BlocksRequest,
@@ -52,17 +53,6 @@ pub enum NetworkError {
     },
 }
 
-/// Why a peer left the pool, which decides whether it is dialed again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PeerLoss {
-    /// The connection failed (spec 5.5, a failed health check, a closed stream): outbound,
-    /// boot-node and persistent peers are re-dialed.
-    Failed(String),
-    /// The remote said goodbye: only persistent peers are re-dialed (the C# node cancels the
-    /// reconnection on any explicit disconnect).
-    Goodbye,
-}
-
 /// Counts of one broadcast: how many peers got it queued, and why the others did not.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BroadcastReport {
@@ -78,9 +68,8 @@ pub struct NetworkService {
     chain: Arc<dyn Chain>,
     clock: Arc<dyn Clock>,
     sync: Arc<SyncState>,
-    reconnections: Arc<Reconnections>,
-    /// Inbound peers listed here are re-dialed after an unrecoverable failure too.
-    boot_nodes: Vec<Endpoint>,
+    /// Admission and removal: every peer this service drops leaves through it.
+    lifecycle: Arc<PeerLifecycle>,
     penalties: PenaltyReporter,
 }
 
@@ -90,8 +79,7 @@ impl NetworkService {
         chain: Arc<dyn Chain>,
         clock: Arc<dyn Clock>,
         sync: Arc<SyncState>,
-        reconnections: Arc<Reconnections>,
-        boot_nodes: Vec<Endpoint>,
+        lifecycle: Arc<PeerLifecycle>,
         penalties: PenaltyReporter,
     ) -> NetworkService {
         NetworkService {
@@ -99,8 +87,7 @@ impl NetworkService {
             chain,
             clock,
             sync,
-            reconnections,
-            boot_nodes,
+            lifecycle,
             penalties,
         }
     }
@@ -112,11 +99,16 @@ impl NetworkService {
 
     /// Lost peers waiting to be dialed again.
     pub fn reconnections(&self) -> &Arc<Reconnections> {
-        &self.reconnections
+        self.lifecycle.reconnections()
     }
 
     pub fn boot_nodes(&self) -> &[Endpoint] {
-        &self.boot_nodes
+        self.lifecycle.boot_nodes()
+    }
+
+    /// Where peers enter and leave the pool.
+    pub fn lifecycle(&self) -> &Arc<PeerLifecycle> {
+        &self.lifecycle
     }
 
     pub fn pool(&self) -> &Arc<PeerPool> {
@@ -340,7 +332,8 @@ impl NetworkService {
             debug!("{} failed a request, keeping it: {error}", peer.endpoint());
             return;
         }
-        self.drop_failed(&peer, || error.to_string());
+        self.lifecycle
+            .remove(&peer, Removal::Failed(error.to_string()));
     }
 
     /// A failed health check (spec 8.1): an unrecoverable or unstable peer is dropped and
@@ -356,68 +349,16 @@ impl NetworkService {
             );
             return;
         }
-        self.drop_failed(peer, || format!("health check failed: {error}"));
+        self.lifecycle
+            .remove(peer, Removal::HealthCheck(error.to_string()));
     }
 
     /// A peer that left a send waiting `waited_ms` on its `queue` stream (it stopped reading
     /// it) is dropped, which frees its queues, and handed to the reconnection rules like a
     /// failed peer. Ours: the C# node keeps such a peer with its queue full.
     pub fn drop_stalled(&self, peer: &Arc<dyn Peer>, queue: QueueKind, waited_ms: u64) {
-        self.drop_failed(peer, || {
-            warn!(
-                "peer {} at {} took nothing from its {} stream for {waited_ms} ms: disconnecting it",
-                short_key(peer.pubkey_hex()),
-                peer.endpoint(),
-                queue.label(),
-            );
-            metrics().stalled_peer_dropped(queue.index());
-            format!(
-                "stalled: its {} stream took nothing for {waited_ms} ms",
-                queue.label()
-            )
-        });
-    }
-
-    /// Removes exactly `peer` from the pool (not a newer peer with its key), closes it and
-    /// hands it to the loss rules as failed, with `reason()`; nothing when it is no longer
-    /// there (someone else dropped it first).
-    fn drop_failed(&self, peer: &Arc<dyn Peer>, reason: impl FnOnce() -> String) {
-        if self.pool.remove_exact(peer.pubkey_hex(), peer) {
-            let reason = reason();
-            peer.disconnect(false);
-            self.peer_lost(peer, PeerLoss::Failed(reason));
-        }
-    }
-
-    /// `peer` has just left the pool (the caller closes it): it is dialed again later when the
-    /// C# rules say so (outbound and boot-node peers after a failure) or it is one of our
-    /// persistent peers; otherwise any pending reconnection of its endpoint is cancelled.
-    pub fn peer_lost(&self, peer: &Arc<dyn Peer>, loss: PeerLoss) {
-        let endpoint = peer.endpoint();
-        let persistent = self.reconnections.is_persistent(endpoint);
-        let redial = persistent
-            || match &loss {
-                PeerLoss::Failed(_) => !peer.is_inbound() || self.boot_nodes.contains(endpoint),
-                PeerLoss::Goodbye => false,
-            };
-        let why = match &loss {
-            PeerLoss::Failed(reason) => reason.as_str(),
-            PeerLoss::Goodbye => "said goodbye",
-        };
-        if redial {
-            self.reconnections
-                .schedule(endpoint, peer.pubkey_hex(), self.now());
-            info!(
-                "peer {} at {endpoint} lost ({why}); reconnection scheduled",
-                short_key(peer.pubkey_hex())
-            );
-        } else {
-            self.reconnections.cancel(endpoint);
-            info!(
-                "peer {} at {endpoint} lost ({why})",
-                short_key(peer.pubkey_hex())
-            );
-        }
+        self.lifecycle
+            .remove(peer, Removal::Stalled { queue, waited_ms });
     }
 
     /// Reports an offence by `pubkey_hex` for the scheduler to judge (never blocks).
@@ -438,37 +379,37 @@ impl NetworkService {
     /// its duration and drops every pool peer on it; a disconnect drops the peer. Neither is
     /// dialed again. Returns the peers dropped.
     pub fn enforce(&self, pubkey_hex: &str, host: &str, verdict: &Verdict) -> usize {
-        let now = self.now();
-        let dropped: Vec<Arc<dyn Peer>> = match verdict {
-            Verdict::Keep => return 0,
+        match verdict {
+            Verdict::Keep => 0,
             Verdict::Disconnect { reason } => {
                 info!(
                     "dropping peer {} at {host}: {reason}",
                     short_key(pubkey_hex)
                 );
-                self.pool.remove(pubkey_hex).into_iter().collect()
+                usize::from(
+                    self.lifecycle
+                        .remove_key(pubkey_hex, Removal::Penalty(reason.clone())),
+                )
             }
             Verdict::Ban {
                 reason,
                 duration_ms,
             } => {
-                if self.pool.blacklist().ban(host, *duration_ms, reason, now) {
+                if self
+                    .pool
+                    .blacklist()
+                    .ban(host, *duration_ms, reason, self.now())
+                {
                     warn!(
                         "banned host {host} for {} s (peer {}): {reason}",
                         duration_ms / 1000,
                         short_key(pubkey_hex)
                     );
                 }
-                let mut on_host = self.pool.peers_by_host(host);
-                on_host.retain(|p| self.pool.remove_exact(p.pubkey_hex(), p));
-                on_host
+                self.lifecycle
+                    .remove_host(host, Removal::Penalty(reason.clone()))
             }
-        };
-        for peer in &dropped {
-            self.reconnections.cancel(peer.endpoint());
-            peer.disconnect(false);
         }
-        dropped.len()
     }
 
     /// The answer to RequestBlock (spec 1.2): the block, when synced and stored; it becomes

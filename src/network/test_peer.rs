@@ -4,66 +4,79 @@ use super::broadcast::{BroadcastItem, EnqueueError, QueueStats};
 use super::endpoint::Endpoint;
 use super::knowledge::{PeerKnowledge, RemoteChainState};
 use super::node_table::NodeRecord;
-use super::peer::{Peer, PeerMode, PeerProfile, PeerRequestError};
+use super::peer::{Peer, PeerCore, PeerInfo, PeerMode, PeerProfile, PeerRequestError};
 use crate::pb::network_types::BlockWithTransactions;
 use crate::types::{Hash, UnixMillis};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// A peer that only holds the state the pool reads.
 pub(crate) struct StubPeer {
-    pub key: String,
-    pub endpoint: Endpoint,
-    pub inbound: bool,
-    pub connected: bool,
-    pub connection_time: UnixMillis,
+    pub core: PeerCore,
     /// What `request_nodes` answers.
     pub nodes: Vec<NodeRecord>,
     /// `check_health` fails (unrecoverable).
     pub unhealthy: bool,
     /// How long its transaction queue's send has been waiting (`queue_stats`).
     pub stalled_ms: u64,
+    /// The `graceful` flag of each `disconnect` call, in order.
+    pub disconnects: parking_lot::Mutex<Vec<bool>>,
+}
+
+impl StubPeer {
+    /// A stub with key `key` at `endpoint`, created at `connection_time`, confirmed or not.
+    pub fn new(
+        key: &str,
+        endpoint: Endpoint,
+        inbound: bool,
+        connected: bool,
+        connection_time: UnixMillis,
+    ) -> StubPeer {
+        let core = PeerCore::new(
+            PeerInfo {
+                pubkey: Vec::new(),
+                pubkey_hex: key.to_owned(),
+                endpoint,
+                inbound,
+                connection_time,
+                protocol_version: 1,
+                node_version: "1.0.0.0".into(),
+            },
+            Vec::new(),
+            Vec::new(),
+            0,
+            0,
+            PeerKnowledge::new(RemoteChainState::default()),
+        );
+        let stub = StubPeer {
+            core,
+            nodes: Vec::new(),
+            unhealthy: false,
+            stalled_ms: 0,
+            disconnects: parking_lot::Mutex::new(Vec::new()),
+        };
+        if connected {
+            stub.mark_connected();
+        }
+        stub
+    }
 }
 
 impl Peer for StubPeer {
-    fn pubkey_hex(&self) -> &str {
-        &self.key
-    }
-    fn pubkey(&self) -> &[u8] {
-        &[]
-    }
-    fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
-    }
-    fn is_inbound(&self) -> bool {
-        self.inbound
-    }
-    fn connection_time(&self) -> UnixMillis {
-        self.connection_time
-    }
-    fn is_connected(&self) -> bool {
-        self.connected
+    fn core(&self) -> &PeerCore {
+        &self.core
     }
     fn is_ready(&self) -> bool {
-        self.connected
+        self.is_connected()
     }
     fn profile(&self) -> PeerProfile {
         PeerProfile {
             protocol_version: 1,
             node_version: "1.0.0.0".into(),
             mode: PeerMode::Legacy,
-            connection_status: if self.connected { "Ready" } else { "Idle" },
+            connection_status: if self.is_connected() { "Ready" } else { "Idle" },
+            unauthenticated_requests: 0,
         }
     }
-    fn inbound_session_id(&self) -> &[u8] {
-        &[]
-    }
-    fn last_received_handshake_time(&self) -> i128 {
-        0
-    }
-    fn last_sent_handshake_time(&self) -> i128 {
-        0
-    }
-    fn mark_connected(&self) {}
     fn confirm_handshake(&self) -> Result<(), PeerRequestError> {
         Ok(())
     }
@@ -73,11 +86,8 @@ impl Peer for StubPeer {
         }
         Ok(())
     }
-    fn disconnect(&self, _graceful: bool) {}
-    /// One knowledge shared by every stub: the pool tests never read it.
-    fn knowledge(&self) -> &PeerKnowledge {
-        static KNOWLEDGE: OnceLock<PeerKnowledge> = OnceLock::new();
-        KNOWLEDGE.get_or_init(|| PeerKnowledge::new(RemoteChainState::default()))
+    fn disconnect(&self, graceful: bool) {
+        self.disconnects.lock().push(graceful);
     }
     fn enqueue(&self, _item: Arc<BroadcastItem>) -> Result<(), EnqueueError> {
         Err(EnqueueError::NotReady)

@@ -1,13 +1,16 @@
 //! A [`NetworkService`] over a fresh genesis chain, for the unit tests of this layer.
 
 use super::endpoint::Endpoint;
+use super::inbound::{network_events, InboundBroadcasts};
+use super::lifecycle::PeerLifecycle;
+use super::node_table::NodeTable;
 use super::peer_pool::{PeerPool, PoolLimits};
 use super::penalty::penalty_queue;
 use super::reconnection::{ReconnectionPolicy, Reconnections};
 use super::service::NetworkService;
 use super::sync_state::SyncState;
 use crate::chain::{ChainSettings, EmbeddedChain};
-use crate::types::ManualClock;
+use crate::types::{Clock, ManualClock};
 use std::sync::Arc;
 use tempfile::TempDir;
 
@@ -40,11 +43,20 @@ pub(crate) fn network_service_with(
     )
     .expect("chain");
     let (penalties, _reports) = penalty_queue(16);
-    let service = NetworkService::new(
-        Arc::new(PeerPool::new(limits)),
-        Arc::new(chain),
-        Arc::new(clock),
-        Arc::new(SyncState::new(512)),
+    let (events, _receivers) = network_events(16, 16);
+    let pool = Arc::new(PeerPool::new(limits));
+    let chain = Arc::new(chain);
+    let clock: Arc<dyn Clock> = Arc::new(clock);
+    let inbound = Arc::new(InboundBroadcasts::new(
+        pool.clone(),
+        chain.clone(),
+        clock.clone(),
+        events,
+        penalties.clone(),
+    ));
+    let lifecycle = Arc::new(PeerLifecycle::new(
+        pool.clone(),
+        Arc::new(NodeTable::new(100)),
         Arc::new(Reconnections::new(ReconnectionPolicy {
             period_ms: PERIOD_MS,
             max_time_ms: 86_400_000,
@@ -52,6 +64,15 @@ pub(crate) fn network_service_with(
             persistent_max_backoff_ms: 10 * PERIOD_MS,
         })),
         boot_nodes,
+        inbound,
+        clock.clone(),
+    ));
+    let service = NetworkService::new(
+        pool,
+        chain,
+        clock,
+        Arc::new(SyncState::new(512)),
+        lifecycle,
         penalties,
     );
     (Arc::new(service), dir)

@@ -530,14 +530,8 @@ mod tests {
 
     fn stub(key: &str, endpoint: Endpoint, unhealthy: bool) -> StubPeer {
         StubPeer {
-            key: key.into(),
-            endpoint,
-            inbound: false,
-            connected: true,
-            connection_time: NOW,
-            nodes: Vec::new(),
             unhealthy,
-            stalled_ms: 0,
+            ..StubPeer::new(key, endpoint, false, true, NOW)
         }
     }
 

@@ -11,6 +11,7 @@ use aelf_net::crypto::NodeKey;
 use aelf_net::grpc::channel::connect;
 use aelf_net::grpc::metadata::call_option;
 use aelf_net::network::handshake::{Authorization, HandshakeProvider};
+use aelf_net::network::lifecycle::Removal;
 use aelf_net::pb::network_types::{
     ConfirmHandshakeRequest, Handshake, HandshakeError, HandshakeRequest, NodesRequest,
 };
@@ -91,7 +92,8 @@ fn graceful_disconnect_removes_the_peer_on_both_sides() {
     assert!(a
         .net()
         .connections()
-        .disconnect_by_pubkey(&b.key.pubkey_hex(), true));
+        .lifecycle()
+        .remove_key(&b.key.pubkey_hex(), Removal::Operator));
     assert_eq!(a.peer_count(), 0);
     // Disconnect is answered only after the listener removed the peer.
     assert_eq!(b.peer_count(), 0);
@@ -281,9 +283,9 @@ fn an_unconfirmed_inbound_peer_expires_after_ten_seconds() {
         .get(&dialer.key.pubkey_hex())
         .expect("in the pool");
     assert!(!peer.is_ready(), "not ready before ConfirmHandshake");
-    assert_eq!(b.net().connections().purge_invalid(), 0);
+    assert_eq!(b.net().connections().lifecycle().purge_unconfirmed(), 0);
     clock.advance(10_001);
-    assert_eq!(b.net().connections().purge_invalid(), 1);
+    assert_eq!(b.net().connections().lifecycle().purge_unconfirmed(), 1);
     assert_eq!(b.peer_count(), 0);
 }
 

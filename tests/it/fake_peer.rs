@@ -6,7 +6,7 @@ use aelf_net::network::broadcast::{BroadcastItem, EnqueueError, QueueStats};
 use aelf_net::network::endpoint::Endpoint;
 use aelf_net::network::knowledge::{PeerKnowledge, RemoteChainState};
 use aelf_net::network::node_table::NodeRecord;
-use aelf_net::network::peer::{Peer, PeerMode, PeerProfile, PeerRequestError};
+use aelf_net::network::peer::{Peer, PeerCore, PeerInfo, PeerMode, PeerProfile, PeerRequestError};
 use aelf_net::pb::network_types::BlockWithTransactions;
 use aelf_net::types::{Hash, UnixMillis};
 use parking_lot::Mutex;
@@ -42,6 +42,8 @@ pub struct FakePeer {
     pub disconnects: AtomicUsize,
     /// What `request_nodes` answers.
     pub nodes: Mutex<Vec<NodeRecord>>,
+    /// The trait's shared state; the getters below override what the test sets by hand.
+    core: PeerCore,
 }
 
 impl FakePeer {
@@ -49,10 +51,28 @@ impl FakePeer {
     pub fn new(seed: u8, endpoint: &str, inbound: bool) -> FakePeer {
         let mut pubkey = vec![4u8; 65];
         pubkey[1] = seed;
+        let endpoint = Endpoint::parse(endpoint).expect("test endpoint");
+        let core = PeerCore::new(
+            PeerInfo {
+                pubkey: pubkey.clone(),
+                pubkey_hex: hex::encode(&pubkey),
+                endpoint: endpoint.clone(),
+                inbound,
+                connection_time: NOW,
+                protocol_version: 1,
+                node_version: "1.4.0.0".into(),
+            },
+            Vec::new(),
+            Vec::new(),
+            0,
+            0,
+            PeerKnowledge::new(RemoteChainState::default()),
+        );
         FakePeer {
+            core,
             pubkey_hex: hex::encode(&pubkey),
             pubkey,
-            endpoint: Endpoint::parse(endpoint).expect("test endpoint"),
+            endpoint,
             inbound,
             connection_time: AtomicI64::new(NOW),
             connected: AtomicBool::new(true),
@@ -96,6 +116,9 @@ impl FakePeer {
 }
 
 impl Peer for FakePeer {
+    fn core(&self) -> &PeerCore {
+        &self.core
+    }
     fn pubkey_hex(&self) -> &str {
         &self.pubkey_hex
     }
@@ -123,6 +146,7 @@ impl Peer for FakePeer {
             node_version: "1.4.0.0".into(),
             mode: PeerMode::Legacy,
             connection_status: if self.is_ready() { "Ready" } else { "Idle" },
+            unauthenticated_requests: 0,
         }
     }
     fn inbound_session_id(&self) -> &[u8] {

@@ -10,6 +10,7 @@ use aelf_net::grpc::channel::connect;
 use aelf_net::grpc::metadata::call_option;
 use aelf_net::grpc::stream::stream_peer::StreamRole;
 use aelf_net::network::handshake::{Authorization, HandshakeProvider};
+use aelf_net::network::lifecycle::Removal;
 use aelf_net::pb::network_types::{
     ConfirmHandshakeRequest, Handshake, HandshakeError, HandshakeReply, HandshakeRequest, NodeList,
     NodesRequest,
@@ -93,30 +94,21 @@ fn health_checks_and_node_lists_go_over_the_stream_both_ways() {
     let a = TestNode::start(STREAM);
     let b = TestNode::start(STREAM);
     a.connect_to(&b);
-    let a_to_b = a
-        .net()
-        .connections()
-        .stream_peer(&b.key.pubkey_hex())
-        .unwrap();
-    let b_to_a = b
-        .net()
-        .connections()
-        .stream_peer(&a.key.pubkey_hex())
-        .unwrap();
-    use aelf_net::network::peer::Peer as _;
+    assert_eq!(a.role_of(&b.key), Some(StreamRole::Dialer));
+    assert_eq!(b.role_of(&a.key), Some(StreamRole::Back));
+    let (a_to_b, b_to_a) = (a.peer(&b.key), b.peer(&a.key));
     a_to_b.check_health().expect("dialer → listener");
     b_to_a
         .check_health()
         .expect("listener → dialer, on the response stream");
-    // GET_NODES is authenticated: both sessions are right in both directions.
-    let from_b = a_to_b.get_nodes(10).expect("GET_NODES to the listener");
-    assert_eq!(from_b.nodes.len(), 1);
-    assert_eq!(from_b.nodes[0].pubkey, a.key.pubkey().to_vec());
-    let from_a = b_to_a.get_nodes(10).expect("GET_NODES to the dialer");
-    assert_eq!(from_a.nodes.len(), 1);
-    assert_eq!(from_a.nodes[0].pubkey, b.key.pubkey().to_vec());
-    assert_eq!(a_to_b.unauthenticated_requests(), 0);
-    assert_eq!(b_to_a.unauthenticated_requests(), 0);
+    // GET_NODES is authenticated (an unauthenticated one is dropped and times out): both
+    // sessions are right in both directions.
+    let from_b = a_to_b.request_nodes(10).expect("GET_NODES to the listener");
+    assert_eq!(from_b.len(), 1);
+    assert_eq!(from_b[0].pubkey, a.key.pubkey().to_vec());
+    let from_a = b_to_a.request_nodes(10).expect("GET_NODES to the dialer");
+    assert_eq!(from_a.len(), 1);
+    assert_eq!(from_a[0].pubkey, b.key.pubkey().to_vec());
 }
 
 #[test]
@@ -127,7 +119,8 @@ fn graceful_disconnect_by_the_dialer_removes_the_peer_on_both_sides() {
     assert!(a
         .net()
         .connections()
-        .disconnect_by_pubkey(&b.key.pubkey_hex(), true));
+        .lifecycle()
+        .remove_key(&b.key.pubkey_hex(), Removal::Operator));
     assert_eq!(a.peer_count(), 0);
     // DISCONNECT is answered only after the listener removed the back peer.
     assert_eq!(b.peer_count(), 0);
@@ -145,7 +138,8 @@ fn graceful_disconnect_by_the_listener_removes_the_peer_on_both_sides() {
     assert!(b
         .net()
         .connections()
-        .disconnect_by_pubkey(&a.key.pubkey_hex(), true));
+        .lifecycle()
+        .remove_key(&a.key.pubkey_hex(), Removal::Operator));
     assert_eq!(b.peer_count(), 0);
     assert_eq!(a.peer_count(), 0);
 }
@@ -310,12 +304,7 @@ fn a_raw_stream_client_is_answered_only_with_the_right_session() {
         HandshakeError::HANDSHAKE_OK
     );
     let session = hex::encode(&reply.handshake.session_id);
-    let back = b
-        .net()
-        .connections()
-        .stream_peer(&key.pubkey_hex())
-        .expect("a back peer");
-    assert_eq!(back.role(), StreamRole::Back);
+    assert_eq!(b.role_of(&key), Some(StreamRole::Back));
     assert!(
         !b.has_ready_peer(&key),
         "not ready before CONFIRM_HAND_SHAKE"
@@ -354,7 +343,7 @@ fn a_raw_stream_client_is_answered_only_with_the_right_session() {
         answer.meta.get("session-id-bin"),
         Some(&hex::encode(&ours.session_id))
     );
-    assert_eq!(back.unauthenticated_requests(), 2);
+    assert_eq!(b.peer(&key).profile().unauthenticated_requests, 2);
     assert!(b.has_ready_peer(&key), "CONFIRM_HAND_SHAKE made it ready");
 
     // GET_NODES with the right session is served from the node table.

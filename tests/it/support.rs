@@ -62,13 +62,29 @@ pub fn test_network_service(
 ) {
     let reconnections = test_reconnections();
     let (reporter, reports) = aelf_net::network::penalty::penalty_queue(1_024);
+    let clock: Arc<dyn aelf_net::types::Clock> = Arc::new(aelf_net::types::ManualClock::new(now));
+    let (events, _receivers) = aelf_net::network::inbound::network_events(16, 16);
+    let inbound = Arc::new(aelf_net::network::inbound::InboundBroadcasts::new(
+        pool.clone(),
+        chain.clone(),
+        clock.clone(),
+        events,
+        reporter.clone(),
+    ));
+    let lifecycle = Arc::new(aelf_net::network::lifecycle::PeerLifecycle::new(
+        pool.clone(),
+        Arc::new(aelf_net::network::node_table::NodeTable::new(512)),
+        reconnections.clone(),
+        Vec::new(),
+        inbound,
+        clock.clone(),
+    ));
     let service = aelf_net::network::service::NetworkService::new(
         pool,
         chain,
-        Arc::new(aelf_net::types::ManualClock::new(now)),
+        clock,
         Arc::new(sync),
-        reconnections.clone(),
-        Vec::new(),
+        lifecycle,
         reporter,
     );
     (service, reconnections, reports)
@@ -81,24 +97,26 @@ pub fn test_core(
     clock: Arc<dyn aelf_net::types::Clock>,
     limits: aelf_net::network::peer_pool::PoolLimits,
 ) -> (
-    aelf_net::grpc::services::NetworkCore,
+    aelf_net::node::core_layer::CoreLayer,
     aelf_net::network::inbound::NetworkEventReceivers,
 ) {
-    aelf_net::grpc::services::NetworkCore::new(
+    aelf_net::node::core_layer::CoreLayer::new(
         chain,
         clock,
-        aelf_net::grpc::services::NetworkCoreSettings {
+        aelf_net::node::core_layer::CoreLayerSettings {
             limits,
             capacities: Default::default(),
             compress_blocks: true,
             boot_nodes: Vec::new(),
+            node_table_capacity: 512,
+            node_table_subnet_limit: 0,
             sync: Arc::new(aelf_net::network::sync_state::SyncState::finished()),
             reconnection: test_reconnection_policy(),
         },
     )
 }
 
-/// One node's network side in this process: key, handshake provider, the network server on a
+/// One node's network side in this process: key, handshake provider, the gRPC transport on a
 /// free loopback port (legacy or stream mode by `version`), and the OS-layer event queues its
 /// core publishes to (for tests that look at what the network hands up).
 pub struct TestNode {
@@ -107,7 +125,8 @@ pub struct TestNode {
     pub chain: Arc<EmbeddedChain>,
     pub port: u16,
     pub events: aelf_net::network::inbound::NetworkEventReceivers,
-    server: Option<aelf_net::grpc::network_server::NetworkServer>,
+    failures: Option<aelf_net::node::core_layer::FailureHandler>,
+    server: Option<aelf_net::grpc::transport::GrpcTransport>,
     _dir: TempDir,
 }
 
@@ -137,7 +156,8 @@ impl TestNode {
         auth: aelf_net::network::handshake::Authorization,
     ) -> TestNode {
         use aelf_net::grpc::connection::ConnectionSettings;
-        use aelf_net::grpc::network_server::{NetworkServer, NetworkServerSettings};
+        use aelf_net::grpc::transport::{GrpcTransport, GrpcTransportSettings};
+        use aelf_net::node::core_layer::FailureHandler;
         use aelf_net::types::NodeVersion;
         let (chain, dir) = genesis_chain();
         let key = aelf_net::crypto::NodeKey::generate();
@@ -151,13 +171,11 @@ impl TestNode {
             auth,
         ));
         let (core, events) = test_core(chain.clone(), clock.clone(), Default::default());
-        let settings = NetworkServerSettings {
+        let settings = GrpcTransportSettings {
             listen_address: "127.0.0.1".parse().unwrap(),
             listening_port: port,
             boot_nodes: Vec::new(),
             persistent_peers: Vec::new(),
-            node_table_capacity: 512,
-            node_table_subnet_limit: 0,
             connection: ConnectionSettings {
                 dial_timeout: std::time::Duration::from_secs(3),
                 max_message_length: 104_857_600,
@@ -168,21 +186,29 @@ impl TestNode {
             handshake_workers: 2,
             block_servers: 1,
         };
-        let server =
-            NetworkServer::start(settings, handshakes.clone(), clock, key.pubkey_hex(), core)
-                .expect("start network server");
+        let failures =
+            FailureHandler::start(core.network.clone(), core.failures).expect("net-failures");
+        let server = GrpcTransport::start(
+            settings,
+            handshakes.clone(),
+            clock,
+            key.pubkey_hex(),
+            core.upcalls,
+        )
+        .expect("start the transport");
         TestNode {
             key,
             handshakes,
             chain,
             port,
             events,
+            failures: Some(failures),
             server: Some(server),
             _dir: dir,
         }
     }
 
-    pub fn net(&self) -> &aelf_net::grpc::network_server::NetworkServer {
+    pub fn net(&self) -> &aelf_net::grpc::transport::GrpcTransport {
         self.server.as_ref().expect("running")
     }
 
@@ -214,20 +240,39 @@ impl TestNode {
             .is_some_and(|p| p.is_ready())
     }
 
-    /// Which end of the stream we are for `key`'s peer, if it is a stream peer.
+    /// Which end of the stream we are for `key`'s peer, if it is a stream peer: the back
+    /// peer is the inbound one.
     pub fn role_of(
         &self,
         key: &aelf_net::crypto::NodeKey,
     ) -> Option<aelf_net::grpc::stream::stream_peer::StreamRole> {
+        use aelf_net::grpc::stream::stream_peer::StreamRole;
+        use aelf_net::network::peer::PeerMode;
+        let peer = self.net().connections().pool().get(&key.pubkey_hex())?;
+        (peer.profile().mode == PeerMode::Stream).then(|| {
+            if peer.is_inbound() {
+                StreamRole::Back
+            } else {
+                StreamRole::Dialer
+            }
+        })
+    }
+
+    /// The pool's peer for `key`.
+    pub fn peer(&self, key: &aelf_net::crypto::NodeKey) -> Arc<dyn aelf_net::network::peer::Peer> {
         self.net()
             .connections()
-            .stream_peer(&key.pubkey_hex())
-            .map(|p| p.role())
+            .pool()
+            .get(&key.pubkey_hex())
+            .expect("a pool peer")
     }
 }
 
 impl Drop for TestNode {
     fn drop(&mut self) {
+        if let Some(failures) = self.failures.take() {
+            failures.stop();
+        }
         if let Some(server) = self.server.take() {
             server.stop();
         }

@@ -299,7 +299,7 @@ fn our_fanout(sinks: &mut SinkProcess, items: &[Item], stalled: usize) -> Result
         c.network.max_peers = n + 4;
         c.network.max_outbound_peers = n + 4;
     })?;
-    let connections = node.network().ok_or("no network")?.connections().clone();
+    let connections = node.transport().ok_or("no network")?.connections().clone();
     for port in &sinks.ports {
         let endpoint = Endpoint {
             host: "127.0.0.1".into(),

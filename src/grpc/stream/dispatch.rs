@@ -11,15 +11,14 @@
 //! logged and answered with an error reply ([`error_reply`]).
 
 use super::stream_peer::StreamPeer;
-use super::{needs_auth, request_latency_ms, type_name};
-use crate::grpc::connection::{short, PeerLifecycle};
+use super::{needs_auth, request_latency_ms, type_name, ERROR_META_KEY};
 use crate::grpc::metadata::SESSION_ID_METADATA_KEY;
-use crate::grpc::server::node_list;
+use crate::grpc::upcalls::Upcalls;
 use crate::network::broadcast::BroadcastKind;
 use crate::network::inbound::InboundError;
-use crate::network::peer::Peer;
+use crate::network::lifecycle::Removal;
+use crate::network::peer::{short_key, Peer};
 use crate::network::penalty::Offence;
-use crate::network::service::PeerLoss;
 use crate::pb::aelf_core::Transaction;
 use crate::pb::network_types::{
     BlockAnnouncement, BlockRequest, BlockWithTransactions, BlocksRequest, DisconnectReason,
@@ -47,11 +46,20 @@ pub(crate) fn note_unauthenticated() {
     UNAUTHENTICATED.fetch_add(1, Ordering::Relaxed);
 }
 
-/// The inbox thread's loop: handle requests until the reader ends (the stream closed: the peer
-/// leaves the pool through the connection service) or the peer stops the thread.
-pub(crate) fn run_inbox(
+/// Starts `peer`'s inbox thread on the requests its reader forwards to `inbox`: they are
+/// handled one after another until the reader ends (the stream closed: the peer leaves the
+/// pool as failed) or the peer stops the thread.
+pub fn start_serving(
+    peer: &Arc<StreamPeer>,
+    upcalls: Upcalls,
+    inbox: Receiver<StreamMessage>,
+) -> std::io::Result<()> {
+    peer.start(move |peer, stop| run_inbox(&peer, &upcalls, &inbox, &stop))
+}
+
+fn run_inbox(
     peer: &Weak<StreamPeer>,
-    lifecycle: &Arc<PeerLifecycle>,
+    upcalls: &Upcalls,
     inbox: &Receiver<StreamMessage>,
     stop: &Receiver<()>,
 ) {
@@ -60,11 +68,14 @@ pub(crate) fn run_inbox(
             recv(inbox) -> message => match message {
                 Ok(message) => {
                     let Some(peer) = peer.upgrade() else { return };
-                    handle_request(&peer, lifecycle, message);
+                    handle_request(&peer, upcalls, message);
                 }
                 Err(_) => {
                     if let Some(peer) = peer.upgrade() {
-                        lifecycle.stream_closed(peer);
+                        let entry: Arc<dyn Peer> = peer;
+                        upcalls
+                            .lifecycle
+                            .remove(&entry, Removal::Failed("stream closed".into()));
                     }
                     return;
                 }
@@ -95,12 +106,6 @@ pub fn reply_to(
     }
 }
 
-/// Meta key of the error text on a REPLY to a request we could not handle. The C# node has no
-/// error reply: it drops the request, so its sender waits out three timeouts and reports us
-/// unstable. An empty payload with this key completes the sender's request at once (a C#
-/// sender reads it as an empty reply) and tells an aelf-net sender why.
-pub const ERROR_META_KEY: &str = "error";
-
 /// An error REPLY to `request`: empty payload, the reason in [`ERROR_META_KEY`].
 pub fn error_reply(
     request: &StreamMessage,
@@ -126,12 +131,9 @@ pub fn unauthenticated_reply(request: &StreamMessage) -> Option<Vec<u8>> {
 }
 
 /// Whether `request` passes authentication for `peer` (C# `ValidContext`).
-fn authenticated(
-    peer: &Arc<StreamPeer>,
-    lifecycle: &PeerLifecycle,
-    request: &StreamMessage,
-) -> bool {
-    let in_pool = lifecycle
+fn authenticated(peer: &Arc<StreamPeer>, upcalls: &Upcalls, request: &StreamMessage) -> bool {
+    let in_pool = upcalls
+        .lifecycle
         .pool()
         .get(peer.pubkey_hex())
         .is_some_and(|entry| peer.is(&entry));
@@ -146,19 +148,16 @@ fn authenticated(
 /// What to do after the reply went out.
 enum After {
     Nothing,
-    /// The remote said goodbye: close the stream (the peer already left the pool).
-    Close,
+    /// The remote said goodbye: the peer leaves the pool before the reply goes out (so the
+    /// remote sees us gone when its DISCONNECT returns), and the stream closes after it.
+    Leave,
 }
 
 /// Handles one request from `peer`'s remote and writes the reply on the same stream.
-pub(crate) fn handle_request(
-    peer: &Arc<StreamPeer>,
-    lifecycle: &Arc<PeerLifecycle>,
-    request: StreamMessage,
-) {
+fn handle_request(peer: &Arc<StreamPeer>, upcalls: &Upcalls, request: StreamMessage) {
     let kind = type_name(&request);
     let auth = needs_auth(&request);
-    if auth && !authenticated(peer, lifecycle, &request) {
+    if auth && !authenticated(peer, upcalls, &request) {
         note_unauthenticated();
         peer.count_unauthenticated();
         debug!(
@@ -168,7 +167,7 @@ pub(crate) fn handle_request(
         return;
     }
     let session = auth.then(|| peer.outbound_session_hex());
-    let (reply, after) = match handle(peer, lifecycle, &request) {
+    let (reply, after) = match handle(peer, upcalls, &request) {
         Ok((payload, after)) => (reply_to(&request, payload, session), after),
         Err(e) => {
             warn!(
@@ -176,7 +175,7 @@ pub(crate) fn handle_request(
                 request.request_id
             );
             if let HandleError::Codec(codec) = &e {
-                lifecycle.services().network.report(
+                upcalls.network.report(
                     peer.pubkey_hex(),
                     Offence::MalformedMessage,
                     format!("undecodable {kind} request: {codec}"),
@@ -188,19 +187,27 @@ pub(crate) fn handle_request(
             )
         }
     };
-    if let Err(e) = peer.link().send(reply) {
-        warn!(
-            "cannot reply to {kind} request {} from {peer}: {e}",
-            request.request_id
+    let send_reply = || {
+        if let Err(e) = peer.link().send(reply) {
+            warn!(
+                "cannot reply to {kind} request {} from {peer}: {e}",
+                request.request_id
+            );
+        }
+        debug!(
+            "answered {kind} request {} from {peer} (latency {:?} ms)",
+            request.request_id,
+            request_latency_ms(&request.request_id)
         );
-    }
-    debug!(
-        "answered {kind} request {} from {peer} (latency {:?} ms)",
-        request.request_id,
-        request_latency_ms(&request.request_id)
-    );
-    if let After::Close = after {
-        peer.disconnect(false);
+    };
+    match after {
+        After::Nothing => send_reply(),
+        After::Leave => {
+            let entry: Arc<dyn Peer> = peer.clone();
+            upcalls
+                .lifecycle
+                .remove_then(&entry, Removal::GoodbyeReceived, send_reply);
+        }
     }
 }
 
@@ -225,12 +232,11 @@ fn received(result: Result<(), InboundError>) -> Result<(), HandleError> {
 
 fn handle(
     peer: &Arc<StreamPeer>,
-    lifecycle: &Arc<PeerLifecycle>,
+    upcalls: &Upcalls,
     request: &StreamMessage,
 ) -> Result<(Vec<u8>, After), HandleError> {
     let body = &request.message[..];
     let void = || VoidReply::new().write_to_bytes();
-    let services = lifecycle.services();
     // The identity for processing is the sender's key as its meta states it (C#
     // `meta["public-key"]`); authentication already tied it to this peer's session.
     let sender = peer.pubkey_hex();
@@ -238,61 +244,59 @@ fn handle(
         Ok(MessageType::HEALTH_CHECK) => HealthCheckReply::new().write_to_bytes()?,
         Ok(MessageType::PING) => PongReply::new().write_to_bytes()?,
         Ok(MessageType::CONFIRM_HAND_SHAKE) => {
-            lifecycle.confirm_inbound(peer.pubkey_hex());
+            upcalls.lifecycle.confirm_inbound(peer.pubkey_hex());
             void()?
         }
         Ok(MessageType::GET_NODES) => {
             let request = NodesRequest::parse_from_bytes(body)?;
-            node_list(lifecycle.nodes(), request.max_count).write_to_bytes()?
+            upcalls
+                .lifecycle
+                .nodes()
+                .node_list(request.max_count)
+                .write_to_bytes()?
         }
         Ok(MessageType::DISCONNECT) => {
             let reason = DisconnectReason::parse_from_bytes(body)?;
             info!(
                 "peer {} says goodbye over the stream ({:?})",
-                short(peer.pubkey_hex()),
+                short_key(peer.pubkey_hex()),
                 reason.why
             );
-            // Out of the pool before the reply leaves, so the remote sees us gone when its
-            // DISCONNECT returns.
-            let entry: Arc<dyn Peer> = peer.clone();
-            if lifecycle.remove_exact(&entry) {
-                services.network.peer_lost(&entry, PeerLoss::Goodbye);
-            }
-            return Ok((void()?, After::Close));
+            return Ok((void()?, After::Leave));
         }
         Ok(MessageType::REQUEST_BLOCK) => {
             let request = BlockRequest::parse_from_bytes(body)?;
-            services
+            upcalls
                 .network
                 .serve_block(Some(peer.pubkey_hex()), &request)
                 .write_to_bytes()?
         }
         Ok(MessageType::REQUEST_BLOCKS) => {
             let request = BlocksRequest::parse_from_bytes(body)?;
-            services.network.serve_blocks(&request).write_to_bytes()?
+            upcalls.network.serve_blocks(&request).write_to_bytes()?
         }
         Ok(MessageType::BLOCK_BROADCAST) => {
             count_received(BroadcastKind::Block, body.len());
             let block = BlockWithTransactions::parse_from_bytes(body)?;
-            received(services.inbound.on_block(sender, block))?;
+            received(upcalls.inbound.on_block(sender, block))?;
             void()?
         }
         Ok(MessageType::TRANSACTION_BROADCAST) => {
             count_received(BroadcastKind::Transaction, body.len());
             let tx = Transaction::parse_from_bytes(body)?;
-            received(services.inbound.on_transaction(sender, tx))?;
+            received(upcalls.inbound.on_transaction(sender, tx))?;
             void()?
         }
         Ok(MessageType::ANNOUNCEMENT_BROADCAST) => {
             count_received(BroadcastKind::Announcement, body.len());
             let announcement = BlockAnnouncement::parse_from_bytes(body)?;
-            received(services.inbound.on_announcement(sender, &announcement))?;
+            received(upcalls.inbound.on_announcement(sender, &announcement))?;
             void()?
         }
         Ok(MessageType::LIB_ANNOUNCEMENT_BROADCAST) => {
             count_received(BroadcastKind::LibAnnouncement, body.len());
             let lib = LibAnnouncement::parse_from_bytes(body)?;
-            received(services.inbound.on_lib_announcement(sender, &lib))?;
+            received(upcalls.inbound.on_lib_announcement(sender, &lib))?;
             void()?
         }
         // HAND_SHAKE is only meaningful to the listener's server call; here, like ANY and

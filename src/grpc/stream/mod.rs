@@ -1,26 +1,31 @@
 //! Stream peer mode (`RequestByStream`, spec 4.5, 4.6 and 7): one bidirectional call per peer
 //! pair, opened by the dialer on its pinned channel, carrying requests and replies both ways.
 //!
+//! From the bottom up:
+//!
 //! * `registry` — the process-wide table of requests waiting for their reply.
 //! * `link` — the transport of one call: the bounded write queue drained into the gRPC sink by a
 //!   future on the completion queue, the reader future that routes what arrives, and their
 //!   orderly close.
+//! * `request` — the request/reply protocol over a link: deadlines, retries, and how a failure
+//!   is classified.
 //! * `stream_peer` — [`stream_peer::StreamPeer`], the pool object of either side (the dialer's
-//!   stream peer, the listener's back peer), its requests with retries, and its inbox thread.
+//!   stream peer, the listener's back peer), with its send queues and inbox thread.
 //! * `dispatch` — what the inbox thread does with a received request: authentication, the
-//!   handlers, the reply.
-//! * `dialer` — opening the stream after a unary `DoHandshake` said yes (spec 7.3).
-//! * `back_peer` — the server side of `RequestByStream` (spec 4.5).
+//!   handlers (through [`crate::grpc::upcalls::Upcalls`]), the reply.
+//!
+//! Opening a stream is the connection service's ([`crate::grpc::connection::stream_dial`]);
+//! the server side of the call is the server's ([`crate::grpc::server::stream_service`]). These
+//! modules import neither.
 //!
 //! Threads: nothing here blocks a completion-queue thread. Each stream peer has one
 //! `stream-<id>` thread that handles the requests the remote sends; it is joined by the peer's
 //! `disconnect`. Replies to our own requests are completed directly by the reader future.
 
-pub mod back_peer;
-pub mod dialer;
 pub mod dispatch;
 pub mod link;
 pub mod registry;
+pub mod request;
 pub mod stream_peer;
 
 use crate::pb::peer_service::{MessageType, StreamMessage, StreamType};
@@ -54,6 +59,12 @@ pub const BLOCKS_REQUEST_TIMEOUT: Duration = Duration::from_millis(5000);
 pub const CHECK_HEALTH_TIMEOUT: Duration = Duration::from_millis(2000);
 /// How long an orderly close waits for each half of the call to end before cancelling it.
 pub const CLOSE_GRACE: Duration = Duration::from_millis(1000);
+
+/// Meta key of the error text on a REPLY to a request we could not handle. The C# node has no
+/// error reply: it drops the request, so its sender waits out three timeouts and reports us
+/// unstable. An empty payload with this key completes the sender's request at once (a C#
+/// sender reads it as an empty reply) and tells an aelf-net sender why.
+pub const ERROR_META_KEY: &str = "error";
 
 /// Meta key carrying the per-call timeout in ms (C# `TimeoutMetadataKey`), copied into the
 /// stream meta as the C# node does.

@@ -2,39 +2,36 @@
 //! stream peer (C# `GrpcStreamPeer`, which also keeps the pinned channel) or the listener's
 //! back peer (C# `GrpcStreamBackPeer`, which writes on the server call's response stream).
 //!
-//! Owns the peer's session ids, its [`Link`], its requests over the stream (spec 7.4) and its
-//! `stream-<id>` inbox thread, which handles what the remote asks ([`super::dispatch`]). It must
-//! not decide pool membership: the connection service (through
-//! [`PeerLifecycle`]) does, also when the stream closes.
+//! Owns the peer's [`Link`], its requests over the stream (through [`super::request`]), its
+//! send queues and its `stream-<id>` inbox thread, which runs the serving loop of
+//! [`super::dispatch`]. Identity and confirmation state live in the shared [`PeerCore`]. It
+//! must not decide pool membership: [`crate::network::lifecycle::PeerLifecycle`] does, also
+//! when the stream closes.
 
-use super::dispatch::run_inbox;
 use super::link::Link;
-use super::registry::{RegisterError, RequestRegistry};
+use super::request::{attempt_once, request, stream_failure, stream_request_error};
 use super::{
-    is_single_attempt, new_request_id, peer_info, StreamError, BLOCKS_REQUEST_TIMEOUT,
-    BLOCK_REQUEST_TIMEOUT, CHECK_HEALTH_TIMEOUT, CLOSE_GRACE, CONFIRM_HANDSHAKE_TIMEOUT,
-    STREAM_RECOVERY_WAIT, STREAM_WAIT_TIME, TIMEOUT_META_KEY, TIMEOUT_RETRY_TIMES,
+    peer_info, StreamError, BLOCKS_REQUEST_TIMEOUT, BLOCK_REQUEST_TIMEOUT, CHECK_HEALTH_TIMEOUT,
+    CLOSE_GRACE, CONFIRM_HANDSHAKE_TIMEOUT, TIMEOUT_META_KEY,
 };
 use crate::grpc::client::{block_request, blocks_request, PeerClient};
-use crate::grpc::connection::PeerLifecycle;
 use crate::grpc::metadata::{PUBKEY_METADATA_KEY, REQUEST_BLOCKS_POLICY, SESSION_ID_METADATA_KEY};
 use crate::grpc::peer::{PeerContext, PeerInfo, RemoteChainState};
 use crate::grpc::sender::{BroadcastTransport, PeerSenders};
 use crate::network::broadcast::{BroadcastItem, BroadcastKind, EnqueueError, QueueStats};
-use crate::network::endpoint::Endpoint;
 use crate::network::knowledge::PeerKnowledge;
 use crate::network::node_table::NodeRecord;
-use crate::network::peer::{FailureKind, Peer, PeerMode, PeerProfile, PeerRequestError};
+use crate::network::peer::{FailureKind, Peer, PeerCore, PeerMode, PeerProfile, PeerRequestError};
 use crate::pb::network_types::{
     disconnect_reason, BlockList, BlockReply, BlockWithTransactions, ConfirmHandshakeRequest,
     DisconnectReason, HandshakeData, NodeList, NodesRequest,
 };
-use crate::pb::peer_service::{HealthCheckRequest, MessageType, StreamMessage, StreamType};
-use crate::types::{timestamp_nanos, Hash, UnixMillis};
-use crossbeam_channel::{bounded, select, Receiver, Sender, TryRecvError};
+use crate::pb::peer_service::{HealthCheckRequest, MessageType, StreamMessage};
+use crate::types::{timestamp_nanos, Hash};
+use crossbeam_channel::{bounded, Receiver, Sender};
 use log::debug;
 use parking_lot::Mutex;
-use protobuf::{EnumOrUnknown, Message};
+use protobuf::Message;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -71,22 +68,15 @@ pub struct StreamPeerParts {
 
 /// A stream-mode peer (see the module documentation).
 pub struct StreamPeer {
-    info: PeerInfo,
+    core: PeerCore,
     role: StreamRole,
     client: Option<PeerClient>,
-    outbound_session: Vec<u8>,
-    inbound_session: Vec<u8>,
     /// `public-key`, `peer-info` and `session-id-bin` (hex): the meta of every request we send.
     request_meta: HashMap<String, String>,
-    last_received_handshake: i128,
-    last_sent_handshake: i128,
-    knowledge: PeerKnowledge,
     context: PeerContext,
     /// The broadcast queues and sender threads, from [`StreamPeer::start`] on.
     senders: Mutex<Option<PeerSenders>>,
     link: Link,
-    connected: AtomicBool,
-    shut_down: AtomicBool,
     /// Set by [`StreamPeer::start`]: from then on the peer owns the link and closes it. A back
     /// peer that was never admitted leaves its call open (the error reply goes out on it).
     started: AtomicBool,
@@ -114,20 +104,20 @@ impl StreamPeer {
         ]);
         let nanos = |d: &HandshakeData| d.time.as_ref().map(timestamp_nanos).unwrap_or(0);
         StreamPeer {
-            knowledge: PeerKnowledge::new(RemoteChainState::from_handshake(&parts.received)),
+            core: PeerCore::new(
+                parts.info,
+                parts.outbound_session,
+                parts.inbound_session,
+                nanos(&parts.received),
+                nanos(&parts.sent),
+                PeerKnowledge::new(RemoteChainState::from_handshake(&parts.received)),
+            ),
             context: parts.context,
             senders: Mutex::new(None),
-            last_received_handshake: nanos(&parts.received),
-            last_sent_handshake: nanos(&parts.sent),
-            info: parts.info,
             role: parts.role,
             client: parts.client,
-            outbound_session: parts.outbound_session,
-            inbound_session: parts.inbound_session,
             request_meta,
             link,
-            connected: AtomicBool::new(false),
-            shut_down: AtomicBool::new(false),
             started: AtomicBool::new(false),
             stop: Mutex::new(None),
             thread: Mutex::new(None),
@@ -136,16 +126,17 @@ impl StreamPeer {
         }
     }
 
-    /// Starts the inbox thread (`stream-<id>`) on the requests the reader forwards; from now on
-    /// the peer owns its link.
+    /// Starts the inbox thread (`stream-<id>`), which runs `serve` with a weak handle on the
+    /// peer and the channel that closes when the peer stops it; from now on the peer owns its
+    /// link. (The serving loop is [`super::dispatch`]'s, handed in so this module stays below
+    /// it.)
     pub fn start(
         self: &Arc<Self>,
-        lifecycle: Arc<PeerLifecycle>,
-        inbox: Receiver<StreamMessage>,
+        serve: impl FnOnce(Weak<StreamPeer>, Receiver<()>) + Send + 'static,
     ) -> std::io::Result<()> {
         let weak = Arc::downgrade(self);
         let senders = PeerSenders::start(
-            &self.info.pubkey_hex,
+            &self.core.info.pubkey_hex,
             self.context.capacities,
             self.context.failures.clone(),
             |_, _| Box::new(StreamBroadcast { peer: weak.clone() }),
@@ -159,10 +150,13 @@ impl StreamPeer {
         // itself knows not to join it.
         let (go_tx, go) = bounded::<()>(1);
         let weak = Arc::downgrade(self);
-        let name = format!("stream-{}", self.info.pubkey_hex.get(2..10).unwrap_or("?"));
+        let name = format!(
+            "stream-{}",
+            self.core.info.pubkey_hex.get(2..10).unwrap_or("?")
+        );
         let spawned = crate::thread::spawn(&name, move || {
             if go.recv().is_ok() {
-                run_inbox(&weak, &lifecycle, &inbox, &stop_rx);
+                serve(weak, stop_rx);
             }
             Ok(())
         });
@@ -184,7 +178,7 @@ impl StreamPeer {
     }
 
     pub fn info(&self) -> &PeerInfo {
-        &self.info
+        &self.core.info
     }
 
     pub fn role(&self) -> StreamRole {
@@ -197,11 +191,11 @@ impl StreamPeer {
 
     /// The session id we present (hex, as in stream meta).
     pub fn outbound_session_hex(&self) -> String {
-        hex::encode(&self.outbound_session)
+        hex::encode(&self.core.outbound_session)
     }
 
     pub fn chain_state(&self) -> RemoteChainState {
-        self.knowledge.chain_state()
+        self.knowledge().chain_state()
     }
 
     /// Requests from the remote dropped because they failed authentication.
@@ -215,11 +209,11 @@ impl StreamPeer {
 
     /// Whether the stream is closed (either side ended, a write failed, or we disconnected).
     pub fn is_closed(&self) -> bool {
-        self.shut_down.load(Ordering::SeqCst) || self.link.is_closed()
+        self.core.is_shut_down() || self.link.is_closed()
     }
 
     /// Sends `payload` as a `message_type` request and waits for the reply (spec 7.4): up to
-    /// `timeout` (default [`STREAM_WAIT_TIME`]) per attempt, three attempts except for
+    /// `timeout` (default [`super::STREAM_WAIT_TIME`]) per attempt, three attempts except for
     /// HAND_SHAKE, CONFIRM_HAND_SHAKE and DISCONNECT. Fails at once when the peer is closed.
     pub fn request(
         &self,
@@ -227,7 +221,7 @@ impl StreamPeer {
         payload: &dyn protobuf::MessageDyn,
         timeout: Option<Duration>,
     ) -> Result<StreamMessage, StreamError> {
-        if self.shut_down.load(Ordering::SeqCst) {
+        if self.core.is_shut_down() {
             return Err(StreamError::Closed);
         }
         self.send_request(message_type, payload, timeout)
@@ -258,7 +252,7 @@ impl StreamPeer {
         message_type: MessageType,
         payload: &[u8],
     ) -> Result<StreamMessage, StreamError> {
-        if self.shut_down.load(Ordering::SeqCst) {
+        if self.core.is_shut_down() {
             return Err(StreamError::Closed);
         }
         request(
@@ -291,99 +285,6 @@ impl StreamPeer {
     }
 }
 
-/// Sends one request over `link` with `meta` (plus `timeout` and `extra_meta`) and waits for
-/// its reply (C# `StreamRequestAsync`). Each attempt registers a fresh request id; a timed-out
-/// attempt is retried after [`STREAM_RECOVERY_WAIT`] unless the type is single-attempt. Stops
-/// early when the link closes.
-pub fn request(
-    link: &Link,
-    meta: &HashMap<String, String>,
-    message_type: MessageType,
-    payload: Vec<u8>,
-    timeout: Option<Duration>,
-    extra_meta: &[(&str, String)],
-) -> Result<StreamMessage, StreamError> {
-    let started = std::time::Instant::now();
-    let result = (|| {
-        let attempts = if is_single_attempt(message_type) {
-            1
-        } else {
-            TIMEOUT_RETRY_TIMES
-        };
-        let wait = timeout.unwrap_or(STREAM_WAIT_TIME);
-        let mut meta = meta.clone();
-        if let Some(t) = timeout {
-            meta.insert(TIMEOUT_META_KEY.to_owned(), t.as_millis().to_string());
-        }
-        for (k, v) in extra_meta {
-            meta.insert((*k).to_owned(), v.clone());
-        }
-        for attempt in 1..=attempts {
-            if let Some(reply) = attempt_once(link, &meta, message_type, &payload, wait)? {
-                if let Some(reason) = reply.meta.get(super::dispatch::ERROR_META_KEY) {
-                    return Err(StreamError::Refused(message_type, reason.clone()));
-                }
-                return Ok(reply);
-            }
-            debug!("stream {message_type:?} request timed out, attempt {attempt}/{attempts}");
-            if attempt < attempts
-                && matches!(
-                    link.reader_done().recv_timeout(STREAM_RECOVERY_WAIT),
-                    Err(crossbeam_channel::RecvTimeoutError::Disconnected)
-                )
-            {
-                return Err(StreamError::Closed);
-            }
-        }
-        Err(StreamError::TimedOut(message_type, wait))
-    })();
-    crate::metrics::metrics().request(
-        &format!("{message_type:?}"),
-        started.elapsed(),
-        result.is_ok(),
-    );
-    result
-}
-
-/// One attempt: a fresh request id, registered, written, and waited for up to `wait`.
-/// `Ok(None)` when no reply came in time.
-fn attempt_once(
-    link: &Link,
-    meta: &HashMap<String, String>,
-    message_type: MessageType,
-    payload: &[u8],
-    wait: Duration,
-) -> Result<Option<StreamMessage>, StreamError> {
-    if link.is_closed() {
-        return Err(StreamError::Closed);
-    }
-    let registry = RequestRegistry::global();
-    let ticket = loop {
-        match registry.register(&new_request_id(), message_type as i32) {
-            Ok(ticket) => break ticket,
-            Err(RegisterError::Duplicate) => continue,
-            Err(RegisterError::Full) => return Err(StreamError::RegistryFull),
-        }
-    };
-    link.send(StreamMessage {
-        stream_type: EnumOrUnknown::new(StreamType::REQUEST),
-        message_type: EnumOrUnknown::new(message_type),
-        request_id: ticket.id().to_owned(),
-        message: payload.to_vec(),
-        meta: meta.clone(),
-        ..Default::default()
-    })?;
-    select! {
-        recv(ticket.reply()) -> reply => reply.map(Some).map_err(|_| StreamError::Closed),
-        // The call ended; a reply that made it just before still counts.
-        recv(link.reader_done()) -> _ => match ticket.reply().try_recv() {
-            Ok(reply) => Ok(Some(reply)),
-            Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => Err(StreamError::Closed),
-        },
-        default(wait) => Ok(None),
-    }
-}
-
 impl fmt::Display for StreamPeer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self.role {
@@ -393,23 +294,15 @@ impl fmt::Display for StreamPeer {
         write!(
             f,
             "{{ {kind} listening-port: {}, {} }}",
-            self.info.endpoint,
-            peer_info(&self.info.pubkey_hex)
+            self.core.info.endpoint,
+            peer_info(&self.core.info.pubkey_hex)
         )
     }
 }
 
 impl Peer for StreamPeer {
-    fn pubkey_hex(&self) -> &str {
-        &self.info.pubkey_hex
-    }
-
-    fn pubkey(&self) -> &[u8] {
-        &self.info.pubkey
-    }
-
-    fn knowledge(&self) -> &PeerKnowledge {
-        &self.knowledge
+    fn core(&self) -> &PeerCore {
+        &self.core
     }
 
     fn enqueue(&self, item: Arc<BroadcastItem>) -> Result<(), EnqueueError> {
@@ -471,7 +364,7 @@ impl Peer for StreamPeer {
         let request = blocks_request(previous, count);
         if let Some(client) = &self.client {
             return client
-                .request_blocks(&self.outbound_session, &request, REQUEST_BLOCKS_POLICY)
+                .request_blocks(&self.core.outbound_session, &request, REQUEST_BLOCKS_POLICY)
                 .map(|list| list.blocks)
                 .map_err(PeerRequestError::from);
         }
@@ -494,22 +387,6 @@ impl Peer for StreamPeer {
             })
     }
 
-    fn endpoint(&self) -> &Endpoint {
-        &self.info.endpoint
-    }
-
-    fn is_inbound(&self) -> bool {
-        self.info.inbound
-    }
-
-    fn connection_time(&self) -> UnixMillis {
-        self.info.connection_time
-    }
-
-    fn is_connected(&self) -> bool {
-        self.connected.load(Ordering::SeqCst)
-    }
-
     /// Connected, the stream open, and (dialer) the channel usable.
     fn is_ready(&self) -> bool {
         self.is_connected()
@@ -525,28 +402,11 @@ impl Peer for StreamPeer {
             None => "Ready",
         };
         PeerProfile {
-            protocol_version: self.info.protocol_version,
-            node_version: self.info.node_version.clone(),
+            protocol_version: self.core.info.protocol_version,
+            node_version: self.core.info.node_version.clone(),
             mode: PeerMode::Stream,
             connection_status,
-        }
-    }
-
-    fn inbound_session_id(&self) -> &[u8] {
-        &self.inbound_session
-    }
-
-    fn last_received_handshake_time(&self) -> i128 {
-        self.last_received_handshake
-    }
-
-    fn last_sent_handshake_time(&self) -> i128 {
-        self.last_sent_handshake
-    }
-
-    fn mark_connected(&self) {
-        if !self.shut_down.load(Ordering::SeqCst) {
-            self.connected.store(true, Ordering::SeqCst);
+            unauthenticated_requests: self.unauthenticated_requests(),
         }
     }
 
@@ -572,7 +432,7 @@ impl Peer for StreamPeer {
         let payload = HealthCheckRequest::new()
             .write_to_bytes()
             .map_err(|e| PeerRequestError::new(FailureKind::HandlerException, e.to_string()))?;
-        if self.shut_down.load(Ordering::SeqCst) {
+        if self.core.is_shut_down() {
             return Err(PeerRequestError::unrecoverable(format!(
                 "{self}: {}",
                 StreamError::Closed
@@ -608,8 +468,8 @@ impl Peer for StreamPeer {
     /// (the remote notices the call ending) and no unary Disconnect follows (the remote has
     /// already removed us). Then the stream is closed in order and the inbox thread joined.
     fn disconnect(&self, graceful: bool) {
-        let was_connected = self.connected.swap(false, Ordering::SeqCst);
-        if self.shut_down.swap(true, Ordering::SeqCst) {
+        let (was_connected, first) = self.core.begin_shutdown();
+        if !first {
             return;
         }
         if !self.started.load(Ordering::SeqCst) {
@@ -652,22 +512,6 @@ fn broadcast_type(kind: BroadcastKind) -> MessageType {
         BroadcastKind::Transaction => MessageType::TRANSACTION_BROADCAST,
         BroadcastKind::Announcement => MessageType::ANNOUNCEMENT_BROADCAST,
         BroadcastKind::LibAnnouncement => MessageType::LIB_ANNOUNCEMENT_BROADCAST,
-    }
-}
-
-/// How bad a failed stream request is (C# `WriteStreamJobAsync` and the retry exhaustion).
-/// A failed stream request as the core layer sees it: classified by [`stream_failure`], a
-/// missed reply deadline flagged as a timeout.
-pub fn stream_request_error(e: &StreamError, message: String) -> PeerRequestError {
-    PeerRequestError::new(stream_failure(e), message)
-        .timed_out(matches!(e, StreamError::TimedOut(..)))
-}
-
-pub fn stream_failure(e: &StreamError) -> FailureKind {
-    match e {
-        StreamError::Closed => FailureKind::Unrecoverable,
-        StreamError::Codec(..) | StreamError::Refused(..) => FailureKind::HandlerException,
-        _ => FailureKind::PeerUnstable,
     }
 }
 

@@ -8,35 +8,20 @@ use crate::network::test_peer::StubPeer;
 const NOW: UnixMillis = 1_800_000_000_000;
 
 fn peer(key: &str, host: &str, inbound: bool) -> Arc<dyn Peer> {
-    Arc::new(StubPeer {
-        key: key.to_owned(),
-        endpoint: Endpoint {
-            host: host.to_owned(),
-            port: 6800,
-        },
-        inbound,
-        connected: true,
-        connection_time: NOW,
-        nodes: Vec::new(),
-        unhealthy: false,
-        stalled_ms: 0,
-    })
+    let endpoint = Endpoint {
+        host: host.to_owned(),
+        port: 6800,
+    };
+    Arc::new(StubPeer::new(key, endpoint, inbound, true, NOW))
 }
 
 fn stale(key: &str, host: &str, inbound: bool) -> Arc<dyn Peer> {
-    Arc::new(StubPeer {
-        key: key.to_owned(),
-        endpoint: Endpoint {
-            host: host.to_owned(),
-            port: 6800,
-        },
-        inbound,
-        connected: false,
-        connection_time: NOW - PEER_CONNECTION_TIMEOUT_MS - 1,
-        nodes: Vec::new(),
-        unhealthy: false,
-        stalled_ms: 0,
-    })
+    let endpoint = Endpoint {
+        host: host.to_owned(),
+        port: 6800,
+    };
+    let created = NOW - PEER_CONNECTION_TIMEOUT_MS - 1;
+    Arc::new(StubPeer::new(key, endpoint, inbound, false, created))
 }
 
 fn limits(max_peers: u32, per_ip: u32, inbound: u32, outbound: u32) -> PoolLimits {

@@ -4,15 +4,15 @@
 //! The first HAND_SHAKE request is handed to a handshake worker (it may disconnect a peer it
 //! replaces, which can block), and the reader waits for the outcome without blocking the
 //! completion queue. On success the connection service has put a back peer — a
-//! [`StreamPeer`](super::stream_peer::StreamPeer) writing on this call — in the pool, and
+//! [`StreamPeer`](crate::grpc::stream::stream_peer::StreamPeer) writing on this call — in the pool, and
 //! later requests go to its inbox thread. Before that, HEALTH_CHECK and PING are answered
 //! directly (they need no peer) and other requests are dropped unauthenticated. The call stays
 //! open after a refused handshake, as in the C# node.
 
-use super::dispatch::{note_unauthenticated, reply_to, unauthenticated_reply};
-use super::link::{complete_reply, forward_request, CqFuture, Link, ReaderGuard};
-use super::type_name;
-use crate::grpc::connection::ConnectionService;
+use crate::grpc::connection::{refusal, ConnectionService};
+use crate::grpc::stream::dispatch::{note_unauthenticated, reply_to, unauthenticated_reply};
+use crate::grpc::stream::link::{complete_reply, forward_request, CqFuture, Link, ReaderGuard};
+use crate::grpc::stream::type_name;
 use crate::pb::network_types::{Handshake, HandshakeError, HandshakeReply, HandshakeRequest};
 use crate::pb::peer_service::{MessageType, StreamMessage, StreamType};
 use crossbeam_channel::Sender;
@@ -177,12 +177,5 @@ fn answer_handshake(label: &str, link: &Link, request: &StreamMessage, reply: Ha
     };
     if let Err(e) = link.send(message) {
         warn!("stream {label}: cannot send the handshake reply: {e}");
-    }
-}
-
-fn refusal(code: HandshakeError) -> HandshakeReply {
-    HandshakeReply {
-        error: code.into(),
-        ..Default::default()
     }
 }

@@ -1,27 +1,30 @@
-//! The `PeerService` server: thin handlers on grpcio's completion-queue threads, the
-//! authentication checker (spec 3.2), and the handshake worker threads that run everything that
-//! may block (dial-back, stream handshakes, disconnects). `RequestByStream` is served by
-//! [`super::stream::back_peer`].
+//! The `PeerService` server: thin handlers on grpcio's completion-queue threads, handing work
+//! that may block (dial-back, stream handshakes, disconnects) to the `handshake-<i>` workers and
+//! block reads to the `block-server-<i>` workers. `auth` checks every call first;
+//! `stream_service` serves `RequestByStream`.
 //!
-//! Owns the mapping of RPCs to the connection service and of outcomes to replies or statuses.
-//! Handlers never block: work that may wait on the network goes to a bounded worker queue, and
-//! the reply is completed by a future on the completion queue when the worker answers.
+//! Owns the mapping of RPCs to the connection service and the upcalls, and of outcomes to
+//! replies or statuses. Handlers never block: work that may wait goes to a bounded worker
+//! queue, and the reply is completed by a future on the completion queue when the worker
+//! answers.
 
-use super::connection::{short, ConnectionService};
-use super::error::{inbound_status, overloaded, unauthenticated};
-use super::metadata::{caller_ip, caller_pubkey, caller_session, gzip_headers};
-use super::services::CoreServices;
-use super::stream::back_peer;
+pub mod auth;
+pub mod stream_service;
+
+use super::connection::ConnectionService;
+use super::error::{inbound_status, overloaded};
+use super::metadata::{caller_ip, caller_pubkey, gzip_headers};
+use super::upcalls::Upcalls;
 use crate::metrics::metrics;
 use crate::network::broadcast::BroadcastKind;
 use crate::network::inbound::InboundError;
-use crate::network::node_table::{NodeTable, MAX_NODES_PER_RESPONSE};
-use crate::network::peer_pool::PeerPool;
+use crate::network::lifecycle::Removal;
+use crate::network::peer::short_key;
 use crate::pb::aelf_core::Transaction;
 use crate::pb::network_types::{
     BlockAnnouncement, BlockList, BlockReply, BlockRequest, BlockWithTransactions, BlocksRequest,
     ConfirmHandshakeRequest, DisconnectReason, HandshakeReply, HandshakeRequest, LibAnnouncement,
-    NodeInfo, NodeList, NodesRequest,
+    NodeList, NodesRequest,
 };
 use crate::pb::peer_service::{
     HealthCheckReply, HealthCheckRequest, PingRequest, PongReply, StreamMessage, VoidReply,
@@ -31,20 +34,16 @@ use crate::thread::{Work, WorkerPool};
 use crossbeam_channel::Sender;
 use futures_util::TryStreamExt as _;
 use grpcio::{
-    CheckResult, ClientStreamingSink, DuplexSink, RequestStream, RpcContext, RpcStatus,
-    RpcStatusCode, ServerChecker, UnarySink,
+    ClientStreamingSink, DuplexSink, RequestStream, RpcContext, RpcStatus, RpcStatusCode, UnarySink,
 };
 use log::debug;
 use std::sync::Arc;
 
-/// RPCs the C# AuthInterceptor lets through without a session (spec 3.2).
-const UNAUTHENTICATED_METHODS: [&[u8]; 3] = [
-    b"/PeerService/Ping",
-    b"/PeerService/DoHandshake",
-    b"/PeerService/RequestByStream",
-];
 /// Jobs waiting for a handshake worker at most; more are refused with RESOURCE_EXHAUSTED.
 pub const HANDSHAKE_QUEUE: usize = 64;
+/// Block reads (RequestBlock, RequestBlocks) waiting for a block-server worker at most; more
+/// are refused with RESOURCE_EXHAUSTED.
+pub const BLOCK_SERVER_QUEUE: usize = 64;
 
 /// Runs `work` on a worker and completes `sink` with its result on the completion queue. A
 /// full queue answers RESOURCE_EXHAUSTED at once.
@@ -86,26 +85,6 @@ fn submit(workers: &Option<Sender<Work>>, job: Work) -> bool {
         .is_some_and(|queue| queue.try_send(job).is_ok())
 }
 
-/// Up to `min(max_count, 10)` random entries of the node table (GetNodes, unary or stream).
-pub fn node_list(nodes: &NodeTable, max_count: i32) -> NodeList {
-    let n = usize::try_from(max_count)
-        .unwrap_or(0)
-        .min(MAX_NODES_PER_RESPONSE);
-    let nodes = nodes
-        .random(n)
-        .into_iter()
-        .map(|node| NodeInfo {
-            endpoint: node.endpoint.to_string(),
-            pubkey: node.pubkey,
-            ..Default::default()
-        })
-        .collect();
-    NodeList {
-        nodes,
-        ..Default::default()
-    }
-}
-
 fn reply<T: Send + 'static>(ctx: &RpcContext, sink: UnarySink<T>, value: T) {
     ctx.spawn(async move {
         let _ = sink.success(value).await;
@@ -116,7 +95,7 @@ fn reply<T: Send + 'static>(ctx: &RpcContext, sink: UnarySink<T>, value: T) {
 #[derive(Clone)]
 pub struct PeerServiceImpl {
     connections: Arc<ConnectionService>,
-    services: CoreServices,
+    upcalls: Upcalls,
     workers: Option<Sender<Work>>,
     block_servers: Option<Sender<Work>>,
 }
@@ -128,7 +107,7 @@ impl PeerServiceImpl {
         block_servers: &WorkerPool,
     ) -> PeerServiceImpl {
         PeerServiceImpl {
-            services: connections.lifecycle().services().clone(),
+            upcalls: connections.upcalls().clone(),
             connections,
             workers: workers.sender(),
             block_servers: block_servers.sender(),
@@ -160,7 +139,7 @@ fn read_broadcasts<T: protobuf::Message + Send + 'static>(
                 }
                 Ok(None) => break Ok(()),
                 Err(e) => {
-                    debug!("{method} from {}: {e}", short(&caller));
+                    debug!("{method} from {}: {e}", short_key(&caller));
                     return;
                 }
             }
@@ -168,7 +147,7 @@ fn read_broadcasts<T: protobuf::Message + Send + 'static>(
         let _ = match result {
             Ok(()) => sink.success(VoidReply::new()).await,
             Err(e) => {
-                debug!("{method} from {} ends: {e}", short(&caller));
+                debug!("{method} from {} ends: {e}", short_key(&caller));
                 sink.fail(inbound_status(&e)).await
             }
         };
@@ -178,7 +157,7 @@ fn read_broadcasts<T: protobuf::Message + Send + 'static>(
 impl PeerService for PeerServiceImpl {
     fn request_block(&mut self, ctx: RpcContext, req: BlockRequest, sink: UnarySink<BlockReply>) {
         let requester = caller_pubkey(ctx.request_headers());
-        let network = self.services.network.clone();
+        let network = self.upcalls.network.clone();
         offload(&ctx, &self.block_servers, sink, move || {
             Ok(network.serve_block(requester.as_deref(), &req))
         });
@@ -190,10 +169,10 @@ impl PeerService for PeerServiceImpl {
         req: BlocksRequest,
         mut sink: UnarySink<BlockList>,
     ) {
-        if self.services.compress_blocks {
+        if self.upcalls.compress_blocks {
             sink.set_headers(gzip_headers());
         }
-        let network = self.services.network.clone();
+        let network = self.upcalls.network.clone();
         offload(&ctx, &self.block_servers, sink, move || {
             Ok(network.serve_blocks(&req))
         });
@@ -205,7 +184,7 @@ impl PeerService for PeerServiceImpl {
         stream: RequestStream<BlockWithTransactions>,
         sink: ClientStreamingSink<VoidReply>,
     ) {
-        let inbound = self.services.inbound.clone();
+        let inbound = self.upcalls.inbound.clone();
         read_broadcasts(
             &ctx,
             BroadcastKind::Block,
@@ -221,7 +200,7 @@ impl PeerService for PeerServiceImpl {
         stream: RequestStream<Transaction>,
         sink: ClientStreamingSink<VoidReply>,
     ) {
-        let inbound = self.services.inbound.clone();
+        let inbound = self.upcalls.inbound.clone();
         read_broadcasts(
             &ctx,
             BroadcastKind::Transaction,
@@ -237,7 +216,7 @@ impl PeerService for PeerServiceImpl {
         stream: RequestStream<BlockAnnouncement>,
         sink: ClientStreamingSink<VoidReply>,
     ) {
-        let inbound = self.services.inbound.clone();
+        let inbound = self.upcalls.inbound.clone();
         read_broadcasts(
             &ctx,
             BroadcastKind::Announcement,
@@ -253,7 +232,7 @@ impl PeerService for PeerServiceImpl {
         stream: RequestStream<LibAnnouncement>,
         sink: ClientStreamingSink<VoidReply>,
     ) {
-        let inbound = self.services.inbound.clone();
+        let inbound = self.upcalls.inbound.clone();
         read_broadcasts(
             &ctx,
             BroadcastKind::LibAnnouncement,
@@ -277,7 +256,7 @@ impl PeerService for PeerServiceImpl {
     }
 
     fn get_nodes(&mut self, ctx: RpcContext, req: NodesRequest, sink: UnarySink<NodeList>) {
-        let list = node_list(self.connections.nodes(), req.max_count);
+        let list = self.connections.nodes().node_list(req.max_count);
         reply(&ctx, sink, list);
     }
 
@@ -308,23 +287,19 @@ impl PeerService for PeerServiceImpl {
         sink: UnarySink<VoidReply>,
     ) {
         if let Some(pubkey) = caller_pubkey(ctx.request_headers()) {
-            self.connections.confirm_inbound(&pubkey);
+            self.upcalls.lifecycle.confirm_inbound(&pubkey);
         }
         reply(&ctx, sink, VoidReply::new());
     }
 
     fn disconnect(&mut self, ctx: RpcContext, req: DisconnectReason, sink: UnarySink<VoidReply>) {
         let pubkey = caller_pubkey(ctx.request_headers());
-        let connections = self.connections.clone();
+        let lifecycle = self.upcalls.lifecycle.clone();
         offload(&ctx, &self.workers, sink, move || {
             if let Some(pubkey) = pubkey {
-                log::info!(
-                    "peer {} says goodbye ({:?})",
-                    super::connection::short(&pubkey),
-                    req.why
-                );
+                log::info!("peer {} says goodbye ({:?})", short_key(&pubkey), req.why);
                 // The remote is leaving: nothing is sent back (C# `DisconnectAsync(false)`).
-                connections.remote_left(&pubkey);
+                lifecycle.remove_key(&pubkey, Removal::GoodbyeReceived);
             }
             Ok(VoidReply::new())
         });
@@ -338,7 +313,7 @@ impl PeerService for PeerServiceImpl {
     ) {
         let caller = caller_ip(&ctx.peer());
         let workers = self.workers.clone();
-        back_peer::serve(
+        stream_service::serve(
             &ctx,
             stream,
             sink,
@@ -346,39 +321,5 @@ impl PeerService for PeerServiceImpl {
             self.connections.clone(),
             move |job| submit(&workers, job),
         );
-    }
-}
-
-/// Server-side authentication (C# `AuthInterceptor`, spec 3.2): except for Ping, DoHandshake
-/// and RequestByStream, the `public-key` header must name a pool peer and `session-id-bin`
-/// must equal the session id we gave it; otherwise the call ends with CANCELLED.
-#[derive(Clone)]
-pub struct AuthChecker {
-    pool: Arc<PeerPool>,
-}
-
-impl AuthChecker {
-    pub fn new(pool: Arc<PeerPool>) -> AuthChecker {
-        AuthChecker { pool }
-    }
-}
-
-impl ServerChecker for AuthChecker {
-    fn check(&mut self, ctx: &RpcContext) -> CheckResult {
-        if UNAUTHENTICATED_METHODS.contains(&ctx.method()) {
-            return CheckResult::Continue;
-        }
-        let headers = ctx.request_headers();
-        let Some(peer) = caller_pubkey(headers).and_then(|key| self.pool.get(&key)) else {
-            return CheckResult::Abort(unauthenticated("unknown peer"));
-        };
-        if caller_session(headers) != Some(peer.inbound_session_id()) {
-            return CheckResult::Abort(unauthenticated("wrong session"));
-        }
-        CheckResult::Continue
-    }
-
-    fn box_clone(&self) -> Box<dyn ServerChecker> {
-        Box::new(self.clone())
     }
 }

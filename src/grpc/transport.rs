@@ -1,44 +1,42 @@
-//! `NetworkServer`: the running gRPC side of a node — the TLS `PeerService` server, the
-//! connection service, the start-up dialer and the failure handler — started and stopped in
-//! order.
+//! `GrpcTransport`: the running gRPC side of a node — the TLS `PeerService` server, the
+//! connection service and the start-up dialer — started and stopped in order.
 //!
 //! Owns the threads of layer 1: grpcio's completion-queue threads (`grpc-server-*`,
-//! `grpc-client-*`), `handshake-<i>` and `block-server-<i>` workers, the `dialer` and
-//! `net-failures`. Periodic work (expiry of unconfirmed peers, health checks, reconnection,
-//! discovery) is the OS layer's scheduler, which reaches the transport through
-//! [`crate::network::connector::PeerConnector`]. It must not touch the chain beyond what the
-//! handshake provider reads.
+//! `grpc-client-*`), the `handshake-<i>` and `block-server-<i>` workers and the `dialer`. It is
+//! transport only: the layer-2 objects it hands things to come in as [`Upcalls`], built by
+//! [`crate::node`], which also drains the peers' failure reports. Periodic work (expiry of
+//! unconfirmed peers, health checks, reconnection, discovery) is the OS layer's scheduler,
+//! which reaches the transport through [`crate::network::connector::PeerConnector`]. It must
+//! not touch the chain beyond what the handshake provider reads.
 
 use super::channel::server_channel_args;
 use super::connection::{ConnectionService, ConnectionSettings};
 use super::error::GrpcError;
-use super::server::{AuthChecker, PeerServiceImpl, HANDSHAKE_QUEUE};
-use super::services::NetworkCore;
+use super::server::auth::AuthChecker;
+use super::server::{PeerServiceImpl, BLOCK_SERVER_QUEUE, HANDSHAKE_QUEUE};
 use super::tls::{server_credentials, TlsIdentity};
+use super::upcalls::Upcalls;
 use crate::network::endpoint::Endpoint;
 use crate::network::handshake::HandshakeProvider;
-use crate::network::node_table::NodeTable;
+use crate::network::lifecycle::Removal;
 use crate::pb::peer_service_grpc::create_peer_service;
 use crate::thread::WorkerPool;
 use crate::types::Clock;
-use crossbeam_channel::{bounded, select, Sender};
+use crossbeam_channel::{bounded, Sender};
 use grpcio::{EnvBuilder, Environment, Server, ServerBuilder};
 use log::{info, warn};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-/// What the network server needs to start.
+/// What the transport needs to start.
 #[derive(Debug, Clone)]
-pub struct NetworkServerSettings {
+pub struct GrpcTransportSettings {
     pub listen_address: IpAddr,
     pub listening_port: u16,
     pub boot_nodes: Vec<Endpoint>,
     /// `[network] persistent_peers`: dialed at start with the boot nodes.
     pub persistent_peers: Vec<Endpoint>,
-    pub node_table_capacity: usize,
-    /// `[network] peer_discovery_max_nodes_per_subnet` (0 = no limit).
-    pub node_table_subnet_limit: usize,
     pub connection: ConnectionSettings,
     /// `[threads] grpc_completion_queues`: for the server and for our outgoing channels each.
     pub completion_queues: usize,
@@ -48,29 +46,29 @@ pub struct NetworkServerSettings {
     pub block_servers: usize,
 }
 
-/// A started network server. [`NetworkServer::stop`] stops it in order.
-pub struct NetworkServer {
+/// A started transport. [`GrpcTransport::stop`] stops it in order.
+pub struct GrpcTransport {
     server: Server,
     connections: Arc<ConnectionService>,
     workers: WorkerPool,
     block_servers: WorkerPool,
-    /// Dropping it stops the dialer and the failure thread.
+    /// Dropping it stops the dialer.
     stop: Option<Sender<()>>,
     threads: Vec<JoinHandle<()>>,
     local_addr: SocketAddr,
 }
 
-impl NetworkServer {
+impl GrpcTransport {
     /// Binds the TLS server (a fresh self-signed certificate), then dials the boot nodes and
-    /// tells the OS layer the network is initialized. `core` (see [`NetworkCore::new`]) holds
-    /// the pool and services; its failure reports are handled on the `net-failures` thread.
+    /// persistent peers on the `dialer` thread and tells the OS layer the network is
+    /// initialized. What arrives is handed to `upcalls`.
     pub fn start(
-        settings: NetworkServerSettings,
+        settings: GrpcTransportSettings,
         handshakes: Arc<HandshakeProvider>,
         clock: Arc<dyn Clock>,
         own_pubkey_hex: String,
-        core: NetworkCore,
-    ) -> Result<NetworkServer, GrpcError> {
+        upcalls: Upcalls,
+    ) -> Result<GrpcTransport, GrpcError> {
         let queues = settings.completion_queues.max(1);
         let server_env = Arc::new(
             EnvBuilder::new()
@@ -84,28 +82,19 @@ impl NetworkServer {
                 .name_prefix("grpc-client")
                 .build(),
         );
-        let NetworkCore {
-            pool,
-            services,
-            failures,
-            ..
-        } = core;
+        let lifecycle = upcalls.lifecycle.clone();
         let connections = Arc::new(ConnectionService::new(
             handshakes,
-            Arc::new(NodeTable::with_subnet_limit(
-                settings.node_table_capacity,
-                settings.node_table_subnet_limit,
-            )),
             client_env,
             clock,
             settings.connection.clone(),
             own_pubkey_hex,
-            services.clone(),
+            upcalls,
         ));
         let workers = WorkerPool::start("handshake", settings.handshake_workers, HANDSHAKE_QUEUE)
             .map_err(GrpcError::Thread)?;
         let block_servers =
-            WorkerPool::start("block-server", settings.block_servers, HANDSHAKE_QUEUE)
+            WorkerPool::start("block-server", settings.block_servers, BLOCK_SERVER_QUEUE)
                 .map_err(GrpcError::Thread)?;
         let identity = TlsIdentity::generate()?;
         let service = create_peer_service(PeerServiceImpl::new(
@@ -119,7 +108,7 @@ impl NetworkServer {
                     .build_args(),
             )
             .register_service(service)
-            .add_checker(AuthChecker::new(pool))
+            .add_checker(AuthChecker::new(lifecycle.pool().clone()))
             .build()
             .map_err(GrpcError::Server)?;
         let host = match settings.listen_address {
@@ -145,14 +134,11 @@ impl NetworkServer {
                 startup.push(endpoint.clone());
             }
         }
-        let dialer_stop = stop_rx.clone();
-        let inbound = services.inbound.clone();
-        let network = services.network.clone();
         threads.push(
             crate::thread::spawn("dialer", move || {
                 for endpoint in &startup {
                     if !matches!(
-                        dialer_stop.try_recv(),
+                        stop_rx.try_recv(),
                         Err(crossbeam_channel::TryRecvError::Empty)
                     ) {
                         break;
@@ -162,31 +148,17 @@ impl NetworkServer {
                         Ok(false) => info!("start-up dial of {endpoint}: not dialed"),
                         Err(e) => {
                             // C#: a boot node that fails at start is retried later.
-                            let reconnections = network.reconnections();
-                            reconnections.schedule(endpoint, "", network.now());
+                            lifecycle.startup_dial_failed(endpoint);
                             warn!("start-up dial of {endpoint} failed ({e}); will retry");
                         }
                     }
                 }
-                inbound.network_initialized();
+                lifecycle.network_initialized();
                 Ok(())
             })
             .map_err(GrpcError::Thread)?,
         );
-        let network = services.network.clone();
-        threads.push(
-            crate::thread::spawn("net-failures", move || loop {
-                select! {
-                    recv(stop_rx) -> _ => return Ok(()),
-                    recv(failures) -> failure => match failure {
-                        Ok(f) => network.handle_failure(&f.pubkey_hex, &f.error),
-                        Err(_) => return Ok(()),
-                    },
-                }
-            })
-            .map_err(GrpcError::Thread)?,
-        );
-        Ok(NetworkServer {
+        Ok(GrpcTransport {
             server,
             connections,
             workers,
@@ -206,10 +178,11 @@ impl NetworkServer {
         &self.connections
     }
 
-    /// Ordered stop: the dialer and the failure thread, then every peer is told goodbye (graceful Disconnect),
-    /// then the server stops accepting and open calls are cancelled, then the workers end.
+    /// Ordered stop: the dialer, then every peer is removed for [`Removal::Shutdown`] (told
+    /// goodbye), then the server stops accepting and open calls are cancelled, then the
+    /// workers end.
     pub fn stop(self) {
-        let NetworkServer {
+        let GrpcTransport {
             mut server,
             connections,
             workers,
@@ -222,7 +195,7 @@ impl NetworkServer {
         for t in threads {
             let _ = t.join();
         }
-        connections.disconnect_all(true);
+        connections.lifecycle().remove_all(Removal::Shutdown);
         let shutdown = server.shutdown();
         server.cancel_all_calls();
         let _ = futures_executor::block_on(shutdown);

@@ -5,14 +5,16 @@
 //! Runs on the dialing thread (never a completion-queue thread): it blocks for the HAND_SHAKE
 //! reply.
 
-use super::link::open_client;
-use super::stream_peer::{request, StreamPeer, StreamPeerParts, StreamRole};
-use super::{peer_info, StreamError, CLOSE_GRACE, RETRY_COUNT_META_KEY};
 use crate::grpc::client::PeerClient;
-use crate::grpc::connection::PeerLifecycle;
 use crate::grpc::error::{classify, GrpcError};
 use crate::grpc::metadata::{PEER_INFO_METADATA_KEY, PUBKEY_METADATA_KEY, SESSION_ID_METADATA_KEY};
 use crate::grpc::peer::PeerInfo;
+use crate::grpc::stream::dispatch::start_serving;
+use crate::grpc::stream::link::open_client;
+use crate::grpc::stream::request::request;
+use crate::grpc::stream::stream_peer::{StreamPeer, StreamPeerParts, StreamRole};
+use crate::grpc::stream::{peer_info, StreamError, CLOSE_GRACE, RETRY_COUNT_META_KEY};
+use crate::grpc::upcalls::Upcalls;
 use crate::network::handshake::HandshakeProvider;
 use crate::pb::network_types::{HandshakeData, HandshakeError, HandshakeReply, HandshakeRequest};
 use crate::pb::peer_service::MessageType;
@@ -29,7 +31,8 @@ pub struct StreamDial<'a> {
     pub info: PeerInfo,
     pub own_pubkey_hex: String,
     pub handshakes: &'a HandshakeProvider,
-    pub lifecycle: Arc<PeerLifecycle>,
+    /// What the stream peer's inbox thread hands received requests to.
+    pub upcalls: Upcalls,
     /// The session id of the remote's unary reply: presented on the stream HAND_SHAKE.
     pub unary_session: Vec<u8>,
     /// The unary reply's handshake data (chain tips and tie-break time, spec 4.2 step 9).
@@ -39,7 +42,7 @@ pub struct StreamDial<'a> {
 }
 
 /// Opens `RequestByStream`, exchanges a fresh handshake over it (one attempt, waiting
-/// [`super::STREAM_WAIT_TIME`]) and returns the started stream peer, not yet in the pool nor
+/// [`crate::grpc::stream::STREAM_WAIT_TIME`]) and returns the started stream peer, not yet in the pool nor
 /// confirmed. A refused or invalid stream handshake closes the call and fails the dial.
 pub fn dial_stream(d: StreamDial<'_>) -> Result<Arc<StreamPeer>, GrpcError> {
     let label = format!("to {}", d.info.endpoint);
@@ -142,13 +145,12 @@ pub fn dial_stream(d: StreamDial<'_>) -> Result<Arc<StreamPeer>, GrpcError> {
             inbound_session: ours.session_id.clone(),
             received: d.received,
             sent: d.sent,
-            context: d.lifecycle.services().peer_context.clone(),
+            context: d.upcalls.peer_context.clone(),
         },
         link.clone(),
     ));
-    if let Err(e) = peer.start(d.lifecycle.clone(), inbox) {
+    if let Err(e) = start_serving(&peer, d.upcalls, inbox) {
         return fail(GrpcError::Thread(e));
     }
-    d.lifecycle.register_stream(&peer);
     Ok(peer)
 }
