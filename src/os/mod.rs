@@ -5,6 +5,8 @@
 //! * `block_sync` — the `block-sync` thread: fetching and downloading missing blocks (spec 6.4).
 //! * `scheduler` — the `scheduler` thread: health checks, reconnection, discovery, penalties
 //!   and the clock check (spec 8).
+//! * `tx_pool` — the bounded pool of pending transactions, fed by peers and the local API.
+//! * `announcement_cache` — which peers announced which blocks, so sync asks one that has it.
 //!
 //! It talks to the lower layers only through their public types and traits, never to the
 //! transport ([`crate::grpc`]).

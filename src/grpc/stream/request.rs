@@ -113,7 +113,6 @@ pub(crate) fn attempt_once(
     }
 }
 
-/// How bad a failed stream request is (C# `WriteStreamJobAsync` and the retry exhaustion).
 /// A failed stream request as the core layer sees it: classified by [`stream_failure`], a
 /// missed reply deadline flagged as a timeout.
 pub fn stream_request_error(e: &StreamError, message: String) -> PeerRequestError {
@@ -121,6 +120,9 @@ pub fn stream_request_error(e: &StreamError, message: String) -> PeerRequestErro
         .timed_out(matches!(e, StreamError::TimedOut(..)))
 }
 
+/// How bad a failed stream request is (C# `WriteStreamJobAsync` and the retry exhaustion): a
+/// closed stream ends the peer, a refused or undecodable one is the remote handler's failure,
+/// anything else (a timeout, a full queue) makes the peer unstable.
 pub fn stream_failure(e: &StreamError) -> FailureKind {
     match e {
         StreamError::Closed => FailureKind::Unrecoverable,
