@@ -23,10 +23,10 @@ use crate::network::penalty::{penalty_queue, PenaltyReport, PENALTY_QUEUE};
 use crate::network::reconnection::{ReconnectionPolicy, Reconnections};
 use crate::network::service::NetworkService;
 use crate::network::sync_state::SyncState;
+use crate::thread::StoppableThread;
 use crate::types::Clock;
-use crossbeam_channel::{bounded, select, Receiver, Sender};
+use crossbeam_channel::{select, Receiver};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 /// What the core layer is built from.
 #[derive(Clone)]
@@ -118,47 +118,27 @@ impl CoreLayer {
 
 /// The `net-failures` thread: applies the failure policy of spec 5.5
 /// ([`NetworkService::handle_failure`]) to what the peers' sender threads report.
-pub struct FailureHandler {
-    stop: Option<Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
+pub struct FailureHandler(StoppableThread);
 
 impl FailureHandler {
     pub fn start(
         network: Arc<NetworkService>,
         failures: Receiver<PeerFailure>,
     ) -> std::io::Result<FailureHandler> {
-        let (stop_tx, stop_rx) = bounded::<()>(0);
-        let thread = crate::thread::spawn("net-failures", move || loop {
+        let thread = StoppableThread::spawn("net-failures", move |stop| loop {
             select! {
-                recv(stop_rx) -> _ => return Ok(()),
+                recv(stop) -> _ => return Ok(()),
                 recv(failures) -> failure => match failure {
                     Ok(f) => network.handle_failure(&f.pubkey_hex, &f.error),
                     Err(_) => return Ok(()),
                 },
             }
         })?;
-        Ok(FailureHandler {
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        })
+        Ok(FailureHandler(thread))
     }
 
     /// Stops the thread and waits for it.
-    pub fn stop(mut self) {
-        self.halt();
-    }
-
-    fn halt(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for FailureHandler {
-    fn drop(&mut self) {
-        self.halt();
+    pub fn stop(self) {
+        self.0.stop();
     }
 }

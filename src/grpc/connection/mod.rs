@@ -30,7 +30,7 @@ use crate::network::lifecycle::{Admitted, PeerLifecycle, Removal};
 use crate::network::node_table::NodeTable;
 use crate::network::peer::Peer;
 use crate::network::peer_pool::admission::Arrival;
-use crate::network::peer_pool::PeerPool;
+use crate::network::peer_pool::{AdmissionRefusal, PeerPool};
 use crate::pb::network_types::{Handshake, HandshakeData, HandshakeError, HandshakeReply};
 use crate::pb::peer_service::StreamMessage;
 use crate::types::{Clock, NodeVersion};
@@ -250,24 +250,33 @@ impl ConnectionService {
             // the minimum behaves as an old C# node would, in legacy mode, and so agrees with
             // the dialer, which decides on both versions.
             debug!("stream-mode handshake from {ip} (node_version {their_version})");
-            return Ok(HandshakeReply {
-                handshake: MessageField::some(self.handshakes.build()),
-                error: HandshakeError::HANDSHAKE_OK.into(),
-                ..Default::default()
-            });
+            return Ok(accepted(self.handshakes.build()));
         }
+        match self.while_handshaking(ip, theirs, || self.accept_marked(ip, handshake, theirs)) {
+            Ok(result) => result,
+            Err(reason) => {
+                debug!("refusing handshake from {ip}: {reason}");
+                Ok(refusal(reason.handshake_error()))
+            }
+        }
+    }
+
+    /// Runs `accept` while the remote's handshake is marked in progress in the pool (which
+    /// refuses a second one for the same host and key, and counts it against the inbound
+    /// budget); the mark is removed when `accept` returns.
+    fn while_handshaking<T>(
+        &self,
+        ip: IpAddr,
+        theirs: &HandshakeData,
+        accept: impl FnOnce() -> T,
+    ) -> Result<T, AdmissionRefusal> {
         let host = ip.to_string();
         let pubkey_hex = hex::encode(&theirs.pubkey);
-        if let Err(refusal_reason) =
-            self.pool()
-                .add_handshaking(&host, &pubkey_hex, self.clock.now_millis())
-        {
-            debug!("refusing handshake from {host}: {refusal_reason}");
-            return Ok(refusal(refusal_reason.handshake_error()));
-        }
-        let result = self.accept_marked(ip, handshake, theirs);
+        self.pool()
+            .add_handshaking(&host, &pubkey_hex, self.clock.now_millis())?;
+        let outcome = accept();
         self.pool().remove_handshaking(&host, &pubkey_hex);
-        result
+        Ok(outcome)
     }
 
     fn accept_marked(
@@ -341,20 +350,14 @@ impl ConnectionService {
             return (refusal(code), None);
         }
         let theirs = data(handshake);
-        let host = ip.to_string();
-        let pubkey_hex = hex::encode(&theirs.pubkey);
-        if let Err(reason) =
-            self.pool()
-                .add_handshaking(&host, &pubkey_hex, self.clock.now_millis())
-        {
-            debug!("refusing stream handshake from {host}: {reason}");
-            return (refusal(reason.handshake_error()), None);
-        }
-        let outcome = self.admit_back_peer(ip, handshake, theirs, link);
-        self.pool().remove_handshaking(&host, &pubkey_hex);
-        match outcome {
-            Ok((reply, inbox)) => (reply, Some(inbox)),
-            Err(code) => (refusal(code), None),
+        let admit = || self.admit_back_peer(ip, handshake, theirs, link);
+        match self.while_handshaking(ip, theirs, admit) {
+            Ok(Ok((reply, inbox))) => (reply, Some(inbox)),
+            Ok(Err(code)) => (refusal(code), None),
+            Err(reason) => {
+                debug!("refusing stream handshake from {ip}: {reason}");
+                (refusal(reason.handshake_error()), None)
+            }
         }
     }
 
