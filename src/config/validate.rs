@@ -1,27 +1,24 @@
-//! The semantic pass: applies defaults to what the file left out and checks every value,
-//! turning the raw serde structs into [`Config`].
+//! The value rules: how one key's TOML value is checked and turned into its typed value, and
+//! how a typed value is written back as TOML.
 //!
-//! Owns the value rules (ranges, chain ids, versions, endpoints, keys). It must not read files
-//! or know the file name: errors carry the key and the reason, and [`super::Config`] adds the
+//! Owns the [`Rule`] trait, each value type's own rule ([`Plain`]: addresses, versions,
+//! endpoints, keys, log levels, blank-means-unset strings and paths, integers in their type's
+//! range) and the rules a row may name instead ([`InRange`], [`AtLeast`], [`ChainId`]). It must
+//! not name a section or a key (that is [`super::keys`]'s), read files or know the file name:
+//! errors carry the dotted key they are given and the reason, and [`super::Config`] adds the
 //! file.
 
-use super::raw::{
-    Int, RawApi, RawChain, RawChainId, RawConfig, RawLog, RawNetwork, RawNode, RawProducer,
-    RawReputation, RawSync, RawThreads,
-};
-use super::{
-    ApiConfig, AuthorizedPeers, ChainConfig, Config, LogConfig, NetworkConfig, NodeConfig,
-    ProducerConfig, ReputationConfig, SyncConfig, ThreadsConfig, MAX_FLUSH_INTERVAL_MS,
-    MAX_GRPC_COMPLETION_QUEUES, MAX_HANDSHAKE_WORKERS, MAX_MAX_BLOCK_DOWNLOAD_COUNT,
-    MAX_MAX_MESSAGE_SIZE, MAX_PENALTY, MAX_QUEUE_CAPACITY, MAX_SEND_BLOCK_COUNT_LIMIT,
-    MAX_TRANSACTIONS_PER_BLOCK, MAX_TRANSACTION_POOL_CAPACITY, MIN_MAX_MESSAGE_SIZE,
-    MIN_PRODUCER_INTERVAL_MS,
-};
+use super::raw::{Int, IntName, RawChainId};
+use super::AuthorizedPeers;
 use crate::crypto::{pubkey_from_hex, PUBKEY_LEN};
 use crate::network::endpoint::Endpoint;
-use crate::types::{chain_id_from_name, NodeVersion};
+use crate::types::{chain_id_from_name, chain_id_to_name, NodeVersion};
+use serde::de::DeserializeOwned;
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::str::FromStr;
+use toml::Value;
 
 /// A value that breaks a rule: the dotted key and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,31 +27,100 @@ pub(super) struct Invalid {
     pub reason: String,
 }
 
-type Checked<T> = Result<T, Invalid>;
+pub(super) type Checked<T> = Result<T, Invalid>;
 
-fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Invalid {
+pub(super) fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Invalid {
     Invalid {
         key: key.into(),
         reason: reason.into(),
     }
 }
 
-/// The bounds of the unsigned TOML integers (TOML integers are `i64`, so `u64` ends there).
-const U16: (i64, i64) = (0, u16::MAX as i64);
-const U32: (i64, i64) = (0, u32::MAX as i64);
-const U64: (i64, i64) = (0, i64::MAX);
+/// How a key of type `T` is read and written. A rule is a type (never a value): the table
+/// names it in a row, and the generated code calls its functions.
+pub(super) trait Rule<T> {
+    /// What serde reads for the key: its TOML shape. A wrong TOML type is serde's error.
+    type Raw: DeserializeOwned + fmt::Debug;
+    /// Checks a value the file gives; `key` is its dotted name, for the error.
+    fn check(key: &str, raw: Self::Raw) -> Checked<T>;
+    /// The value as the file writes it (the shipped file shows each default so).
+    fn render(value: &T) -> Value;
+}
 
-/// Checks a raw integer against `lo..=hi` and converts it to the field's type; a missing one is
-/// `default`. The reason names the range (`hi == i64::MAX` means no upper bound).
-fn int<T: TryFrom<i64>>(
-    key: &str,
-    raw: Option<Int<T>>,
-    default: T,
-    (lo, hi): (i64, i64),
-) -> Checked<T> {
-    let Some(raw) = raw else {
-        return Ok(default);
-    };
+/// A type's own rule, for a row that names none.
+pub(super) enum Plain {}
+
+/// What [`Plain`] does for a value type.
+pub(super) trait PlainValue: Sized {
+    type Raw: DeserializeOwned + fmt::Debug;
+    fn check(key: &str, raw: Self::Raw) -> Checked<Self>;
+    fn render(&self) -> Value;
+}
+
+impl<T: PlainValue> Rule<T> for Plain {
+    type Raw = T::Raw;
+    fn check(key: &str, raw: T::Raw) -> Checked<T> {
+        T::check(key, raw)
+    }
+    fn render(value: &T) -> Value {
+        value.render()
+    }
+}
+
+/// An integer in `LO..=HI` (`HI == i64::MAX`: no upper bound, and the reason says "at least").
+pub(super) enum InRange<const LO: i64, const HI: i64> {}
+
+/// An integer of at least `LO`.
+pub(super) type AtLeast<const LO: i64> = InRange<LO, { i64::MAX }>;
+
+/// The integer types a key can have: read as the TOML `i64`, then range-checked and converted.
+pub(super) trait Integer: Copy + TryFrom<i64> + IntName + fmt::Debug {
+    /// The type's own range, as far as a TOML integer reaches.
+    const RANGE: (i64, i64);
+    fn to_i64(self) -> i64;
+}
+
+macro_rules! integer {
+    ($($t:ty),*) => {$(
+        impl Integer for $t {
+            const RANGE: (i64, i64) = (
+                if (<$t>::MIN as i128) < (i64::MIN as i128) { i64::MIN } else { <$t>::MIN as i64 },
+                if (<$t>::MAX as i128) > (i64::MAX as i128) { i64::MAX } else { <$t>::MAX as i64 },
+            );
+            fn to_i64(self) -> i64 {
+                // Saturating: only a value above i64::MAX (never one read from TOML) is cut.
+                i64::try_from(self).unwrap_or(i64::MAX)
+            }
+        }
+
+        impl PlainValue for $t {
+            type Raw = Int<$t>;
+            fn check(key: &str, raw: Int<$t>) -> Checked<$t> {
+                int(key, raw, <$t as Integer>::RANGE)
+            }
+            fn render(&self) -> Value {
+                Value::Integer(self.to_i64())
+            }
+        }
+    )*};
+}
+integer!(u16, u32, u64, i64, usize);
+
+impl<T: Integer, const LO: i64, const HI: i64> Rule<T> for InRange<LO, HI> {
+    type Raw = Int<T>;
+    fn check(key: &str, raw: Int<T>) -> Checked<T> {
+        // Never wider than the type itself.
+        let (type_lo, type_hi) = T::RANGE;
+        int(key, raw, (LO.max(type_lo), HI.min(type_hi)))
+    }
+    fn render(value: &T) -> Value {
+        Value::Integer(value.to_i64())
+    }
+}
+
+/// Checks a raw integer against `lo..=hi` and converts it to the key's type. The reason names
+/// the range (`hi == i64::MAX` means no upper bound).
+fn int<T: TryFrom<i64>>(key: &str, raw: Int<T>, (lo, hi): (i64, i64)) -> Checked<T> {
     let value = raw.value;
     let out_of_range = || {
         let reason = if hi == i64::MAX {
@@ -70,342 +136,187 @@ fn int<T: TryFrom<i64>>(
     T::try_from(value).map_err(|_| out_of_range())
 }
 
-/// Builds the validated config; what `raw` leaves out is [`Config::default`]'s.
-pub(super) fn validate(raw: RawConfig) -> Checked<Config> {
-    let d = Config::default();
-    Ok(Config {
-        node: node(raw.node, d.node)?,
-        network: network(raw.network, d.network)?,
-        reputation: reputation(raw.reputation, d.reputation)?,
-        sync: sync(raw.sync, d.sync)?,
-        chain: chain(raw.chain, d.chain)?,
-        producer: producer(raw.producer, d.producer)?,
-        api: api(raw.api, d.api)?,
-        threads: threads(raw.threads, d.threads)?,
-        log: log(raw.log, d.log)?,
-    })
-}
+/// `[node] chain_id`: a chain name ("AELF") or an integer id in `0..=i32::MAX`; written as the
+/// name when the id has one.
+pub(super) enum ChainId {}
 
-fn node(raw: RawNode, d: NodeConfig) -> Checked<NodeConfig> {
-    let chain_id = match raw.chain_id {
-        None => d.chain_id,
-        Some(id) => chain_id("node.chain_id", id)?,
-    };
-    let data_dir = match raw.data_dir {
-        None => d.data_dir,
-        Some(dir) if dir.as_os_str().is_empty() => {
-            return Err(invalid("node.data_dir", "must not be empty"))
+impl Rule<i32> for ChainId {
+    type Raw = RawChainId;
+    fn check(key: &str, raw: RawChainId) -> Checked<i32> {
+        match raw {
+            RawChainId::Name(name) => {
+                chain_id_from_name(&name).map_err(|e| invalid(key, e.to_string()))
+            }
+            RawChainId::Id(id) => i32::try_from(id).ok().filter(|id| *id >= 0).ok_or_else(|| {
+                invalid(
+                    key,
+                    format!(
+                        "must be a 4-character chain name or an integer in 0..={}, got {id}",
+                        i32::MAX
+                    ),
+                )
+            }),
         }
-        Some(dir) => dir,
-    };
-    let node_version = match raw.node_version {
-        None => d.node_version,
-        Some(v) => version("node.node_version", &v)?,
-    };
-    Ok(NodeConfig {
-        chain_id,
-        data_dir,
-        node_version,
-    })
-}
-
-/// A chain name ("AELF") or an integer id in `0..=i32::MAX`.
-fn chain_id(key: &str, raw: RawChainId) -> Checked<i32> {
-    match raw {
-        RawChainId::Name(name) => {
-            chain_id_from_name(&name).map_err(|e| invalid(key, e.to_string()))
+    }
+    fn render(value: &i32) -> Value {
+        match chain_id_to_name(*value) {
+            Some(name) => Value::String(name),
+            None => Value::Integer(i64::from(*value)),
         }
-        RawChainId::Id(id) => i32::try_from(id).ok().filter(|id| *id >= 0).ok_or_else(|| {
-            invalid(
-                key,
-                format!(
-                    "must be a 4-character chain name or an integer in 0..={}, got {id}",
-                    i32::MAX
-                ),
-            )
-        }),
     }
 }
 
-fn version(key: &str, text: &str) -> Checked<NodeVersion> {
-    NodeVersion::parse(text).map_err(|e| invalid(key, e.to_string()))
+impl PlainValue for bool {
+    type Raw = bool;
+    fn check(_: &str, raw: bool) -> Checked<bool> {
+        Ok(raw)
+    }
+    fn render(&self) -> Value {
+        Value::Boolean(*self)
+    }
 }
 
+/// Parses text with `FromStr`; the reason quotes the text and says what was expected.
 fn parsed<T: FromStr>(key: &str, text: &str, what: &str) -> Checked<T> {
     text.parse()
         .map_err(|_| invalid(key, format!("{text:?} is not {what}")))
 }
 
-fn network(raw: RawNetwork, d: NetworkConfig) -> Checked<NetworkConfig> {
-    let listen_address: IpAddr = match raw.listen_address {
-        None => d.listen_address,
-        Some(a) => parsed(
-            "network.listen_address",
-            &a,
-            "an IP address (e.g. \"0.0.0.0\" or \"::\")",
-        )?,
-    };
-    let listening_port = int(
-        "network.listening_port",
-        raw.listening_port,
-        d.listening_port,
-        (1, U16.1),
-    )?;
-    let boot_nodes = endpoints("network.boot_nodes", raw.boot_nodes, d.boot_nodes)?;
-    let persistent_peers = endpoints(
-        "network.persistent_peers",
-        raw.persistent_peers,
-        d.persistent_peers,
-    )?;
-    let support_stream_min_version = match raw.support_stream_min_version {
-        None => d.support_stream_min_version,
-        Some(v) => version("network.support_stream_min_version", &v)?,
-    };
-    let authorized_peers = raw.authorized_peers.unwrap_or(d.authorized_peers);
-    let authorized_keys = match raw.authorized_keys {
-        None => d.authorized_keys,
-        Some(keys) => keys
-            .iter()
-            .enumerate()
-            .map(|(i, key)| authorized_key(&format!("network.authorized_keys[{i}]"), key))
-            .collect::<Checked<Vec<_>>>()?,
-    };
-    if authorized_peers == AuthorizedPeers::Authorized && authorized_keys.is_empty() {
-        return Err(invalid(
-            "network.authorized_keys",
-            "authorized_peers = \"authorized\" needs at least one key",
-        ));
+impl PlainValue for IpAddr {
+    type Raw = String;
+    fn check(key: &str, raw: String) -> Checked<IpAddr> {
+        parsed(key, &raw, "an IP address (e.g. \"0.0.0.0\" or \"::\")")
     }
-    Ok(NetworkConfig {
-        listen_address,
-        listening_port,
-        boot_nodes,
-        max_peers: int("network.max_peers", raw.max_peers, d.max_peers, U32)?,
-        max_peers_per_ip_address: int(
-            "network.max_peers_per_ip_address",
-            raw.max_peers_per_ip_address,
-            d.max_peers_per_ip_address,
-            U32,
-        )?,
-        max_inbound_peers: int(
-            "network.max_inbound_peers",
-            raw.max_inbound_peers,
-            d.max_inbound_peers,
-            U32,
-        )?,
-        max_outbound_peers: int(
-            "network.max_outbound_peers",
-            raw.max_outbound_peers,
-            d.max_outbound_peers,
-            U32,
-        )?,
-        max_message_size: int(
-            "network.max_message_size",
-            raw.max_message_size,
-            d.max_message_size,
-            (MIN_MAX_MESSAGE_SIZE as i64, MAX_MAX_MESSAGE_SIZE as i64),
-        )?,
-        peer_dial_timeout_ms: int(
-            "network.peer_dial_timeout_ms",
-            raw.peer_dial_timeout_ms,
-            d.peer_dial_timeout_ms,
-            (1, U64.1),
-        )?,
-        peer_reconnection_period_ms: int(
-            "network.peer_reconnection_period_ms",
-            raw.peer_reconnection_period_ms,
-            d.peer_reconnection_period_ms,
-            (1, U64.1),
-        )?,
-        maximum_reconnection_time_ms: int(
-            "network.maximum_reconnection_time_ms",
-            raw.maximum_reconnection_time_ms,
-            d.maximum_reconnection_time_ms,
-            U64,
-        )?,
-        compress_blocks_on_request: raw
-            .compress_blocks_on_request
-            .unwrap_or(d.compress_blocks_on_request),
-        enable_peer_discovery: raw.enable_peer_discovery.unwrap_or(d.enable_peer_discovery),
-        peer_discovery_max_nodes_to_keep: int(
-            "network.peer_discovery_max_nodes_to_keep",
-            raw.peer_discovery_max_nodes_to_keep,
-            d.peer_discovery_max_nodes_to_keep,
-            U32,
-        )?,
-        initial_sync_offset: int(
-            "network.initial_sync_offset",
-            raw.initial_sync_offset,
-            d.initial_sync_offset,
-            U64,
-        )?,
-        peer_invalid_transaction_timeout_ms: int(
-            "network.peer_invalid_transaction_timeout_ms",
-            raw.peer_invalid_transaction_timeout_ms,
-            d.peer_invalid_transaction_timeout_ms,
-            (1, U64.1),
-        )?,
-        peer_invalid_transaction_limit: int(
-            "network.peer_invalid_transaction_limit",
-            raw.peer_invalid_transaction_limit,
-            d.peer_invalid_transaction_limit,
-            U32,
-        )?,
-        support_stream_min_version,
-        authorized_peers,
-        authorized_keys,
-        block_queue_capacity: int(
-            "network.block_queue_capacity",
-            raw.block_queue_capacity,
-            d.block_queue_capacity,
-            (1, MAX_QUEUE_CAPACITY as i64),
-        )?,
-        transaction_queue_capacity: int(
-            "network.transaction_queue_capacity",
-            raw.transaction_queue_capacity,
-            d.transaction_queue_capacity,
-            (1, MAX_QUEUE_CAPACITY as i64),
-        )?,
-        announcement_queue_capacity: int(
-            "network.announcement_queue_capacity",
-            raw.announcement_queue_capacity,
-            d.announcement_queue_capacity,
-            (1, MAX_QUEUE_CAPACITY as i64),
-        )?,
-        stalled_send_timeout_ms: int(
-            "network.stalled_send_timeout_ms",
-            raw.stalled_send_timeout_ms,
-            d.stalled_send_timeout_ms,
-            U64,
-        )?,
-        transaction_pool_capacity: int(
-            "network.transaction_pool_capacity",
-            raw.transaction_pool_capacity,
-            d.transaction_pool_capacity,
-            (1, MAX_TRANSACTION_POOL_CAPACITY as i64),
-        )?,
-        persistent_peers,
-        persistent_peer_max_backoff_ms: int(
-            "network.persistent_peer_max_backoff_ms",
-            raw.persistent_peer_max_backoff_ms,
-            d.persistent_peer_max_backoff_ms,
-            (1, U64.1),
-        )?,
-        peer_discovery_period_ms: int(
-            "network.peer_discovery_period_ms",
-            raw.peer_discovery_period_ms,
-            d.peer_discovery_period_ms,
-            (1, U64.1),
-        )?,
-        peer_discovery_max_nodes_per_subnet: int(
-            "network.peer_discovery_max_nodes_per_subnet",
-            raw.peer_discovery_max_nodes_per_subnet,
-            d.peer_discovery_max_nodes_per_subnet,
-            U32,
-        )?,
-    })
-}
-
-/// A list of endpoints; the key of a bad one carries its index (`network.boot_nodes[1]`).
-fn endpoints(
-    key: &str,
-    raw: Option<Vec<String>>,
-    default: Vec<Endpoint>,
-) -> Checked<Vec<Endpoint>> {
-    match raw {
-        None => Ok(default),
-        Some(list) => list
-            .iter()
-            .enumerate()
-            .map(|(i, text)| {
-                Endpoint::parse(text).map_err(|e| invalid(format!("{key}[{i}]"), e.to_string()))
-            })
-            .collect(),
+    fn render(&self) -> Value {
+        Value::String(self.to_string())
     }
 }
 
-fn reputation(raw: RawReputation, d: ReputationConfig) -> Checked<ReputationConfig> {
-    let weight = |key: &str, raw: Option<Int<u32>>, default: u32| {
-        int(key, raw, default, (0, i64::from(MAX_PENALTY)))
-    };
-    let disconnect_threshold = int(
-        "reputation.disconnect_threshold",
-        raw.disconnect_threshold,
-        d.disconnect_threshold,
-        (-i64::from(MAX_PENALTY), -1),
-    )?;
-    let ban_threshold = int(
-        "reputation.ban_threshold",
-        raw.ban_threshold,
-        d.ban_threshold,
-        (-i64::from(MAX_PENALTY), -1),
-    )?;
-    if ban_threshold > disconnect_threshold {
-        return Err(invalid(
-            "reputation.ban_threshold",
-            format!(
-                "must be at most disconnect_threshold ({disconnect_threshold}), got {ban_threshold}"
-            ),
-        ));
+impl PlainValue for SocketAddr {
+    type Raw = String;
+    fn check(key: &str, raw: String) -> Checked<SocketAddr> {
+        parsed(
+            key,
+            &raw,
+            "a socket address (ip:port, e.g. \"127.0.0.1:8000\" or \"[::1]:8000\")",
+        )
     }
-    Ok(ReputationConfig {
-        ban_duration_ms: int(
-            "reputation.ban_duration_ms",
-            raw.ban_duration_ms,
-            d.ban_duration_ms,
-            (1, U64.1),
-        )?,
-        half_life_ms: int(
-            "reputation.half_life_ms",
-            raw.half_life_ms,
-            d.half_life_ms,
-            (1, U64.1),
-        )?,
-        disconnect_threshold,
-        ban_threshold,
-        invalid_transaction_penalty: weight(
-            "reputation.invalid_transaction_penalty",
-            raw.invalid_transaction_penalty,
-            d.invalid_transaction_penalty,
-        )?,
-        bad_signature_penalty: weight(
-            "reputation.bad_signature_penalty",
-            raw.bad_signature_penalty,
-            d.bad_signature_penalty,
-        )?,
-        malformed_message_penalty: weight(
-            "reputation.malformed_message_penalty",
-            raw.malformed_message_penalty,
-            d.malformed_message_penalty,
-        )?,
-        inconsistent_blocks_penalty: weight(
-            "reputation.inconsistent_blocks_penalty",
-            raw.inconsistent_blocks_penalty,
-            d.inconsistent_blocks_penalty,
-        )?,
-        request_timeout_penalty: weight(
-            "reputation.request_timeout_penalty",
-            raw.request_timeout_penalty,
-            d.request_timeout_penalty,
-        )?,
-    })
+    fn render(&self) -> Value {
+        Value::String(self.to_string())
+    }
 }
 
-fn sync(raw: RawSync, d: SyncConfig) -> Checked<SyncConfig> {
-    Ok(SyncConfig {
-        max_block_download_count: int(
-            "sync.max_block_download_count",
-            raw.max_block_download_count,
-            d.max_block_download_count,
-            (1, MAX_MAX_BLOCK_DOWNLOAD_COUNT as i64),
-        )?,
-        max_batch_request_block_count: int(
-            "sync.max_batch_request_block_count",
-            raw.max_batch_request_block_count,
-            d.max_batch_request_block_count,
-            (1, i64::from(MAX_SEND_BLOCK_COUNT_LIMIT)),
-        )?,
-    })
+impl PlainValue for log::LevelFilter {
+    type Raw = String;
+    fn check(key: &str, raw: String) -> Checked<log::LevelFilter> {
+        // `LevelFilter::from_str` takes exactly these six names, ignoring case.
+        parsed(
+            key,
+            &raw,
+            "a log level (off, error, warn, info, debug or trace)",
+        )
+    }
+    fn render(&self) -> Value {
+        Value::String(self.as_str().to_ascii_lowercase())
+    }
+}
+
+impl PlainValue for NodeVersion {
+    type Raw = String;
+    fn check(key: &str, raw: String) -> Checked<NodeVersion> {
+        NodeVersion::parse(&raw).map_err(|e| invalid(key, e.to_string()))
+    }
+    fn render(&self) -> Value {
+        Value::String(self.to_string())
+    }
+}
+
+impl PlainValue for AuthorizedPeers {
+    type Raw = AuthorizedPeers;
+    fn check(_: &str, raw: AuthorizedPeers) -> Checked<AuthorizedPeers> {
+        Ok(raw)
+    }
+    fn render(&self) -> Value {
+        Value::String(
+            match self {
+                AuthorizedPeers::Any => "any",
+                AuthorizedPeers::Authorized => "authorized",
+            }
+            .into(),
+        )
+    }
+}
+
+/// A path that must be given (an empty one is refused).
+impl PlainValue for PathBuf {
+    type Raw = PathBuf;
+    fn check(key: &str, raw: PathBuf) -> Checked<PathBuf> {
+        if raw.as_os_str().is_empty() {
+            return Err(invalid(key, "must not be empty"));
+        }
+        Ok(raw)
+    }
+    fn render(&self) -> Value {
+        Value::String(self.to_string_lossy().into_owned())
+    }
+}
+
+/// An optional path: `""` is unset.
+impl PlainValue for Option<PathBuf> {
+    type Raw = PathBuf;
+    fn check(_: &str, raw: PathBuf) -> Checked<Option<PathBuf>> {
+        Ok(Some(raw).filter(|p| !p.as_os_str().is_empty()))
+    }
+    fn render(&self) -> Value {
+        Value::String(
+            self.as_deref()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        )
+    }
+}
+
+/// An optional string: blank is unset, as the C# node treats whitespace-only credentials.
+impl PlainValue for Option<String> {
+    type Raw = String;
+    fn check(_: &str, raw: String) -> Checked<Option<String>> {
+        Ok(Some(raw).filter(|s| !s.trim().is_empty()))
+    }
+    fn render(&self) -> Value {
+        Value::String(self.clone().unwrap_or_default())
+    }
+}
+
+/// Checks each item of a list; the key of a bad one carries its index (`network.boot_nodes[1]`).
+fn each<T>(key: &str, list: &[String], item: impl Fn(&str, &str) -> Checked<T>) -> Checked<Vec<T>> {
+    list.iter()
+        .enumerate()
+        .map(|(i, text)| item(&format!("{key}[{i}]"), text))
+        .collect()
+}
+
+/// Peer endpoints (`"host"`, `"host:port"`, `"[ipv6]:port"`).
+impl PlainValue for Vec<Endpoint> {
+    type Raw = Vec<String>;
+    fn check(key: &str, raw: Vec<String>) -> Checked<Vec<Endpoint>> {
+        each(key, &raw, |key, text| {
+            Endpoint::parse(text).map_err(|e| invalid(key, e.to_string()))
+        })
+    }
+    fn render(&self) -> Value {
+        Value::Array(self.iter().map(|e| Value::String(e.to_string())).collect())
+    }
+}
+
+/// Public keys, each 130 hex characters.
+impl PlainValue for Vec<[u8; PUBKEY_LEN]> {
+    type Raw = Vec<String>;
+    fn check(key: &str, raw: Vec<String>) -> Checked<Vec<[u8; PUBKEY_LEN]>> {
+        each(key, &raw, authorized_key)
+    }
+    fn render(&self) -> Value {
+        Value::Array(self.iter().map(|k| Value::String(hex::encode(k))).collect())
+    }
 }
 
 /// 130 hex characters: an uncompressed (`04…`) secp256k1 public key on the curve.
@@ -429,152 +340,23 @@ fn authorized_key(key: &str, text: &str) -> Checked<[u8; PUBKEY_LEN]> {
     })
 }
 
-fn chain(raw: RawChain, d: ChainConfig) -> Checked<ChainConfig> {
-    Ok(ChainConfig {
-        genesis_time: int("chain.genesis_time", raw.genesis_time, d.genesis_time, U64)?,
-        irreversible_depth: int(
-            "chain.irreversible_depth",
-            raw.irreversible_depth,
-            d.irreversible_depth,
-            (1, U64.1),
-        )?,
-        flush_interval_ms: int(
-            "chain.flush_interval_ms",
-            raw.flush_interval_ms,
-            d.flush_interval_ms,
-            (0, MAX_FLUSH_INTERVAL_MS as i64),
-        )?,
-    })
-}
-
-fn producer(raw: RawProducer, d: ProducerConfig) -> Checked<ProducerConfig> {
-    Ok(ProducerConfig {
-        enabled: raw.enabled.unwrap_or(d.enabled),
-        interval_ms: int(
-            "producer.interval_ms",
-            raw.interval_ms,
-            d.interval_ms,
-            (MIN_PRODUCER_INTERVAL_MS as i64, U64.1),
-        )?,
-        transactions_per_block: int(
-            "producer.transactions_per_block",
-            raw.transactions_per_block,
-            d.transactions_per_block,
-            (0, i64::from(MAX_TRANSACTIONS_PER_BLOCK)),
-        )?,
-    })
-}
-
-fn api(raw: RawApi, d: ApiConfig) -> Checked<ApiConfig> {
-    let listen: SocketAddr = match raw.listen {
-        None => d.listen,
-        Some(a) => parsed(
-            "api.listen",
-            &a,
-            "a socket address (ip:port, e.g. \"127.0.0.1:8000\" or \"[::1]:8000\")",
-        )?,
-    };
-    // Blank means unset, as the C# node treats whitespace-only credentials.
-    let credential = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-    let basic_auth_user = credential(raw.basic_auth_user).or(d.basic_auth_user);
-    if basic_auth_user.as_deref().is_some_and(|u| u.contains(':')) {
-        return Err(invalid(
-            "api.basic_auth_user",
-            "must not contain ':' (HTTP Basic separates user and password with it)",
-        ));
-    }
-    Ok(ApiConfig {
-        listen,
-        basic_auth_user,
-        basic_auth_password: credential(raw.basic_auth_password).or(d.basic_auth_password),
-    })
-}
-
-fn threads(raw: RawThreads, d: ThreadsConfig) -> Checked<ThreadsConfig> {
-    Ok(ThreadsConfig {
-        grpc_completion_queues: int(
-            "threads.grpc_completion_queues",
-            raw.grpc_completion_queues,
-            d.grpc_completion_queues,
-            (1, MAX_GRPC_COMPLETION_QUEUES as i64),
-        )?,
-        handshake_workers: int(
-            "threads.handshake_workers",
-            raw.handshake_workers,
-            d.handshake_workers,
-            (1, MAX_HANDSHAKE_WORKERS as i64),
-        )?,
-        block_servers: int(
-            "threads.block_servers",
-            raw.block_servers,
-            d.block_servers,
-            (1, MAX_HANDSHAKE_WORKERS as i64),
-        )?,
-        scheduler_workers: int(
-            "threads.scheduler_workers",
-            raw.scheduler_workers,
-            d.scheduler_workers,
-            (1, MAX_HANDSHAKE_WORKERS as i64),
-        )?,
-        api_workers: int(
-            "threads.api_workers",
-            raw.api_workers,
-            d.api_workers,
-            (1, MAX_HANDSHAKE_WORKERS as i64),
-        )?,
-    })
-}
-
-fn log(raw: RawLog, d: LogConfig) -> Checked<LogConfig> {
-    let level = match raw.level {
-        None => d.level,
-        // `LevelFilter::from_str` takes exactly these six names, ignoring case.
-        Some(l) => parsed(
-            "log.level",
-            &l,
-            "a log level (off, error, warn, info, debug or trace)",
-        )?,
-    };
-    let file = match raw.file {
-        None => d.file,
-        Some(f) if f.as_os_str().is_empty() => None,
-        Some(f) => Some(f),
-    };
-    Ok(LogConfig { level, file })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     const KEY: &str = "04\
         79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798\
         483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8";
 
-    fn err(raw: RawConfig) -> Invalid {
-        validate(raw).expect_err("should be invalid")
-    }
-
-    #[test]
-    fn nothing_given_is_the_default() {
-        assert_eq!(validate(RawConfig::default()), Ok(Config::default()));
-    }
-
     #[test]
     fn chain_id_as_name_or_integer() {
         let key = "node.chain_id";
-        assert_eq!(
-            chain_id(key, RawChainId::Name("AELF".into())),
-            Ok(9_992_731)
-        );
-        assert_eq!(
-            chain_id(key, RawChainId::Name("tDVV".into())),
-            Ok(1_866_392)
-        );
-        assert_eq!(chain_id(key, RawChainId::Id(9_992_731)), Ok(9_992_731));
-        assert_eq!(chain_id(key, RawChainId::Id(0)), Ok(0));
-        assert_eq!(chain_id(key, RawChainId::Id(i32::MAX as i64)), Ok(i32::MAX));
+        let check = |raw| ChainId::check(key, raw);
+        assert_eq!(check(RawChainId::Name("AELF".into())), Ok(9_992_731));
+        assert_eq!(check(RawChainId::Name("tDVV".into())), Ok(1_866_392));
+        assert_eq!(check(RawChainId::Id(9_992_731)), Ok(9_992_731));
+        assert_eq!(check(RawChainId::Id(0)), Ok(0));
+        assert_eq!(check(RawChainId::Id(i32::MAX as i64)), Ok(i32::MAX));
         for bad in [
             RawChainId::Id(-1),
             RawChainId::Id(i32::MAX as i64 + 1),
@@ -582,130 +364,46 @@ mod tests {
             RawChainId::Name("AEL0".into()),
             RawChainId::Name(String::new()),
         ] {
-            let e = chain_id(key, bad.clone()).expect_err("invalid");
+            let e = check(bad.clone()).expect_err("invalid");
             assert_eq!(e.key, key, "{bad:?}");
         }
+        // Written as the name when the id has one, else as the integer.
+        assert_eq!(ChainId::render(&9_992_731), Value::String("AELF".into()));
+        assert_eq!(ChainId::render(&i32::MAX), Value::Integer(i32::MAX.into()));
     }
 
     #[test]
     fn ranges_name_the_key_and_the_bounds() {
+        type Port = InRange<1, 65_535>;
         assert_eq!(
-            int::<u16>("a.b", Some(Int::new(0)), 6800, (1, U16.1)),
+            Port::check("a.b", Int::<u16>::new(0)),
             Err(invalid("a.b", "must be in 1..=65535, got 0"))
         );
         assert_eq!(
-            int::<u16>("a.b", Some(Int::new(70_000)), 6800, (1, U16.1)),
+            Port::check("a.b", Int::<u16>::new(70_000)),
             Err(invalid("a.b", "must be in 1..=65535, got 70000"))
         );
         assert_eq!(
-            int::<u32>("a.b", Some(Int::new(-1)), 25, U32),
+            <Plain as Rule<u32>>::check("a.b", Int::new(-1)),
             Err(invalid("a.b", "must be in 0..=4294967295, got -1"))
         );
         assert_eq!(
-            int::<u64>("a.b", Some(Int::new(99)), 4000, (100, U64.1)),
+            AtLeast::<100>::check("a.b", Int::<u64>::new(99)),
             Err(invalid("a.b", "must be at least 100, got 99"))
         );
-        assert_eq!(int::<usize>("a.b", Some(Int::new(5)), 2, (1, 64)), Ok(5));
-        assert_eq!(int::<usize>("a.b", None, 2, (1, 64)), Ok(2));
+        assert_eq!(InRange::<1, 64>::check("a.b", Int::<usize>::new(5)), Ok(5));
         assert_eq!(
-            int::<u64>("a.b", Some(Int::new(i64::MAX)), 0, U64),
+            <Plain as Rule<u64>>::check("a.b", Int::new(i64::MAX)),
             Ok(i64::MAX as u64)
         );
-    }
-
-    #[test]
-    fn each_rule_names_its_key() {
-        let mut raw = RawConfig::default();
-        raw.network.listening_port = Some(Int::new(0));
-        assert_eq!(err(raw).key, "network.listening_port");
-
-        let mut raw = RawConfig::default();
-        raw.network.peer_dial_timeout_ms = Some(Int::new(0));
-        assert_eq!(err(raw).key, "network.peer_dial_timeout_ms");
-
-        let mut raw = RawConfig::default();
-        raw.network.peer_reconnection_period_ms = Some(Int::new(0));
-        assert_eq!(err(raw).key, "network.peer_reconnection_period_ms");
-
-        let mut raw = RawConfig::default();
-        raw.network.peer_invalid_transaction_timeout_ms = Some(Int::new(0));
-        assert_eq!(err(raw).key, "network.peer_invalid_transaction_timeout_ms");
-
-        let mut raw = RawConfig::default();
-        raw.network.boot_nodes = Some(vec!["a:1".into(), "b:0".into()]);
-        assert_eq!(err(raw).key, "network.boot_nodes[1]");
-
-        let mut raw = RawConfig::default();
-        raw.network.authorized_keys = Some(vec![KEY.into(), "04ab".into()]);
-        assert_eq!(err(raw).key, "network.authorized_keys[1]");
-
-        let mut raw = RawConfig::default();
-        raw.chain.genesis_time = Some(Int::new(-1));
-        assert_eq!(err(raw).key, "chain.genesis_time");
-
-        let mut raw = RawConfig::default();
-        raw.chain.irreversible_depth = Some(Int::new(0));
-        assert_eq!(err(raw).key, "chain.irreversible_depth");
-
-        let mut raw = RawConfig::default();
-        raw.producer.interval_ms = Some(Int::new(99));
-        assert_eq!(err(raw).key, "producer.interval_ms");
-
-        let mut raw = RawConfig::default();
-        raw.producer.transactions_per_block = Some(Int::new(10_001));
-        assert_eq!(err(raw).key, "producer.transactions_per_block");
-
-        let mut raw = RawConfig::default();
-        raw.threads.grpc_completion_queues = Some(Int::new(65));
-        assert_eq!(err(raw).key, "threads.grpc_completion_queues");
-
-        let mut raw = RawConfig::default();
-        raw.threads.grpc_completion_queues = Some(Int::new(0));
-        assert_eq!(err(raw).key, "threads.grpc_completion_queues");
-
-        let mut raw = RawConfig::default();
-        raw.node.data_dir = Some(PathBuf::new());
-        assert_eq!(err(raw).key, "node.data_dir");
-    }
-
-    #[test]
-    fn reputation_thresholds_are_ordered_and_negative() {
-        let mut raw = RawConfig::default();
-        raw.reputation.ban_threshold = Some(Int::new(-500));
-        let e = err(raw);
-        assert_eq!(e.key, "reputation.ban_threshold");
-        assert!(
-            e.reason.contains("at most disconnect_threshold"),
-            "{}",
-            e.reason
+        // A range wider than the type is cut to the type's.
+        assert_eq!(
+            AtLeast::<0>::check("a.b", Int::<u16>::new(65_536)),
+            Err(invalid("a.b", "must be in 0..=65535, got 65536"))
         );
-        let mut raw = RawConfig::default();
-        raw.reputation.disconnect_threshold = Some(Int::new(0));
-        assert_eq!(err(raw).key, "reputation.disconnect_threshold");
-        let mut raw = RawConfig::default();
-        raw.network.persistent_peers = Some(vec!["a:1".into(), "b:x".into()]);
-        assert_eq!(err(raw).key, "network.persistent_peers[1]");
-        let mut raw = RawConfig::default();
-        raw.threads.scheduler_workers = Some(Int::new(0));
-        assert_eq!(err(raw).key, "threads.scheduler_workers");
-    }
-
-    #[test]
-    fn api_credentials_blank_is_unset_and_the_user_has_no_colon() {
-        let mut raw = RawConfig::default();
-        raw.api.basic_auth_user = Some("  ".into());
-        raw.api.basic_auth_password = Some("pw".into());
-        raw.threads.api_workers = Some(Int::new(3));
-        let c = validate(raw).unwrap();
-        assert_eq!(c.api.basic_auth_user, None);
-        assert_eq!(c.api.basic_auth_password.as_deref(), Some("pw"));
-        assert_eq!(c.threads.api_workers, 3);
-        let mut raw = RawConfig::default();
-        raw.api.basic_auth_user = Some("a:b".into());
-        assert_eq!(err(raw).key, "api.basic_auth_user");
-        let mut raw = RawConfig::default();
-        raw.threads.api_workers = Some(Int::new(0));
-        assert_eq!(err(raw).key, "threads.api_workers");
+        assert_eq!(<u64 as Integer>::RANGE, (0, i64::MAX));
+        assert_eq!(<usize as Integer>::RANGE.0, 0);
+        assert_eq!(<i64 as Integer>::RANGE, (i64::MIN, i64::MAX));
     }
 
     #[test]
@@ -725,10 +423,14 @@ mod tests {
         assert!(e.reason.contains("130 hex characters"), "{}", e.reason);
         // Multi-byte characters count as characters and never panic.
         assert!(authorized_key(k, &"é".repeat(130)).is_err());
+        // The index of the bad one is in the key.
+        let keys = vec![KEY.to_owned(), "04ab".to_owned()];
+        let e = <Vec<[u8; PUBKEY_LEN]>>::check("network.authorized_keys", keys);
+        assert_eq!(e.expect_err("bad").key, "network.authorized_keys[1]");
     }
 
     #[test]
-    fn log_level_and_file() {
+    fn log_levels_ignore_case_and_are_written_in_lower_case() {
         for (text, level) in [
             ("off", log::LevelFilter::Off),
             ("ERROR", log::LevelFilter::Error),
@@ -736,27 +438,31 @@ mod tests {
             ("debug", log::LevelFilter::Debug),
             ("trace", log::LevelFilter::Trace),
         ] {
-            let raw = RawLog {
-                level: Some(text.into()),
-                file: Some(PathBuf::new()),
-            };
-            let got = log(raw, Config::default().log).expect(text);
-            assert_eq!(got.level, level);
-            assert_eq!(got.file, None);
+            assert_eq!(log::LevelFilter::check("log.level", text.into()), Ok(level));
         }
-        let raw = RawLog {
-            level: Some("verbose".into()),
-            file: None,
-        };
+        let e = log::LevelFilter::check("log.level", "verbose".into()).expect_err("bad");
+        assert_eq!(e.key, "log.level");
         assert_eq!(
-            log(raw, Config::default().log).expect_err("bad level").key,
-            "log.level"
+            PlainValue::render(&log::LevelFilter::Info),
+            Value::String("info".into())
         );
-        let raw = RawLog {
-            level: None,
-            file: Some("node.log".into()),
-        };
-        let got = log(raw, Config::default().log).expect("file");
-        assert_eq!(got.file, Some(PathBuf::from("node.log")));
+    }
+
+    #[test]
+    fn blank_is_unset_for_optional_strings_and_paths() {
+        assert_eq!(<Option<String>>::check("k", "  ".into()), Ok(None));
+        assert_eq!(
+            <Option<String>>::check("k", "u".into()),
+            Ok(Some("u".into()))
+        );
+        assert_eq!(<Option<PathBuf>>::check("k", PathBuf::new()), Ok(None));
+        assert_eq!(
+            PlainValue::render(&None::<String>),
+            Value::String(String::new())
+        );
+        assert_eq!(
+            PathBuf::check("node.data_dir", PathBuf::new()),
+            Err(invalid("node.data_dir", "must not be empty"))
+        );
     }
 }

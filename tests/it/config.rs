@@ -1,8 +1,11 @@
-//! `conf/aelf-netd.toml` and `Config`: defaults, both chain id forms, and an error naming the
-//! file, the key and the reason for every way a file can be wrong.
+//! `conf/aelf-netd.toml` and `Config`: the shipped file kept in step with the table of keys
+//! (every key, its default, nothing else), defaults, both chain id forms, and an error naming
+//! the file, the key and the reason for every way a file can be wrong. The key lists come from
+//! `Config::KEYS` and `Config::toml_values`, never typed here.
 
 use aelf_net::config::{AuthorizedPeers, Config, ConfigError};
 use aelf_net::network::endpoint::Endpoint;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 const FILE: &str = "conf/test-node.toml";
@@ -60,68 +63,112 @@ fn the_shipped_file_is_the_default() {
 }
 
 #[test]
-fn the_shipped_file_sets_and_documents_every_key() {
-    // Every key is present, each with a comment line right above it.
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/aelf-netd.toml");
-    let text = std::fs::read_to_string(path).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    for key in [
-        "chain_id",
-        "data_dir",
-        "node_version",
-        "listen_address",
-        "listening_port",
-        "boot_nodes",
-        "max_peers",
-        "max_peers_per_ip_address",
-        "peer_dial_timeout_ms",
-        "peer_reconnection_period_ms",
-        "maximum_reconnection_time_ms",
-        "compress_blocks_on_request",
-        "enable_peer_discovery",
-        "peer_discovery_max_nodes_to_keep",
-        "initial_sync_offset",
-        "peer_invalid_transaction_timeout_ms",
-        "peer_invalid_transaction_limit",
-        "support_stream_min_version",
-        "authorized_peers",
-        "authorized_keys",
-        "genesis_time",
-        "irreversible_depth",
-        "flush_interval_ms",
-        "enabled",
-        "interval_ms",
-        "transactions_per_block",
-        "listen",
-        "grpc_completion_queues",
-        "block_servers",
-        "scheduler_workers",
-        "api_workers",
-        "basic_auth_user",
-        "basic_auth_password",
-        "persistent_peers",
-        "persistent_peer_max_backoff_ms",
-        "peer_discovery_period_ms",
-        "peer_discovery_max_nodes_per_subnet",
-        "ban_duration_ms",
-        "half_life_ms",
-        "disconnect_threshold",
-        "ban_threshold",
-        "invalid_transaction_penalty",
-        "bad_signature_penalty",
-        "malformed_message_penalty",
-        "inconsistent_blocks_penalty",
-        "request_timeout_penalty",
-        "level",
-        "file",
-    ] {
-        let at = lines
-            .iter()
-            .position(|l| l.starts_with(&format!("{key} = ")));
-        let at = at.unwrap_or_else(|| panic!("conf/aelf-netd.toml lacks {key}"));
+fn every_key_is_named_in_its_errors() {
+    // A value of the wrong TOML type for every key of the table: the error names that key.
+    for key in Config::KEYS {
+        let (section, name) = key.split_once('.').unwrap();
+        let text = format!("[{section}]\n{name} = {{ wrong = 1 }}\n");
+        let err = parse(&text).expect_err(&text);
+        assert_eq!(err.key(), Some(*key), "{err}");
         assert!(
-            at > 0 && lines[at - 1].starts_with('#'),
-            "conf/aelf-netd.toml: {key} has no comment above it"
+            err.to_string().starts_with(&format!("{FILE}: {key}: ")),
+            "{err}"
+        );
+    }
+}
+
+fn shipped_file() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/aelf-netd.toml");
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// Where `text` (written as `conf/aelf-netd.toml` is: every key set, uncommented, in its
+/// section) and the table of keys disagree: a key of the table the file lacks, a key the table
+/// does not know, or a value other than the key's default as the table writes it.
+fn drift_from_defaults(text: &str) -> Vec<String> {
+    let file: toml::Table = toml::from_str(text).expect("the file is TOML");
+    let mut in_file = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (section, value) in &file {
+        match value {
+            toml::Value::Table(keys) => {
+                for (key, value) in keys {
+                    in_file.insert(format!("{section}.{key}"), value.clone());
+                }
+            }
+            other => problems.push(format!("{section} = {other} is not a section")),
+        }
+    }
+    for (key, default) in Config::default().toml_values() {
+        match in_file.remove(key) {
+            None => problems.push(format!("{key} is missing (default {default})")),
+            Some(value) if value != default => {
+                problems.push(format!("{key} = {value}, but the default is {default}"))
+            }
+            Some(_) => {}
+        }
+    }
+    for key in in_file.keys() {
+        problems.push(format!("{key} is not a key of the config"));
+    }
+    problems
+}
+
+#[test]
+fn the_shipped_file_sets_every_key_to_its_default_and_no_other_key() {
+    let problems = drift_from_defaults(&shipped_file());
+    assert!(
+        problems.is_empty(),
+        "conf/aelf-netd.toml and the defaults disagree:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_drift_check_sees_a_missing_an_unknown_and_a_changed_key() {
+    let text = shipped_file();
+    let without = text.replace("\nmax_inbound_peers = 17\n", "\n");
+    assert_eq!(
+        drift_from_defaults(&without),
+        ["network.max_inbound_peers is missing (default 17)"]
+    );
+    let commented = text.replace("\nhandshake_workers = 2\n", "\n# handshake_workers = 2\n");
+    assert_eq!(
+        drift_from_defaults(&commented),
+        ["threads.handshake_workers is missing (default 2)"]
+    );
+    let unknown = text.replace("[sync]\n", "[sync]\nmax_blocks = 3\n");
+    assert_eq!(
+        drift_from_defaults(&unknown),
+        ["sync.max_blocks is not a key of the config"]
+    );
+    let changed = text.replace("\nlevel = \"info\"\n", "\nlevel = \"warn\"\n");
+    assert_eq!(
+        drift_from_defaults(&changed),
+        ["log.level = \"warn\", but the default is \"info\""]
+    );
+}
+
+#[test]
+fn the_shipped_file_documents_every_key() {
+    // Each key's line has a comment line right above it, inside the key's section.
+    let text = shipped_file();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut section = "";
+    let mut documented = HashSet::new();
+    for (at, line) in lines.iter().enumerate() {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name;
+        } else if let Some((key, _)) = line.split_once(" = ") {
+            if at > 0 && lines[at - 1].starts_with('#') {
+                documented.insert(format!("{section}.{key}"));
+            }
+        }
+    }
+    for key in Config::KEYS {
+        assert!(
+            documented.contains(*key),
+            "conf/aelf-netd.toml: {key} has no comment right above it"
         );
     }
 }
