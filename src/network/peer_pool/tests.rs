@@ -1,42 +1,29 @@
-//! Unit tests of the pool's pure admission logic, with a minimal in-memory peer. The spec's
+//! Unit tests of the pool's pure admission logic, with the in-memory `FakePeer`. The spec's
 //! behaviour scenarios (102–111) live in `tests/it/peer_pool.rs`.
 
 use super::*;
 use crate::network::peer::PEER_CONNECTION_TIMEOUT_MS;
-use crate::network::test_peer::StubPeer;
+use crate::testing::FakePeer;
 
 const NOW: UnixMillis = 1_800_000_000_000;
 
+fn endpoint(host: &str) -> Endpoint {
+    Endpoint {
+        host: host.to_owned(),
+        port: 6800,
+    }
+}
+
 fn peer(key: &str, host: &str, inbound: bool) -> Arc<dyn Peer> {
-    Arc::new(StubPeer {
-        key: key.to_owned(),
-        endpoint: Endpoint {
-            host: host.to_owned(),
-            port: 6800,
-        },
-        inbound,
-        connected: true,
-        connection_time: NOW,
-        nodes: Vec::new(),
-        unhealthy: false,
-        stalled_ms: 0,
-    })
+    FakePeer::named(key, endpoint(host), inbound)
+        .connected_at(NOW)
+        .arc()
 }
 
 fn stale(key: &str, host: &str, inbound: bool) -> Arc<dyn Peer> {
-    Arc::new(StubPeer {
-        key: key.to_owned(),
-        endpoint: Endpoint {
-            host: host.to_owned(),
-            port: 6800,
-        },
-        inbound,
-        connected: false,
-        connection_time: NOW - PEER_CONNECTION_TIMEOUT_MS - 1,
-        nodes: Vec::new(),
-        unhealthy: false,
-        stalled_ms: 0,
-    })
+    FakePeer::named(key, endpoint(host), inbound)
+        .unconfirmed(NOW - PEER_CONNECTION_TIMEOUT_MS - 1)
+        .arc()
 }
 
 fn limits(max_peers: u32, per_ip: u32, inbound: u32, outbound: u32) -> PoolLimits {
