@@ -3,7 +3,6 @@
 //! fetched block that is not the announced one is refused (spec 6.4); a node on a fork
 //! switches to a longer branch many download rounds deep.
 
-use crate::fake_peer::{FakePeer, NOW};
 use crate::support::{genesis_chain, genesis_chain_with_depth, test_network_service};
 use aelf_net::chain::{build_block, Chain, EmbeddedChain};
 use aelf_net::crypto::NodeKey;
@@ -14,6 +13,7 @@ use aelf_net::network::sync_state::SyncState;
 use aelf_net::os::announcement_cache::AnnouncementCache;
 use aelf_net::os::block_sync::{BlockSync, SyncJob, SyncSettings};
 use aelf_net::pb::network_types::BlockWithTransactions;
+use aelf_net::testing::{FakePeer, NOW};
 use aelf_net::types::block_hash;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -10,7 +10,6 @@ mod config;
 mod connections;
 mod daemon;
 mod devnet;
-mod fake_peer;
 mod faults;
 mod fuzz_replay;
 mod handshake;
