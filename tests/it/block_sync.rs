@@ -3,7 +3,8 @@
 //! fetched block that is not the announced one is refused (spec 6.4); a node on a fork
 //! switches to a longer branch many download rounds deep.
 
-use crate::support::{genesis_chain, genesis_chain_with_depth, test_network_service};
+use crate::support::chain::{genesis_chain, genesis_chain_with_depth};
+use crate::support::node::test_network_service;
 use aelf_net::chain::{build_block, Chain, EmbeddedChain};
 use aelf_net::crypto::NodeKey;
 use aelf_net::network::peer::Peer;

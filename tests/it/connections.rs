@@ -6,7 +6,9 @@
 //! handshakes, not from our peer code, so the server is checked by something else than our
 //! own client.
 
-use crate::support::{free_port, genesis_chain, TestNode, LEGACY};
+use crate::support::chain::genesis_chain;
+use crate::support::node::TestNode;
+use crate::support::{free_port, LEGACY};
 use aelf_net::crypto::NodeKey;
 use aelf_net::grpc::channel::connect;
 use aelf_net::grpc::metadata::call_option;

@@ -2,7 +2,8 @@
 //! which broadcast (spec 11.13, items 94–101), block requests to a chosen peer and the failure
 //! policy (items 90–92, spec 5.5), and block serving (spec 11.9, items 61–65).
 
-use crate::support::{genesis_chain, test_network_service};
+use crate::support::chain::genesis_chain;
+use crate::support::node::test_network_service;
 use aelf_net::chain::{build_block, Chain, EmbeddedChain};
 use aelf_net::crypto::NodeKey;
 use aelf_net::network::broadcast::BroadcastKind;

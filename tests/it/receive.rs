@@ -3,7 +3,7 @@
 //! node, and the test reads what the node hands up to the OS layer and what it now knows
 //! about the peer.
 
-use crate::support::TestNode;
+use crate::support::node::TestNode;
 use crate::wire_broadcast::WirePeer;
 use crate::wire_peer::headers;
 use aelf_net::chain::{build_block, synthetic_transactions, Chain, ChainTip};

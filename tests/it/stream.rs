@@ -4,7 +4,9 @@
 //! mode, and a raw `RequestByStream` client built from the generated stubs (not our peer code)
 //! that checks the listener's authentication, reply routing and teardown.
 
-use crate::support::{free_port, genesis_chain, TestNode, LEGACY, STREAM};
+use crate::support::chain::genesis_chain;
+use crate::support::node::TestNode;
+use crate::support::{free_port, LEGACY, STREAM};
 use aelf_net::crypto::NodeKey;
 use aelf_net::grpc::channel::connect;
 use aelf_net::grpc::metadata::call_option;
