@@ -9,6 +9,7 @@
 
 use crate::propagation::{config_with_network, Node};
 use crate::support::free_port;
+use crate::support::http::http;
 use crate::wire_broadcast::WirePeer;
 use crate::wire_peer::{headers, signed_handshake};
 use aelf_net::crypto::NodeKey;
@@ -73,7 +74,7 @@ impl Arena {
 
     /// The daemon answers its API and the honest peer receives a block produced from now on.
     fn still_serving(&self, after: &str) {
-        let (code, _) = crate::api::http(self.node.api, "GET", "/api/blockChain/chainStatus", "");
+        let (code, _) = http(self.node.api, "GET", "/api/blockChain/chainStatus", "");
         assert_eq!(code, 200, "API after {after}");
         let since = Instant::now();
         while self.honest.blocks.try_recv().is_ok() {}
@@ -255,7 +256,7 @@ fn hostile_handshakes_get_their_exact_refusals_and_the_node_keeps_serving() {
     }
     eprintln!("1000 hostile handshakes in {:?}", started.elapsed());
     arena.still_serving("a flood of 1000 handshakes");
-    let (_, body) = crate::api::http(arena.node.api, "GET", "/api/net/peers", "");
+    let (_, body) = http(arena.node.api, "GET", "/api/net/peers", "");
     let peers: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
         peers.as_array().map(Vec::len),
@@ -327,7 +328,7 @@ fn request_blocks_counts_and_unknown_hashes_get_empty_answers() {
     let auth = || headers(&arena.honest.key.pubkey_hex(), Some(&arena.honest_session));
     let c = &arena.attacker;
     // The genesis hash: read from the API.
-    let (_, body) = crate::api::http(arena.node.api, "GET", "/api/blockChain/chainStatus", "");
+    let (_, body) = http(arena.node.api, "GET", "/api/blockChain/chainStatus", "");
     let status: serde_json::Value = serde_json::from_str(&body).unwrap();
     let genesis = hex::decode(status["GenesisBlockHash"].as_str().unwrap()).unwrap();
     let after = |hash: Vec<u8>, count: i32| BlocksRequest {
@@ -383,7 +384,7 @@ fn request_blocks_counts_and_unknown_hashes_get_empty_answers() {
 }
 
 fn status_height(arena: &Arena) -> i64 {
-    let (_, body) = crate::api::http(arena.node.api, "GET", "/api/blockChain/blockHeight", "");
+    let (_, body) = http(arena.node.api, "GET", "/api/blockChain/blockHeight", "");
     body.trim().parse().unwrap_or(0)
 }
 
@@ -437,7 +438,7 @@ fn blocks_with_a_bad_signature_or_merkle_root_are_not_stored() {
     let arena = Arena::start();
     let attacker = WirePeer::start(false);
     let (client, session) = attacker.connect(arena.port);
-    let (_, body) = crate::api::http(arena.node.api, "GET", "/api/blockChain/chainStatus", "");
+    let (_, body) = http(arena.node.api, "GET", "/api/blockChain/chainStatus", "");
     let status: serde_json::Value = serde_json::from_str(&body).unwrap();
     let tip = ChainTip {
         hash: Hash::from_hex(status["BestChainHash"].as_str().unwrap()).unwrap(),
@@ -476,11 +477,7 @@ fn blocks_with_a_bad_signature_or_merkle_root_are_not_stored() {
         });
         let _ = futures_executor::block_on(receiver);
         let path = format!("/api/blockChain/block?blockHash={}", hash.to_hex());
-        assert_eq!(
-            crate::api::http(arena.node.api, "GET", &path, "").0,
-            404,
-            "{path}"
-        );
+        assert_eq!(http(arena.node.api, "GET", &path, "").0, 404, "{path}");
     }
     // The control: a valid block of the attacker's (other transactions, so another hash: the
     // forged one's hash is now known for this peer), sent the same way, is stored (on a side
@@ -505,7 +502,7 @@ fn blocks_with_a_bad_signature_or_merkle_root_are_not_stored() {
     let _ = futures_executor::block_on(receiver);
     let path = format!("/api/blockChain/block?blockHash={}", hash.to_hex());
     crate::propagation::wait_until("the valid block stored", || {
-        crate::api::http(arena.node.api, "GET", &path, "").0 == 200
+        http(arena.node.api, "GET", &path, "").0 == 200
     });
     arena.still_serving("forged blocks");
 }

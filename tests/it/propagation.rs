@@ -5,9 +5,9 @@
 //! started 200 blocks behind catches up; a middle node killed with SIGKILL and restarted
 //! loses nothing and the chain converges. Chains are read through the operator API.
 
-use crate::api::http;
 use crate::daemon::{value_after, write_config_with, Daemon};
 use crate::support::free_port;
+use crate::support::http::http;
 use aelf_net::chain::{build_block, synthetic_transactions, Chain, ChainSettings, EmbeddedChain};
 use aelf_net::crypto::NodeKey;
 use aelf_net::types::{chain_id_from_name, Clock, SystemClock};

@@ -3,11 +3,11 @@
 //! invalid transactions is dropped and its host refused until the ban ends. Periods are short
 //! (1 s) through the config; every wait is on a log line or a condition, with a deadline.
 
-use crate::api::http;
 use crate::daemon::value_after;
 use crate::propagation::{config_with_network, Node};
 use crate::receive::stream_all;
 use crate::support::free_port;
+use crate::support::http::http;
 use crate::wire_broadcast::WirePeer;
 use crate::wire_peer::headers;
 use aelf_net::chain::{synthetic_transactions, ChainTip};

@@ -6,6 +6,7 @@
 
 use crate::propagation::{config, config_with_network, wait_converged, wait_until, Node};
 use crate::support::free_port;
+use crate::support::http::http;
 use crate::wire_peer::{headers, signed_handshake};
 use aelf_net::crypto::NodeKey;
 use aelf_net::grpc::channel::{connect, server_channel_args, DEFAULT_MAX_MESSAGE_LENGTH};
@@ -373,7 +374,7 @@ fn a_csharp_like_peer_gets_blocks_announcements_and_gzipped_block_lists() {
 }
 
 fn a_genesis(node: &Node) -> Hash {
-    let (_, body) = crate::api::http(node.api, "GET", "/api/blockChain/chainStatus", "");
+    let (_, body) = http(node.api, "GET", "/api/blockChain/chainStatus", "");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     Hash::from_hex(v["GenesisBlockHash"].as_str().unwrap()).unwrap()
 }
@@ -410,7 +411,7 @@ fn a_peer_that_stops_reading_does_not_slow_the_others() {
 
 /// The pubkeys in a node's `GET /api/net/peers`.
 fn peer_keys(node: &Node) -> Vec<String> {
-    let (_, body) = crate::api::http(node.api, "GET", "/api/net/peers", "");
+    let (_, body) = http(node.api, "GET", "/api/net/peers", "");
     let peers: serde_json::Value = serde_json::from_str(&body).unwrap();
     peers
         .as_array()
@@ -450,7 +451,7 @@ fn a_peer_that_stops_reading_one_stream_is_disconnected() {
         !peer_keys(&a).contains(&key)
     });
     wait_until("the drop counted in /metrics", || {
-        let (_, metrics) = crate::api::http(a.api, "GET", "/metrics", "");
+        let (_, metrics) = http(a.api, "GET", "/metrics", "");
         metrics.contains("aelf_net_stalled_peers_dropped_total{kind=\"blocks\"} 1")
     });
     // The honest node is still A's peer and still follows.

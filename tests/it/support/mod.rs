@@ -1,8 +1,10 @@
 //! Helpers shared by the test modules, one file per kind: in-process nodes and services
-//! (`node`) and embedded chains (`chain`); here, free ports and the two node versions. Fake
-//! peers in memory are the library's `aelf_net::testing::FakePeer`.
+//! (`node`), embedded chains (`chain`), the operator API over HTTP (`http`); here, free ports
+//! and the two node versions. Fake peers in memory are the library's
+//! `aelf_net::testing::FakePeer`.
 
 pub mod chain;
+pub mod http;
 pub mod node;
 
 /// A node version below `support_stream_min_version`: legacy mode.
