@@ -4,13 +4,10 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::Duration;
 
 use crate::support::free_port;
+use crate::support::wait::DEADLINE;
 use crossbeam_channel::{unbounded, Receiver};
-
-/// Generous: the machine may be loaded. Nothing waits this long unless something is broken.
-const DEADLINE: Duration = Duration::from_secs(60);
 
 const BIN: &str = env!("CARGO_BIN_EXE_aelf-netd");
 

@@ -10,6 +10,7 @@
 use crate::propagation::{config_with_network, Node};
 use crate::support::free_port;
 use crate::support::http::http;
+use crate::support::wait::{wait_until, DEADLINE};
 use crate::wire_broadcast::WirePeer;
 use crate::wire_peer::{headers, signed_handshake};
 use aelf_net::crypto::NodeKey;
@@ -24,9 +25,8 @@ use aelf_net::types::{handshake_hash, timestamp_from_millis, Clock, SystemClock}
 use grpcio::{Method, RpcStatusCode, WriteFlags};
 use protobuf::MessageField;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-const DEADLINE: Duration = Duration::from_secs(60);
 /// The listening port hostile handshakes claim: nothing listens on port 1, so every dial-back
 /// is refused (a port from `free_port` could meanwhile be taken by another test's server).
 const NO_LISTENER: u16 = 1;
@@ -76,18 +76,11 @@ impl Arena {
     fn still_serving(&self, after: &str) {
         let (code, _) = http(self.node.api, "GET", "/api/blockChain/chainStatus", "");
         assert_eq!(code, 200, "API after {after}");
-        let since = Instant::now();
         while self.honest.blocks.try_recv().is_ok() {}
-        loop {
-            let left = DEADLINE.saturating_sub(since.elapsed());
-            assert!(
-                !left.is_zero(),
-                "the honest peer got no block after {after}"
-            );
-            if self.honest.blocks.recv_timeout(left).is_ok() {
-                return;
-            }
-        }
+        assert!(
+            self.honest.blocks.recv_timeout(DEADLINE).is_ok(),
+            "the honest peer got no block after {after}"
+        );
     }
 
     fn handshake(&self, request: &HandshakeRequest, key: &NodeKey) -> HandshakeReply {
@@ -340,14 +333,7 @@ fn request_blocks_counts_and_unknown_hashes_get_empty_answers() {
         ..Default::default()
     };
     // Wait until the chain holds more than 50 blocks after genesis.
-    let start = Instant::now();
-    while status_height(&arena) < 60 {
-        assert!(
-            start.elapsed() < DEADLINE,
-            "the producer did not reach height 60"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until("the producer at height 60", || status_height(&arena) >= 60);
     for (count, expected) in [
         (0, 0),
         (-1, 0),
@@ -501,7 +487,7 @@ fn blocks_with_a_bad_signature_or_merkle_root_are_not_stored() {
     });
     let _ = futures_executor::block_on(receiver);
     let path = format!("/api/blockChain/block?blockHash={}", hash.to_hex());
-    crate::propagation::wait_until("the valid block stored", || {
+    wait_until("the valid block stored", || {
         http(arena.node.api, "GET", &path, "").0 == 200
     });
     arena.still_serving("forged blocks");

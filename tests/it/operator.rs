@@ -4,9 +4,10 @@
 //! counters move with traffic, `aelf-netctl` in text and `--json`, and the systemd unit.
 
 use crate::daemon::write_config_with;
-use crate::propagation::{wait_until, Node};
+use crate::propagation::Node;
 use crate::support::free_port;
 use crate::support::http::{http, http_with, parse};
+use crate::support::wait::wait_until;
 use aelf_net::api::{basic_header, NEED_BASIC_AUTH};
 use aelf_net::chain::{synthetic_transactions, ChainTip};
 use aelf_net::crypto::NodeKey;

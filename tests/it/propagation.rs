@@ -8,15 +8,14 @@
 use crate::daemon::{value_after, write_config_with, Daemon};
 use crate::support::free_port;
 use crate::support::http::http;
+use crate::support::wait::wait_until;
 use aelf_net::chain::{build_block, synthetic_transactions, Chain, ChainSettings, EmbeddedChain};
 use aelf_net::crypto::NodeKey;
 use aelf_net::types::{chain_id_from_name, Clock, SystemClock};
 use protobuf::Message;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
-const DEADLINE: Duration = Duration::from_secs(60);
 const LEGACY: &str = "1.3.0.0";
 const STREAM: &str = "1.9.0.0";
 
@@ -74,15 +73,6 @@ impl Node {
     pub(crate) fn stop(mut self) {
         self.daemon.signal(libc::SIGTERM);
         assert_eq!(self.daemon.wait_exit().code(), Some(0));
-    }
-}
-
-/// Polls until `done` holds (generous deadline; the polling interval is not a synchronisation).
-pub(crate) fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

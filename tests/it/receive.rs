@@ -4,6 +4,7 @@
 //! about the peer.
 
 use crate::support::node::TestNode;
+use crate::support::wait::DEADLINE;
 use crate::wire_broadcast::WirePeer;
 use crate::wire_peer::headers;
 use aelf_net::chain::{build_block, synthetic_transactions, Chain, ChainTip};
@@ -18,9 +19,6 @@ use futures_util::SinkExt as _;
 use grpcio::{ClientCStreamReceiver, ClientCStreamSender, RpcStatusCode, WriteFlags};
 use protobuf::MessageField;
 use std::sync::Arc;
-use std::time::Duration;
-
-const WAIT: Duration = Duration::from_secs(20);
 
 /// Writes `items` on a client stream, half-closes it and returns how the call ended.
 pub(crate) fn stream_all<T>(
@@ -44,7 +42,7 @@ pub(crate) fn stream_all<T>(
 /// The next event on `queue` about a received item (connection events are skipped).
 fn next(queue: &Receiver<NetworkEvent>) -> NetworkEvent {
     loop {
-        match queue.recv_timeout(WAIT).expect("an event") {
+        match queue.recv_timeout(DEADLINE).expect("an event") {
             NetworkEvent::PeerConnected { .. } | NetworkEvent::NetworkInitialized => {}
             event => return event,
         }

@@ -8,6 +8,7 @@ use crate::propagation::{config_with_network, Node};
 use crate::receive::stream_all;
 use crate::support::free_port;
 use crate::support::http::http;
+use crate::support::wait::wait_until;
 use crate::wire_broadcast::WirePeer;
 use crate::wire_peer::headers;
 use aelf_net::chain::{synthetic_transactions, ChainTip};
@@ -182,12 +183,12 @@ fn a_frozen_peer_is_dropped_with_bounded_queues_and_rejoins_when_it_thaws() {
             .and_then(|v| v.as_array().map(Vec::len))
             .unwrap_or(0)
     };
-    crate::propagation::wait_until("A and B connected", || peers(&a) == 1 && peers(&b) == 1);
+    wait_until("A and B connected", || peers(&a) == 1 && peers(&b) == 1);
 
     b.daemon.signal(libc::SIGSTOP);
     // Per-peer capacities: blocks 50, transactions 100, announcements 200.
     let mut deepest = 0.0f64;
-    crate::propagation::wait_until("A drops the frozen peer", || {
+    wait_until("A drops the frozen peer", || {
         let (_, text) = http(a.api, "GET", "/metrics", "");
         let depth: f64 = text
             .lines()
@@ -200,9 +201,9 @@ fn a_frozen_peer_is_dropped_with_bounded_queues_and_rejoins_when_it_thaws() {
     assert!(deepest <= 350.0, "queues stayed bounded: {deepest}");
 
     b.daemon.signal(libc::SIGCONT);
-    crate::propagation::wait_until("B back in A's pool", || peers(&a) == 1);
+    wait_until("B back in A's pool", || peers(&a) == 1);
     let height = a.status().best_height;
-    crate::propagation::wait_until("B catches up", || b.status().best_height >= height);
+    wait_until("B catches up", || b.status().best_height >= height);
     a.stop();
     b.stop();
 }

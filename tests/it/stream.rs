@@ -6,6 +6,7 @@
 
 use crate::support::chain::genesis_chain;
 use crate::support::node::TestNode;
+use crate::support::wait::DEADLINE;
 use crate::support::{free_port, LEGACY, STREAM};
 use aelf_net::crypto::NodeKey;
 use aelf_net::grpc::channel::connect;
@@ -29,8 +30,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Generous: nothing waits this long unless something is broken.
-const DEADLINE: Duration = Duration::from_secs(20);
+/// The deadline of a raw client's unary calls.
+const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 
 fn raw_client(node: &TestNode) -> PeerServiceClient {
     let env = Arc::new(
@@ -181,7 +182,7 @@ fn a_stream_initiators_unary_handshake_is_answered_and_leaves_no_state() {
         ..Default::default()
     };
     let reply = raw_client(&b)
-        .do_handshake_opt(&request, call_option(&key.pubkey_hex(), None, DEADLINE))
+        .do_handshake_opt(&request, call_option(&key.pubkey_hex(), None, CALL_TIMEOUT))
         .expect("DoHandshake");
     assert_eq!(
         reply.error.enum_value_or_default(),

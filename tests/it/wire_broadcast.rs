@@ -4,9 +4,10 @@
 //! AnnouncementBroadcastStream, and its RequestBlocks gets a gzip-compressed answer it decodes.
 //! A peer that never reads its block stream does not slow what another daemon receives.
 
-use crate::propagation::{config, config_with_network, wait_converged, wait_until, Node};
+use crate::propagation::{config, config_with_network, wait_converged, Node};
 use crate::support::free_port;
 use crate::support::http::http;
+use crate::support::wait::{wait_until, DEADLINE};
 use crate::wire_peer::{headers, signed_handshake};
 use aelf_net::crypto::NodeKey;
 use aelf_net::grpc::channel::{connect, server_channel_args, DEFAULT_MAX_MESSAGE_LENGTH};
@@ -35,8 +36,6 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-const DEADLINE: Duration = Duration::from_secs(60);
 
 /// A block stream held open and never read.
 type HeldStream = (

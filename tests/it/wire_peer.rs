@@ -5,6 +5,7 @@
 
 use crate::daemon::{write_config_with, Daemon};
 use crate::support::free_port;
+use crate::support::wait::DEADLINE;
 use aelf_net::crypto::{verify, NodeKey};
 use aelf_net::grpc::channel::{connect, server_channel_args, DEFAULT_MAX_MESSAGE_LENGTH};
 use aelf_net::grpc::tls::{server_credentials, TlsIdentity};
@@ -24,7 +25,8 @@ use protobuf::MessageField;
 use std::sync::Arc;
 use std::time::Duration;
 
-const DEADLINE: Duration = Duration::from_secs(30);
+/// The deadline of the wire peer's calls.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The wire peer's own server: answers the daemon's dial-back Ping and records its Disconnect.
 #[derive(Clone)]
@@ -97,7 +99,9 @@ pub(crate) fn headers(pubkey_hex: &str, session: Option<&[u8]>) -> CallOption {
     if let Some(s) = session {
         md.add_bytes("session-id-bin", s).unwrap();
     }
-    CallOption::default().headers(md.build()).timeout(DEADLINE)
+    CallOption::default()
+        .headers(md.build())
+        .timeout(CALL_TIMEOUT)
 }
 
 #[test]

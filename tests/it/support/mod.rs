@@ -1,11 +1,12 @@
 //! Helpers shared by the test modules, one file per kind: in-process nodes and services
-//! (`node`), embedded chains (`chain`), the operator API over HTTP (`http`); here, free ports
-//! and the two node versions. Fake peers in memory are the library's
+//! (`node`), embedded chains (`chain`), the operator API over HTTP (`http`), the one wait
+//! (`wait`); here, free ports and the two node versions. Fake peers in memory are the library's
 //! `aelf_net::testing::FakePeer`.
 
 pub mod chain;
 pub mod http;
 pub mod node;
+pub mod wait;
 
 /// A node version below `support_stream_min_version`: legacy mode.
 pub const LEGACY: &str = "1.3.0.0";
