@@ -3,8 +3,7 @@
 //! leaves a store that opens consistently; a read-only data directory is refused at start
 //! with the path in the message.
 
-use crate::daemon::Daemon;
-use crate::propagation::{config, Node};
+use crate::support::daemon::{config, Daemon, Node};
 use crate::support::free_port;
 use crate::support::http::http;
 use aelf_net::chain::{Chain, ChainSettings, EmbeddedChain};

@@ -7,7 +7,7 @@
 //! shares that host (the ban itself is tested in `scheduler.rs`). Reputation thresholds are
 //! raised in this suite for the same reason, so malformed input is refused message by message.
 
-use crate::propagation::{config_with_network, Node};
+use crate::support::daemon::{config_with_network, Node};
 use crate::support::free_port;
 use crate::support::http::http;
 use crate::support::wait::{wait_until, DEADLINE};

@@ -3,12 +3,11 @@
 //! invalid transactions is dropped and its host refused until the ban ends. Periods are short
 //! (1 s) through the config; every wait is on a log line or a condition, with a deadline.
 
-use crate::daemon::value_after;
-use crate::propagation::{config_with_network, Node};
 use crate::receive::stream_all;
-use crate::support::free_port;
+use crate::support::daemon::{config_with_network, value_after, Node};
 use crate::support::http::http;
 use crate::support::wait::wait_until;
+use crate::support::{free_port, STREAM};
 use crate::wire_broadcast::WirePeer;
 use crate::wire_peer::headers;
 use aelf_net::chain::{synthetic_transactions, ChainTip};
@@ -16,8 +15,6 @@ use aelf_net::crypto::NodeKey;
 use aelf_net::pb::network_types::HandshakeError;
 use aelf_net::pb::peer_service::HealthCheckRequest;
 use aelf_net::types::Hash;
-
-const STREAM: &str = "1.9.0.0";
 
 /// One-second health checks, reconnection and discovery periods, and `extra_network`.
 fn fast(extra_network: &str) -> String {

@@ -2,7 +2,7 @@
 //! with node_version 1.3.0.0, in stream mode with the default 1.9.0.0), reconnect after one is
 //! killed and restarted, and say goodbye on a graceful stop.
 
-use crate::daemon::{write_config_with, Daemon};
+use crate::support::daemon::{value_after, write_config_with, Daemon};
 use crate::support::free_port;
 
 /// A version below `support_stream_min_version`: legacy mode.
@@ -91,7 +91,7 @@ fn run(config: fn(&std::path::Path, u16, u16) -> std::path::PathBuf, stream: boo
 /// deadline (3 s), not four of them in a row.
 #[test]
 fn shutdown_says_goodbye_to_unresponsive_peers_in_parallel() {
-    use crate::propagation::{config, Node};
+    use crate::support::daemon::{config, Node};
     let hub_dir = tempfile::tempdir().unwrap();
     let hub_port = free_port();
     let mut hub = Node::start(config(hub_dir.path(), hub_port, &[], "1.9.0.0", ""));
@@ -110,9 +110,7 @@ fn shutdown_says_goodbye_to_unresponsive_peers_in_parallel() {
     }
     hub.daemon.signal(libc::SIGTERM);
     let line = hub.daemon.wait_for("node stopped in ");
-    let ms: u64 = crate::daemon::value_after(&line, "node stopped in ")
-        .parse()
-        .unwrap();
+    let ms: u64 = value_after(&line, "node stopped in ").parse().unwrap();
     assert_eq!(hub.daemon.wait_exit().code(), Some(0));
     // One after the other: at least 4 × 3 s.
     assert!(ms < 9_000, "stopping took {ms} ms");

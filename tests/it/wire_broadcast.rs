@@ -4,7 +4,7 @@
 //! AnnouncementBroadcastStream, and its RequestBlocks gets a gzip-compressed answer it decodes.
 //! A peer that never reads its block stream does not slow what another daemon receives.
 
-use crate::propagation::{config, config_with_network, wait_converged, Node};
+use crate::support::daemon::{config, config_with_network, wait_converged, Node};
 use crate::support::free_port;
 use crate::support::http::http;
 use crate::support::wait::{wait_until, DEADLINE};

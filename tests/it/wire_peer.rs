@@ -3,7 +3,7 @@
 //! including the daemon's dial-back to it, so the server is checked by something other than
 //! our own peer code.
 
-use crate::daemon::{write_config_with, Daemon};
+use crate::support::daemon::{write_config_with, Daemon};
 use crate::support::free_port;
 use crate::support::wait::DEADLINE;
 use aelf_net::crypto::{verify, NodeKey};

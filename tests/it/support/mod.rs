@@ -1,9 +1,10 @@
 //! Helpers shared by the test modules, one file per kind: in-process nodes and services
-//! (`node`), embedded chains (`chain`), the operator API over HTTP (`http`), the one wait
-//! (`wait`); here, free ports and the two node versions. Fake peers in memory are the library's
-//! `aelf_net::testing::FakePeer`.
+//! (`node`), embedded chains (`chain`), `aelf-netd` processes and their configs (`daemon`), the
+//! operator API over HTTP (`http`), the one wait (`wait`); here, free ports and the two node
+//! versions. Fake peers in memory are the library's `aelf_net::testing::FakePeer`.
 
 pub mod chain;
+pub mod daemon;
 pub mod http;
 pub mod node;
 pub mod wait;
