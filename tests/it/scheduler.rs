@@ -3,13 +3,11 @@
 //! invalid transactions is dropped and its host refused until the ban ends. Periods are short
 //! (1 s) through the config; every wait is on a log line or a condition, with a deadline.
 
-use crate::receive::stream_all;
 use crate::support::daemon::{config_with_network, value_after, Node};
 use crate::support::http::http;
 use crate::support::wait::wait_until;
+use crate::support::wire_peer::{headers, stream_all, WirePeer};
 use crate::support::{free_port, STREAM};
-use crate::wire_broadcast::WirePeer;
-use crate::wire_peer::headers;
 use aelf_net::chain::{synthetic_transactions, ChainTip};
 use aelf_net::crypto::NodeKey;
 use aelf_net::pb::network_types::HandshakeError;

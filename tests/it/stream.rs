@@ -7,9 +7,9 @@
 use crate::support::chain::genesis_chain;
 use crate::support::node::TestNode;
 use crate::support::wait::DEADLINE;
+use crate::support::wire_peer::raw_client;
 use crate::support::{free_port, LEGACY, STREAM};
 use aelf_net::crypto::NodeKey;
-use aelf_net::grpc::channel::connect;
 use aelf_net::grpc::metadata::call_option;
 use aelf_net::grpc::stream::stream_peer::StreamRole;
 use aelf_net::network::handshake::{Authorization, HandshakeProvider};
@@ -24,7 +24,7 @@ use aelf_net::pb::peer_service_grpc::PeerServiceClient;
 use aelf_net::types::{handshake_hash, SystemClock};
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError};
 use futures_util::SinkExt as _;
-use grpcio::{CallOption, ClientDuplexSender, EnvBuilder, MetadataBuilder, WriteFlags};
+use grpcio::{CallOption, ClientDuplexSender, MetadataBuilder, WriteFlags};
 use protobuf::{EnumOrUnknown, Message, MessageField};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,24 +32,6 @@ use std::time::Duration;
 
 /// The deadline of a raw client's unary calls.
 const CALL_TIMEOUT: Duration = Duration::from_secs(20);
-
-fn raw_client(node: &TestNode) -> PeerServiceClient {
-    let env = Arc::new(
-        EnvBuilder::new()
-            .cq_count(1)
-            .name_prefix("test-client")
-            .build(),
-    );
-    let (channel, _) = connect(
-        "127.0.0.1",
-        node.port,
-        env,
-        Duration::from_secs(5),
-        104_857_600,
-    )
-    .expect("connect");
-    PeerServiceClient::new(channel)
-}
 
 /// A fresh handshake from `key` announcing `version` and `listening_port`.
 fn handshake_from(key: &NodeKey, listening_port: u16, version: &str) -> Handshake {
