@@ -85,5 +85,7 @@ pub mod network;
 pub mod node;
 pub mod os;
 pub mod pb;
+#[doc(hidden)]
+pub mod testing;
 pub mod thread;
 pub mod types;

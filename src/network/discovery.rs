@@ -208,15 +208,15 @@ mod tests {
     use super::*;
     use crate::network::connector::DialError;
     use crate::network::peer_pool::{PeerPool, PoolLimits};
-    use crate::network::test_peer::StubPeer;
     use crate::network::test_support::{network_service, NOW};
+    use crate::testing::FakePeer;
     use parking_lot::Mutex;
     use std::collections::HashSet;
 
     const OWN: u8 = 0xEE;
 
     /// Answers reachability from a set of reachable ports; dials succeed for `dialable` ports
-    /// and add a stub peer to the pool.
+    /// and add a fake peer to the pool.
     struct Probe {
         reachable: HashSet<u16>,
         pool: Arc<PeerPool>,
@@ -252,15 +252,14 @@ mod tests {
         }
     }
 
-    fn stub(key: &str, port: u16, nodes: Vec<NodeRecord>) -> StubPeer {
+    fn stub(key: &str, port: u16, nodes: Vec<NodeRecord>) -> FakePeer {
         let endpoint = Endpoint {
             host: "127.0.0.1".into(),
             port,
         };
-        StubPeer {
-            nodes,
-            ..StubPeer::new(key, endpoint, false, true, NOW)
-        }
+        FakePeer::named(key, endpoint, false)
+            .connected_at(NOW)
+            .knowing(nodes)
     }
 
     fn setup(

@@ -393,9 +393,10 @@ impl PeerLifecycle {
 mod tests {
     use super::*;
     use crate::network::peer_pool::PoolLimits;
-    use crate::network::test_peer::StubPeer;
     use crate::network::test_support::{network_service_with, NOW};
+    use crate::testing::FakePeer;
     use crate::types::ManualClock;
+    use std::sync::atomic::Ordering;
 
     fn ep(port: u16) -> Endpoint {
         Endpoint {
@@ -409,7 +410,7 @@ mod tests {
     /// inbound port 4) in the pool.
     struct Fixture {
         lifecycle: Arc<PeerLifecycle>,
-        peers: Vec<(Arc<StubPeer>, Arc<dyn Peer>)>,
+        peers: Vec<(Arc<FakePeer>, Arc<dyn Peer>)>,
         _dir: tempfile::TempDir,
     }
 
@@ -424,13 +425,9 @@ mod tests {
         let peers = [(1, false), (2, true), (3, true), (4, true)]
             .into_iter()
             .map(|(port, inbound)| {
-                let stub = Arc::new(StubPeer::new(
-                    &format!("{port:02x}"),
-                    ep(port),
-                    inbound,
-                    true,
-                    NOW,
-                ));
+                let stub = Arc::new(
+                    FakePeer::named(&format!("{port:02x}"), ep(port), inbound).connected_at(NOW),
+                );
                 let peer: Arc<dyn Peer> = stub.clone();
                 lifecycle.pool().try_add(peer.clone(), NOW).unwrap();
                 (stub, peer)
@@ -443,9 +440,17 @@ mod tests {
         }
     }
 
+    /// How a fake peer was closed: (closes, of which with a goodbye).
+    fn closes(stub: &FakePeer) -> (usize, usize) {
+        (
+            stub.disconnects.load(Ordering::SeqCst),
+            stub.goodbyes.load(Ordering::SeqCst),
+        )
+    }
+
     /// Removes every fixture peer for `why`; which endpoints (ports) are then waiting to be
-    /// dialed again, and the goodbye flag each peer was closed with.
-    fn after(why: Removal) -> (Vec<u16>, Vec<Vec<bool>>) {
+    /// dialed again, and how each peer was closed.
+    fn after(why: Removal) -> (Vec<u16>, Vec<(usize, usize)>) {
         let f = fixture();
         for (_, peer) in &f.peers {
             assert!(f.lifecycle.remove(peer, why.clone()), "{why}");
@@ -454,11 +459,7 @@ mod tests {
         let redial = (1..=4)
             .filter(|p| f.lifecycle.reconnections().is_pending(&ep(*p)))
             .collect();
-        let closes = f
-            .peers
-            .iter()
-            .map(|(stub, _)| stub.disconnects.lock().clone())
-            .collect();
+        let closes = f.peers.iter().map(|(stub, _)| closes(stub)).collect();
         (redial, closes)
     }
 
@@ -474,7 +475,7 @@ mod tests {
         ] {
             let (redial, closes) = after(why);
             assert_eq!(redial, vec![1, 2, 3]);
-            assert!(closes.iter().all(|c| c == &vec![false]));
+            assert!(closes.iter().all(|c| *c == (1, 0)));
         }
     }
 
@@ -482,17 +483,17 @@ mod tests {
     fn a_goodbye_redials_only_a_persistent_peer() {
         let (redial, closes) = after(Removal::GoodbyeReceived);
         assert_eq!(redial, vec![3]);
-        assert!(closes.iter().all(|c| c == &vec![false]));
+        assert!(closes.iter().all(|c| *c == (1, 0)));
     }
 
     #[test]
     fn a_penalty_or_an_operator_forgets_the_endpoint_and_only_the_operator_says_goodbye() {
         let (redial, closes) = after(Removal::Penalty("spam".into()));
         assert!(redial.is_empty());
-        assert!(closes.iter().all(|c| c == &vec![false]));
+        assert!(closes.iter().all(|c| *c == (1, 0)));
         let (redial, closes) = after(Removal::Operator);
         assert!(redial.is_empty());
-        assert!(closes.iter().all(|c| c == &vec![true]));
+        assert!(closes.iter().all(|c| *c == (1, 1)));
     }
 
     #[test]
@@ -509,7 +510,7 @@ mod tests {
     fn shutdown_says_goodbye_and_schedules_nothing() {
         let (redial, closes) = after(Removal::Shutdown);
         assert!(redial.is_empty());
-        assert!(closes.iter().all(|c| c == &vec![true]));
+        assert!(closes.iter().all(|c| *c == (1, 1)));
         let (redial, _) = after(Removal::Unconfirmed);
         assert!(redial.is_empty());
     }
@@ -519,7 +520,7 @@ mod tests {
         let f = fixture();
         let (stub, old) = &f.peers[0];
         // A newer connection with the same key took the entry.
-        let newer: Arc<dyn Peer> = Arc::new(StubPeer::new("01", ep(1), false, true, NOW));
+        let newer: Arc<dyn Peer> = FakePeer::named("01", ep(1), false).arc();
         assert!(f.lifecycle.pool().try_replace("01", old, newer.clone()));
         assert!(!f.lifecycle.remove(old, Removal::Failed("late".into())));
         assert!(f
@@ -527,7 +528,7 @@ mod tests {
             .pool()
             .get("01")
             .is_some_and(|p| Arc::ptr_eq(&p, &newer)));
-        assert_eq!(*stub.disconnects.lock(), vec![false]);
+        assert_eq!(closes(stub), (1, 0));
         // Not removed by this call: no reconnection either.
         assert!(!f.lifecycle.reconnections().is_pending(&ep(1)));
     }
@@ -540,13 +541,10 @@ mod tests {
         let key = peer.pubkey_hex().to_owned();
         let mut seen = None;
         f.lifecycle.remove_then(peer, Removal::GoodbyeReceived, || {
-            seen = Some((
-                lifecycle.pool().get(&key).is_none(),
-                stub.disconnects.lock().len(),
-            ));
+            seen = Some((lifecycle.pool().get(&key).is_none(), closes(stub).0));
         });
         assert_eq!(seen, Some((true, 0)), "out of the pool, not yet closed");
-        assert_eq!(*stub.disconnects.lock(), vec![false]);
+        assert_eq!(closes(stub), (1, 0));
     }
 
     #[test]
@@ -554,18 +552,18 @@ mod tests {
         let f = fixture();
         // A stream handshake replaces the plain inbound peer on port 4 and closes it.
         let (old_stub, _) = &f.peers[3];
-        let newcomer = Arc::new(StubPeer::new("04", ep(4), true, false, NOW));
+        let newcomer = Arc::new(FakePeer::named("04", ep(4), true).unconfirmed(NOW));
         let entered = f.lifecycle.admit(newcomer.clone(), Arrival::InboundStream);
         assert!(matches!(entered, Admitted::Entered));
-        assert_eq!(*old_stub.disconnects.lock(), vec![false]);
+        assert_eq!(closes(old_stub), (1, 0));
         // A legacy handshake for a key whose entry answers is refused and closed itself.
-        let repeated = Arc::new(StubPeer::new("04", ep(4), true, false, NOW));
+        let repeated = Arc::new(FakePeer::named("04", ep(4), true).unconfirmed(NOW));
         let refused = f.lifecycle.admit(repeated.clone(), Arrival::Inbound);
         assert!(matches!(
             refused,
             Admitted::Refused(PoolError::AlreadyPresent)
         ));
-        assert_eq!(*repeated.disconnects.lock(), vec![false]);
-        assert!(newcomer.disconnects.lock().is_empty());
+        assert_eq!(closes(&repeated), (1, 0));
+        assert_eq!(closes(&newcomer), (0, 0));
     }
 }

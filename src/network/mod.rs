@@ -28,6 +28,4 @@ pub mod seen_cache;
 pub mod service;
 pub mod sync_state;
 #[cfg(test)]
-pub(crate) mod test_peer;
-#[cfg(test)]
 pub(crate) mod test_support;

@@ -307,14 +307,19 @@ pub trait Peer: Send + Sync + 'static {
 mod tests {
     use super::*;
 
-    use crate::network::test_peer::StubPeer;
+    use crate::testing::FakePeer;
 
-    fn stub(connected: bool, connection_time: UnixMillis) -> StubPeer {
+    fn stub(connected: bool, connection_time: UnixMillis) -> FakePeer {
         let endpoint = Endpoint {
             host: "1.2.3.4".into(),
             port: 6800,
         };
-        StubPeer::new("04", endpoint, true, connected, connection_time)
+        let peer = FakePeer::named("04", endpoint, true);
+        if connected {
+            peer.connected_at(connection_time)
+        } else {
+            peer.unconfirmed(connection_time)
+        }
     }
 
     #[test]

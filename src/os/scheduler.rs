@@ -477,8 +477,8 @@ mod tests {
     use crate::network::node_table::NodeTable;
     use crate::network::peer_pool::{PeerPool, PoolLimits};
     use crate::network::penalty::{Offence, OffenceWeights};
-    use crate::network::test_peer::StubPeer;
     use crate::network::test_support::{network_service_with, NOW, PERIOD_MS};
+    use crate::testing::FakePeer;
     use crate::types::{Hash, ManualClock};
     use std::sync::atomic::AtomicUsize;
 
@@ -495,7 +495,7 @@ mod tests {
         }
     }
 
-    /// Dials succeed for the ports that answer and put a stub peer in the pool.
+    /// Dials succeed for the ports that answer and put a fake peer in the pool.
     struct Connector {
         pool: Arc<PeerPool>,
         answering: Mutex<HashSet<u16>>,
@@ -528,10 +528,12 @@ mod tests {
         }
     }
 
-    fn stub(key: &str, endpoint: Endpoint, unhealthy: bool) -> StubPeer {
-        StubPeer {
-            unhealthy,
-            ..StubPeer::new(key, endpoint, false, true, NOW)
+    fn stub(key: &str, endpoint: Endpoint, unhealthy: bool) -> FakePeer {
+        let peer = FakePeer::named(key, endpoint, false).connected_at(NOW);
+        if unhealthy {
+            peer.unhealthy()
+        } else {
+            peer
         }
     }
 
@@ -699,10 +701,8 @@ mod tests {
     fn peers_that_stopped_reading_a_stream_are_dropped() {
         let mut f = fixture(vec![], vec![]);
         let pool = f.network.pool();
-        let mut stuck = stub("stuck", ep(11), false);
-        stuck.stalled_ms = STALL_MS;
-        let mut slow = stub("slow", ep(12), false);
-        slow.stalled_ms = STALL_MS - 1;
+        let stuck = stub("stuck", ep(11), false).stalled(STALL_MS);
+        let slow = stub("slow", ep(12), false).stalled(STALL_MS - 1);
         pool.try_add(Arc::new(stuck), NOW).unwrap();
         pool.try_add(Arc::new(slow), NOW).unwrap();
         f.jobs.tick(NOW + 1);

@@ -3,6 +3,7 @@
 //! JSON, bad hex, bad address, bad parameters, refused transaction, wrong method, unknown path,
 //! a body over the limit) — none of which reaches the backend or stops the server.
 
+use crate::support::http::{http, http_with, parse};
 use aelf_net::api::{
     basic_header, ApiBackend, ApiServer, BasicAuth, ChainStatus, PeerSummary, MAX_BODY_BYTES,
     NEED_BASIC_AUTH,
@@ -21,57 +22,8 @@ use aelf_net::pb::network_types::BlockWithTransactions;
 use aelf_net::types::{block_hash, Hash};
 use parking_lot::Mutex;
 use serde_json::Value;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// One HTTP/1.1 request on a fresh connection: (status, body).
-pub(crate) fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
-    http_with(addr, method, path, body, &[])
-}
-
-/// [`http`] with extra header lines.
-pub(crate) fn http_with(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    body: &str,
-    headers: &[(&str, &str)],
-) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect to the API");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let extra: String = headers
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}\r\n"))
-        .collect();
-    // A server that refuses a large body may answer and close before it is all written.
-    let _ = write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut bytes = Vec::new();
-    let _ = stream.read_to_end(&mut bytes);
-    let response = String::from_utf8_lossy(&bytes);
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-/// Parses a JSON body (panics with the body when it is not JSON).
-pub(crate) fn parse(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
-}
 
 /// What the fake backend was asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]

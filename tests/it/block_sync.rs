@@ -3,8 +3,9 @@
 //! fetched block that is not the announced one is refused (spec 6.4); a node on a fork
 //! switches to a longer branch many download rounds deep.
 
-use crate::fake_peer::{FakePeer, NOW};
-use crate::support::{genesis_chain, genesis_chain_with_depth, test_network_service};
+use crate::support::chain::{genesis_chain, genesis_chain_with_depth};
+use crate::support::node::test_network_service;
+use crate::support::wait::wait_until;
 use aelf_net::chain::{build_block, Chain, EmbeddedChain};
 use aelf_net::crypto::NodeKey;
 use aelf_net::network::peer::Peer;
@@ -14,11 +15,9 @@ use aelf_net::network::sync_state::SyncState;
 use aelf_net::os::announcement_cache::AnnouncementCache;
 use aelf_net::os::block_sync::{BlockSync, SyncJob, SyncSettings};
 use aelf_net::pb::network_types::BlockWithTransactions;
+use aelf_net::testing::{FakePeer, NOW};
 use aelf_net::types::block_hash;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-const DEADLINE: Duration = Duration::from_secs(30);
 
 /// `n` blocks built on a fresh chain of the same genesis (the remote's chain).
 fn remote_blocks(n: usize) -> (Vec<BlockWithTransactions>, tempfile::TempDir) {
@@ -82,14 +81,6 @@ fn local_with_depth(batch: usize, irreversible_depth: i64) -> Local {
         jobs,
         reports,
         _dir: dir,
-    }
-}
-
-fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

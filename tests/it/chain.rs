@@ -1,6 +1,7 @@
 //! The embedded chain on real files: genesis, attach rules, fork choice, the LIB, events,
 //! restarts and concurrent attaches. The producer thread is tested in `src/chain/producer.rs`.
 
+use crate::support::wait::{wait_until, DEADLINE};
 use aelf_net::chain::{
     build_block, build_block_on, genesis_block, synthetic_transactions, AttachOutcome, Chain,
     ChainError, ChainEvent, ChainSettings, ChainTip, EmbeddedChain, StoreOptions,
@@ -21,8 +22,6 @@ use tempfile::TempDir;
 const GENESIS_TIME: i64 = 1_767_225_600;
 /// Block times start one minute after genesis.
 const START_MS: i64 = (GENESIS_TIME + 60) * 1000;
-/// How long a test waits on a channel before failing (never reached when things work).
-const DEADLINE: Duration = Duration::from_secs(30);
 
 fn settings(depth: i64) -> ChainSettings {
     ChainSettings {
@@ -663,9 +662,7 @@ fn the_flush_thread_makes_recent_attaches_durable_within_the_interval() {
     };
     let chain = EmbeddedChain::open_with(dir.path(), settings(2), options).unwrap();
     mine(&chain, &key, &clock, 4);
-    let deadline = std::time::Instant::now() + DEADLINE;
-    while chain.has_unflushed_writes() {
-        assert!(std::time::Instant::now() < deadline, "never flushed");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until("the recent attaches flushed", || {
+        !chain.has_unflushed_writes()
+    });
 }

@@ -6,9 +6,11 @@
 //! handshakes, not from our peer code, so the server is checked by something else than our
 //! own client.
 
-use crate::support::{free_port, genesis_chain, TestNode, LEGACY};
+use crate::support::chain::genesis_chain;
+use crate::support::node::TestNode;
+use crate::support::wire_peer::raw_client;
+use crate::support::{free_port, LEGACY};
 use aelf_net::crypto::NodeKey;
-use aelf_net::grpc::channel::connect;
 use aelf_net::grpc::metadata::call_option;
 use aelf_net::network::handshake::{Authorization, HandshakeProvider};
 use aelf_net::network::lifecycle::Removal;
@@ -16,36 +18,13 @@ use aelf_net::pb::network_types::{
     ConfirmHandshakeRequest, Handshake, HandshakeError, HandshakeRequest, NodesRequest,
 };
 use aelf_net::pb::peer_service::HealthCheckRequest;
-use aelf_net::pb::peer_service_grpc::PeerServiceClient;
 use aelf_net::types::{handshake_hash, Clock, ManualClock, SystemClock};
-use grpcio::{EnvBuilder, Environment, RpcStatusCode};
+use grpcio::RpcStatusCode;
 use protobuf::MessageField;
 use std::sync::Arc;
 use std::time::Duration;
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(20);
-
-fn env() -> Arc<Environment> {
-    Arc::new(
-        EnvBuilder::new()
-            .cq_count(1)
-            .name_prefix("test-client")
-            .build(),
-    )
-}
-
-/// A raw client for `node`, speaking as `as_key`.
-fn raw_client(node: &TestNode) -> PeerServiceClient {
-    let (channel, _) = connect(
-        "127.0.0.1",
-        node.port,
-        env(),
-        Duration::from_secs(5),
-        104_857_600,
-    )
-    .expect("connect");
-    PeerServiceClient::new(channel)
-}
 
 /// Sends `handshake` with DoHandshake and returns the reply's error code.
 fn do_handshake(node: &TestNode, as_key: &NodeKey, handshake: Handshake) -> HandshakeError {

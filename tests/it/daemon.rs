@@ -1,138 +1,14 @@
 //! The `aelf-netd` binary as an operator runs it: start, log its identity, reload on SIGHUP,
 //! stop on SIGTERM/SIGINT with status 0, and refuse bad input with a clear message.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::Duration;
-
+use crate::support::daemon::{value_after, write_config_with, Daemon, BIN};
 use crate::support::free_port;
-use crossbeam_channel::{unbounded, Receiver};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-/// Generous: the machine may be loaded. Nothing waits this long unless something is broken.
-const DEADLINE: Duration = Duration::from_secs(60);
-
-const BIN: &str = env!("CARGO_BIN_EXE_aelf-netd");
-
-pub(crate) struct Daemon {
-    pid: i32,
-    lines: Receiver<String>,
-    exited: Receiver<std::io::Result<ExitStatus>>,
-    seen: Vec<String>,
-}
-
-impl Daemon {
-    pub(crate) fn start(config: &Path, extra: &[&str]) -> Daemon {
-        let mut child: Child = Command::new(BIN)
-            .arg("--config")
-            .arg(config)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn aelf-netd");
-        let pid = child.id() as i32;
-        let stderr = child.stderr.take().expect("piped stderr");
-        // Test-only channels: the daemon's output is short and read to the end.
-        let (line_tx, lines) = unbounded();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = line_tx.send(line);
-            }
-        });
-        let (exit_tx, exited) = unbounded();
-        std::thread::spawn(move || {
-            let _ = exit_tx.send(child.wait());
-        });
-        Daemon {
-            pid,
-            lines,
-            exited,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits (at most [`DEADLINE`] in all) for a new log line containing `needle` and returns
-    /// it.
-    pub(crate) fn wait_for(&mut self, needle: &str) -> String {
-        let end = std::time::Instant::now() + DEADLINE;
-        loop {
-            match self.lines.recv_deadline(end) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "no line with {needle:?}; output so far:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
-
-    /// Every line logged so far (reads what has arrived without waiting).
-    pub(crate) fn lines_so_far(&mut self) -> &[String] {
-        while let Ok(line) = self.lines.try_recv() {
-            self.seen.push(line);
-        }
-        &self.seen
-    }
-
-    pub(crate) fn signal(&self, signal: i32) {
-        // SAFETY: plain kill(2) on the pid of a child we spawned and have not reaped.
-        assert_eq!(unsafe { libc::kill(self.pid, signal) }, 0);
-    }
-
-    pub(crate) fn wait_exit(&mut self) -> ExitStatus {
-        match self.exited.recv_timeout(DEADLINE) {
-            Ok(status) => status.expect("wait for aelf-netd"),
-            Err(_) => {
-                self.signal(libc::SIGKILL);
-                panic!("aelf-netd did not exit; output:\n{}", self.seen.join("\n"))
-            }
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if self.exited.try_recv().is_err() {
-            unsafe { libc::kill(self.pid, libc::SIGKILL) };
-        }
-    }
-}
-
-/// A config listening on `port` on loopback; `network` lines go into `[network]`, `extra` is
-/// appended as further sections.
-/// Unless `extra` has an `[api]` section, the operator API listens on an ephemeral port (the
-/// daemon logs it), so daemons under test never collide.
-pub(crate) fn write_config_with(dir: &Path, port: u16, network: &str, extra: &str) -> PathBuf {
-    let path = dir.join("aelf-netd.toml");
-    let data_dir = dir.join("data");
-    let api = if extra.contains("[api]") {
-        ""
-    } else {
-        "[api]\nlisten = \"127.0.0.1:0\"\n"
-    };
-    let text = format!(
-        "[node]\ndata_dir = {:?}\n\n[network]\nlisten_address = \"127.0.0.1\"\nlistening_port = {port}\n{network}\n\n{extra}\n{api}",
-        data_dir.display().to_string()
-    );
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
+/// A config on a free port with `extra` sections.
 fn write_config(dir: &Path, extra: &str) -> PathBuf {
     write_config_with(dir, free_port(), "", extra)
-}
-
-/// The word after `marker` in `line`.
-pub(crate) fn value_after<'a>(line: &'a str, marker: &str) -> &'a str {
-    let rest = &line[line.find(marker).expect("marker") + marker.len()..];
-    rest.split_whitespace().next().unwrap_or("")
 }
 
 #[test]

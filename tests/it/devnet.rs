@@ -3,8 +3,8 @@
 //! network-namespace mode with relayed, delayed links, one node cut off, and two producing
 //! halves partitioned and healed (root only: skipped with a message elsewhere).
 
-use crate::api::{http, parse};
-use crate::propagation::wait_until;
+use crate::support::http::{http, parse};
+use crate::support::wait::wait_until;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output};

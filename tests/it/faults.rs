@@ -3,9 +3,9 @@
 //! leaves a store that opens consistently; a read-only data directory is refused at start
 //! with the path in the message.
 
-use crate::daemon::Daemon;
-use crate::propagation::{config, Node};
+use crate::support::daemon::{config, Daemon, Node};
 use crate::support::free_port;
+use crate::support::http::http;
 use aelf_net::chain::{Chain, ChainSettings, EmbeddedChain};
 use aelf_net::config::Config;
 use std::path::Path;
@@ -65,10 +65,7 @@ fn a_full_disk_stops_storing_with_a_clear_error_and_the_store_stays_consistent()
     let stuck = b.status().best_height;
     assert!(stuck > 1, "B stored blocks before the disk filled");
     // Still up: the API answers and the process stops cleanly on SIGTERM.
-    assert_eq!(
-        crate::api::http(b.api, "GET", "/api/net/networkInfo", "").0,
-        200
-    );
+    assert_eq!(http(b.api, "GET", "/api/net/networkInfo", "").0, 200);
     b.daemon.signal(libc::SIGTERM);
     let _ = b.daemon.wait_exit();
     a.stop();

@@ -1,6 +1,6 @@
 //! Handshake building and the six validation outcomes, in the C# node's order (spec 4.4).
 
-use crate::support::genesis_chain;
+use crate::support::chain::genesis_chain;
 use aelf_net::crypto::{verify, NodeKey};
 use aelf_net::network::handshake::{
     Authorization, HandshakeProvider, HandshakeRejection, HANDSHAKE_TIMEOUT_MS, PROTOCOL_VERSION,

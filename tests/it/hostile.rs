@@ -7,10 +7,11 @@
 //! shares that host (the ban itself is tested in `scheduler.rs`). Reputation thresholds are
 //! raised in this suite for the same reason, so malformed input is refused message by message.
 
-use crate::propagation::{config_with_network, Node};
+use crate::support::daemon::{config_with_network, Node};
 use crate::support::free_port;
-use crate::wire_broadcast::WirePeer;
-use crate::wire_peer::{headers, signed_handshake};
+use crate::support::http::http;
+use crate::support::wait::{wait_until, DEADLINE};
+use crate::support::wire_peer::{headers, signed_handshake, WirePeer};
 use aelf_net::crypto::NodeKey;
 use aelf_net::grpc::sender::raw_method;
 use aelf_net::pb::aelf_core::Hash as PbHash;
@@ -23,9 +24,8 @@ use aelf_net::types::{handshake_hash, timestamp_from_millis, Clock, SystemClock}
 use grpcio::{Method, RpcStatusCode, WriteFlags};
 use protobuf::MessageField;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-const DEADLINE: Duration = Duration::from_secs(60);
 /// The listening port hostile handshakes claim: nothing listens on port 1, so every dial-back
 /// is refused (a port from `free_port` could meanwhile be taken by another test's server).
 const NO_LISTENER: u16 = 1;
@@ -73,20 +73,13 @@ impl Arena {
 
     /// The daemon answers its API and the honest peer receives a block produced from now on.
     fn still_serving(&self, after: &str) {
-        let (code, _) = crate::api::http(self.node.api, "GET", "/api/blockChain/chainStatus", "");
+        let (code, _) = http(self.node.api, "GET", "/api/blockChain/chainStatus", "");
         assert_eq!(code, 200, "API after {after}");
-        let since = Instant::now();
         while self.honest.blocks.try_recv().is_ok() {}
-        loop {
-            let left = DEADLINE.saturating_sub(since.elapsed());
-            assert!(
-                !left.is_zero(),
-                "the honest peer got no block after {after}"
-            );
-            if self.honest.blocks.recv_timeout(left).is_ok() {
-                return;
-            }
-        }
+        assert!(
+            self.honest.blocks.recv_timeout(DEADLINE).is_ok(),
+            "the honest peer got no block after {after}"
+        );
     }
 
     fn handshake(&self, request: &HandshakeRequest, key: &NodeKey) -> HandshakeReply {
@@ -255,7 +248,7 @@ fn hostile_handshakes_get_their_exact_refusals_and_the_node_keeps_serving() {
     }
     eprintln!("1000 hostile handshakes in {:?}", started.elapsed());
     arena.still_serving("a flood of 1000 handshakes");
-    let (_, body) = crate::api::http(arena.node.api, "GET", "/api/net/peers", "");
+    let (_, body) = http(arena.node.api, "GET", "/api/net/peers", "");
     let peers: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
         peers.as_array().map(Vec::len),
@@ -327,7 +320,7 @@ fn request_blocks_counts_and_unknown_hashes_get_empty_answers() {
     let auth = || headers(&arena.honest.key.pubkey_hex(), Some(&arena.honest_session));
     let c = &arena.attacker;
     // The genesis hash: read from the API.
-    let (_, body) = crate::api::http(arena.node.api, "GET", "/api/blockChain/chainStatus", "");
+    let (_, body) = http(arena.node.api, "GET", "/api/blockChain/chainStatus", "");
     let status: serde_json::Value = serde_json::from_str(&body).unwrap();
     let genesis = hex::decode(status["GenesisBlockHash"].as_str().unwrap()).unwrap();
     let after = |hash: Vec<u8>, count: i32| BlocksRequest {
@@ -339,14 +332,7 @@ fn request_blocks_counts_and_unknown_hashes_get_empty_answers() {
         ..Default::default()
     };
     // Wait until the chain holds more than 50 blocks after genesis.
-    let start = Instant::now();
-    while status_height(&arena) < 60 {
-        assert!(
-            start.elapsed() < DEADLINE,
-            "the producer did not reach height 60"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until("the producer at height 60", || status_height(&arena) >= 60);
     for (count, expected) in [
         (0, 0),
         (-1, 0),
@@ -383,7 +369,7 @@ fn request_blocks_counts_and_unknown_hashes_get_empty_answers() {
 }
 
 fn status_height(arena: &Arena) -> i64 {
-    let (_, body) = crate::api::http(arena.node.api, "GET", "/api/blockChain/blockHeight", "");
+    let (_, body) = http(arena.node.api, "GET", "/api/blockChain/blockHeight", "");
     body.trim().parse().unwrap_or(0)
 }
 
@@ -437,7 +423,7 @@ fn blocks_with_a_bad_signature_or_merkle_root_are_not_stored() {
     let arena = Arena::start();
     let attacker = WirePeer::start(false);
     let (client, session) = attacker.connect(arena.port);
-    let (_, body) = crate::api::http(arena.node.api, "GET", "/api/blockChain/chainStatus", "");
+    let (_, body) = http(arena.node.api, "GET", "/api/blockChain/chainStatus", "");
     let status: serde_json::Value = serde_json::from_str(&body).unwrap();
     let tip = ChainTip {
         hash: Hash::from_hex(status["BestChainHash"].as_str().unwrap()).unwrap(),
@@ -476,11 +462,7 @@ fn blocks_with_a_bad_signature_or_merkle_root_are_not_stored() {
         });
         let _ = futures_executor::block_on(receiver);
         let path = format!("/api/blockChain/block?blockHash={}", hash.to_hex());
-        assert_eq!(
-            crate::api::http(arena.node.api, "GET", &path, "").0,
-            404,
-            "{path}"
-        );
+        assert_eq!(http(arena.node.api, "GET", &path, "").0, 404, "{path}");
     }
     // The control: a valid block of the attacker's (other transactions, so another hash: the
     // forged one's hash is now known for this peer), sent the same way, is stored (on a side
@@ -504,8 +486,8 @@ fn blocks_with_a_bad_signature_or_merkle_root_are_not_stored() {
     });
     let _ = futures_executor::block_on(receiver);
     let path = format!("/api/blockChain/block?blockHash={}", hash.to_hex());
-    crate::propagation::wait_until("the valid block stored", || {
-        crate::api::http(arena.node.api, "GET", &path, "").0 == 200
+    wait_until("the valid block stored", || {
+        http(arena.node.api, "GET", &path, "").0 == 200
     });
     arena.still_serving("forged blocks");
 }

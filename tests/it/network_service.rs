@@ -2,8 +2,8 @@
 //! which broadcast (spec 11.13, items 94–101), block requests to a chosen peer and the failure
 //! policy (items 90–92, spec 5.5), and block serving (spec 11.9, items 61–65).
 
-use crate::fake_peer::{FakePeer, NOW};
-use crate::support::{genesis_chain, test_network_service};
+use crate::support::chain::genesis_chain;
+use crate::support::node::test_network_service;
 use aelf_net::chain::{build_block, Chain, EmbeddedChain};
 use aelf_net::crypto::NodeKey;
 use aelf_net::network::broadcast::BroadcastKind;
@@ -13,6 +13,7 @@ use aelf_net::network::reconnection::Reconnections;
 use aelf_net::network::service::{NetworkError, NetworkService, MAX_BLOCK_AGE_TO_BROADCAST_MS};
 use aelf_net::network::sync_state::SyncState;
 use aelf_net::pb::network_types::{BlockRequest, BlocksRequest};
+use aelf_net::testing::{FakePeer, NOW};
 use aelf_net::types::{block_hash, Hash};
 use protobuf::MessageField;
 use std::sync::atomic::Ordering;

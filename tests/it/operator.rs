@@ -3,10 +3,10 @@
 //! a transaction sent to A's API reaching B's pool, `/metrics` as Prometheus text whose
 //! counters move with traffic, `aelf-netctl` in text and `--json`, and the systemd unit.
 
-use crate::api::{http, http_with, parse};
-use crate::daemon::write_config_with;
-use crate::propagation::{wait_until, Node};
+use crate::support::daemon::{write_config_with, Node};
 use crate::support::free_port;
+use crate::support::http::{http, http_with, parse};
+use crate::support::wait::wait_until;
 use aelf_net::api::{basic_header, NEED_BASIC_AUTH};
 use aelf_net::chain::{synthetic_transactions, ChainTip};
 use aelf_net::crypto::NodeKey;

@@ -2,7 +2,6 @@
 //! scenarios (spec 11.14–11.15, items 102–111) and our additions (direction budgets, caps).
 //! Time is always passed in explicitly; nothing sleeps.
 
-use crate::fake_peer::{FakePeer, NOW};
 use aelf_net::network::blacklist::{HostBlacklist, OPERATOR_REMOVAL_SECONDS};
 use aelf_net::network::endpoint::Endpoint;
 use aelf_net::network::peer::{Peer, PEER_CONNECTION_TIMEOUT_MS};
@@ -10,6 +9,7 @@ use aelf_net::network::peer_pool::{
     AdmissionRefusal, PeerPool, PoolError, PoolLimits, MAX_HANDSHAKING_PEERS,
 };
 use aelf_net::pb::network_types::HandshakeError;
+use aelf_net::testing::{FakePeer, NOW};
 use std::sync::{Arc, Barrier};
 
 fn limits(max_peers: u32, per_ip: u32) -> PoolLimits {

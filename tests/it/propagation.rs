@@ -5,134 +5,17 @@
 //! started 200 blocks behind catches up; a middle node killed with SIGKILL and restarted
 //! loses nothing and the chain converges. Chains are read through the operator API.
 
-use crate::api::http;
-use crate::daemon::{value_after, write_config_with, Daemon};
-use crate::support::free_port;
+use crate::support::daemon::{config, value_after, wait_converged, Node};
+use crate::support::{free_port, LEGACY, STREAM};
 use aelf_net::chain::{build_block, synthetic_transactions, Chain, ChainSettings, EmbeddedChain};
 use aelf_net::crypto::NodeKey;
 use aelf_net::types::{chain_id_from_name, Clock, SystemClock};
 use protobuf::Message;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
-const DEADLINE: Duration = Duration::from_secs(60);
-const LEGACY: &str = "1.3.0.0";
-const STREAM: &str = "1.9.0.0";
-
-/// Best and LIB of a node, as its API reports them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Status {
-    pub(crate) best_height: i64,
-    pub(crate) best_hash: String,
-    pub(crate) lib_height: i64,
-    pub(crate) lib_hash: String,
-}
-
-/// One daemon and where its API listens.
-pub(crate) struct Node {
-    pub(crate) daemon: Daemon,
-    pub(crate) api: SocketAddr,
-    config: PathBuf,
-}
-
-impl Node {
-    pub(crate) fn start(config: PathBuf) -> Node {
-        let mut daemon = Daemon::start(&config, &[]);
-        let line = daemon.wait_for("operator API listening on http://");
-        let api = line
-            .rsplit("http://")
-            .next()
-            .and_then(|a| a.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no API address in {line}"));
-        daemon.wait_for("node started");
-        Node {
-            daemon,
-            api,
-            config,
-        }
-    }
-
-    pub(crate) fn status(&self) -> Status {
-        let (code, body) = http(self.api, "GET", "/api/blockChain/chainStatus", "");
-        assert_eq!(code, 200, "{body}");
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        Status {
-            best_height: v["BestChainHeight"].as_i64().unwrap(),
-            best_hash: v["BestChainHash"].as_str().unwrap().to_owned(),
-            lib_height: v["LastIrreversibleBlockHeight"].as_i64().unwrap(),
-            lib_hash: v["LastIrreversibleBlockHash"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    /// POST sendTransaction with the hex of a transaction's bytes: (status, body).
-    fn send_transaction(&self, raw_hex: &str) -> (u16, String) {
-        let body = format!(r#"{{"RawTransaction":"{raw_hex}"}}"#);
-        http(self.api, "POST", "/api/blockChain/sendTransaction", &body)
-    }
-
-    pub(crate) fn stop(mut self) {
-        self.daemon.signal(libc::SIGTERM);
-        assert_eq!(self.daemon.wait_exit().code(), Some(0));
-    }
-}
-
-/// Polls until `done` holds (generous deadline; the polling interval is not a synchronisation).
-pub(crate) fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Until every node reports the same best chain (and so the same LIB), at least `height` high.
+/// The nodes, borrowed.
 fn all(nodes: &[Node]) -> Vec<&Node> {
     nodes.iter().collect()
-}
-
-pub(crate) fn wait_converged(nodes: &[&Node], height: i64) -> Status {
-    let mut agreed = None;
-    wait_until(&format!("all nodes at one best chain >= {height}"), || {
-        let statuses: Vec<Status> = nodes.iter().map(|n| n.status()).collect();
-        let first = statuses[0].clone();
-        if first.best_height >= height && statuses.iter().all(|s| *s == first) {
-            agreed = Some(first);
-            return true;
-        }
-        false
-    });
-    agreed.unwrap()
-}
-
-/// A node's config: loopback port, boot nodes, version, and extra sections.
-pub(crate) fn config(dir: &Path, port: u16, boot: &[u16], version: &str, extra: &str) -> PathBuf {
-    config_with_network(dir, port, boot, version, "", extra)
-}
-
-/// [`config`] with `network_lines` added to its `[network]` section.
-pub(crate) fn config_with_network(
-    dir: &Path,
-    port: u16,
-    boot: &[u16],
-    version: &str,
-    network_lines: &str,
-    extra: &str,
-) -> PathBuf {
-    let boot: Vec<String> = boot.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
-    let path = write_config_with(
-        dir,
-        port,
-        &format!("boot_nodes = [{}]\n{network_lines}", boot.join(", ")),
-        extra,
-    );
-    let text = std::fs::read_to_string(&path).unwrap().replacen(
-        "[node]\n",
-        &format!("[node]\nnode_version = \"{version}\"\n"),
-        1,
-    );
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 const PRODUCER: &str = "[producer]\nenabled = true\ninterval_ms = 200\n";

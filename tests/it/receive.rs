@@ -3,48 +3,24 @@
 //! node, and the test reads what the node hands up to the OS layer and what it now knows
 //! about the peer.
 
-use crate::support::TestNode;
-use crate::wire_broadcast::WirePeer;
-use crate::wire_peer::headers;
+use crate::support::node::TestNode;
+use crate::support::wait::DEADLINE;
+use crate::support::wire_peer::{headers, stream_all, WirePeer};
 use aelf_net::chain::{build_block, synthetic_transactions, Chain, ChainTip};
 use aelf_net::crypto::NodeKey;
 use aelf_net::network::inbound::NetworkEvent;
 use aelf_net::network::peer::Peer;
 use aelf_net::pb::network_types::{BlockAnnouncement, LibAnnouncement};
-use aelf_net::pb::peer_service::VoidReply;
 use aelf_net::types::{block_hash, transaction_id, Clock, Hash, SystemClock};
 use crossbeam_channel::Receiver;
-use futures_util::SinkExt as _;
-use grpcio::{ClientCStreamReceiver, ClientCStreamSender, RpcStatusCode, WriteFlags};
+use grpcio::RpcStatusCode;
 use protobuf::MessageField;
 use std::sync::Arc;
-use std::time::Duration;
-
-const WAIT: Duration = Duration::from_secs(20);
-
-/// Writes `items` on a client stream, half-closes it and returns how the call ended.
-pub(crate) fn stream_all<T>(
-    (mut sink, receiver): (ClientCStreamSender<T>, ClientCStreamReceiver<VoidReply>),
-    items: Vec<T>,
-) -> Result<VoidReply, RpcStatusCode> {
-    let sent = futures_executor::block_on(async {
-        for item in items {
-            sink.send((item, WriteFlags::default())).await?;
-        }
-        sink.close().await
-    });
-    let result = futures_executor::block_on(receiver);
-    match (sent, result) {
-        (_, Ok(reply)) => Ok(reply),
-        (_, Err(grpcio::Error::RpcFailure(s))) => Err(s.code()),
-        (_, Err(other)) => panic!("{other}"),
-    }
-}
 
 /// The next event on `queue` about a received item (connection events are skipped).
 fn next(queue: &Receiver<NetworkEvent>) -> NetworkEvent {
     loop {
-        match queue.recv_timeout(WAIT).expect("an event") {
+        match queue.recv_timeout(DEADLINE).expect("an event") {
             NetworkEvent::PeerConnected { .. } | NetworkEvent::NetworkInitialized => {}
             event => return event,
         }

@@ -3,20 +3,16 @@
 //! invalid transactions is dropped and its host refused until the ban ends. Periods are short
 //! (1 s) through the config; every wait is on a log line or a condition, with a deadline.
 
-use crate::api::http;
-use crate::daemon::value_after;
-use crate::propagation::{config_with_network, Node};
-use crate::receive::stream_all;
-use crate::support::free_port;
-use crate::wire_broadcast::WirePeer;
-use crate::wire_peer::headers;
+use crate::support::daemon::{config_with_network, value_after, Node};
+use crate::support::http::http;
+use crate::support::wait::wait_until;
+use crate::support::wire_peer::{headers, stream_all, WirePeer};
+use crate::support::{free_port, STREAM};
 use aelf_net::chain::{synthetic_transactions, ChainTip};
 use aelf_net::crypto::NodeKey;
 use aelf_net::pb::network_types::HandshakeError;
 use aelf_net::pb::peer_service::HealthCheckRequest;
 use aelf_net::types::Hash;
-
-const STREAM: &str = "1.9.0.0";
 
 /// One-second health checks, reconnection and discovery periods, and `extra_network`.
 fn fast(extra_network: &str) -> String {
@@ -182,12 +178,12 @@ fn a_frozen_peer_is_dropped_with_bounded_queues_and_rejoins_when_it_thaws() {
             .and_then(|v| v.as_array().map(Vec::len))
             .unwrap_or(0)
     };
-    crate::propagation::wait_until("A and B connected", || peers(&a) == 1 && peers(&b) == 1);
+    wait_until("A and B connected", || peers(&a) == 1 && peers(&b) == 1);
 
     b.daemon.signal(libc::SIGSTOP);
     // Per-peer capacities: blocks 50, transactions 100, announcements 200.
     let mut deepest = 0.0f64;
-    crate::propagation::wait_until("A drops the frozen peer", || {
+    wait_until("A drops the frozen peer", || {
         let (_, text) = http(a.api, "GET", "/metrics", "");
         let depth: f64 = text
             .lines()
@@ -200,9 +196,9 @@ fn a_frozen_peer_is_dropped_with_bounded_queues_and_rejoins_when_it_thaws() {
     assert!(deepest <= 350.0, "queues stayed bounded: {deepest}");
 
     b.daemon.signal(libc::SIGCONT);
-    crate::propagation::wait_until("B back in A's pool", || peers(&a) == 1);
+    wait_until("B back in A's pool", || peers(&a) == 1);
     let height = a.status().best_height;
-    crate::propagation::wait_until("B catches up", || b.status().best_height >= height);
+    wait_until("B catches up", || b.status().best_height >= height);
     a.stop();
     b.stop();
 }

@@ -4,9 +4,12 @@
 //! mode, and a raw `RequestByStream` client built from the generated stubs (not our peer code)
 //! that checks the listener's authentication, reply routing and teardown.
 
-use crate::support::{free_port, genesis_chain, TestNode, LEGACY, STREAM};
+use crate::support::chain::genesis_chain;
+use crate::support::node::TestNode;
+use crate::support::wait::DEADLINE;
+use crate::support::wire_peer::raw_client;
+use crate::support::{free_port, LEGACY, STREAM};
 use aelf_net::crypto::NodeKey;
-use aelf_net::grpc::channel::connect;
 use aelf_net::grpc::metadata::call_option;
 use aelf_net::grpc::stream::stream_peer::StreamRole;
 use aelf_net::network::handshake::{Authorization, HandshakeProvider};
@@ -22,32 +25,14 @@ use aelf_net::pb::peer_service_grpc::PeerServiceClient;
 use aelf_net::types::{handshake_hash, SystemClock};
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError};
 use futures_util::SinkExt as _;
-use grpcio::{CallOption, ClientDuplexSender, EnvBuilder, MetadataBuilder, WriteFlags};
+use grpcio::{CallOption, ClientDuplexSender, MetadataBuilder, WriteFlags};
 use protobuf::{EnumOrUnknown, Message, MessageField};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Generous: nothing waits this long unless something is broken.
-const DEADLINE: Duration = Duration::from_secs(20);
-
-fn raw_client(node: &TestNode) -> PeerServiceClient {
-    let env = Arc::new(
-        EnvBuilder::new()
-            .cq_count(1)
-            .name_prefix("test-client")
-            .build(),
-    );
-    let (channel, _) = connect(
-        "127.0.0.1",
-        node.port,
-        env,
-        Duration::from_secs(5),
-        104_857_600,
-    )
-    .expect("connect");
-    PeerServiceClient::new(channel)
-}
+/// The deadline of a raw client's unary calls.
+const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A fresh handshake from `key` announcing `version` and `listening_port`.
 fn handshake_from(key: &NodeKey, listening_port: u16, version: &str) -> Handshake {
@@ -173,7 +158,7 @@ fn a_stream_initiators_unary_handshake_is_answered_and_leaves_no_state() {
         ..Default::default()
     };
     let reply = raw_client(&b)
-        .do_handshake_opt(&request, call_option(&key.pubkey_hex(), None, DEADLINE))
+        .do_handshake_opt(&request, call_option(&key.pubkey_hex(), None, CALL_TIMEOUT))
         .expect("DoHandshake");
     assert_eq!(
         reply.error.enum_value_or_default(),

@@ -2,27 +2,12 @@
 //! with node_version 1.3.0.0, in stream mode with the default 1.9.0.0), reconnect after one is
 //! killed and restarted, and say goodbye on a graceful stop.
 
-use crate::daemon::{write_config_with, Daemon};
-use crate::support::free_port;
-
-/// A version below `support_stream_min_version`: legacy mode.
-const LEGACY: &str = "[node]\nnode_version = \"1.3.0.0\"";
+use crate::support::daemon::{config, value_after, write_config_with, Daemon, Node};
+use crate::support::{free_port, LEGACY};
 
 /// A config with the legacy version.
-fn config(dir: &std::path::Path, port: u16, boot: u16) -> std::path::PathBuf {
-    let path = write_config_with(
-        dir,
-        port,
-        &format!("boot_nodes = [\"127.0.0.1:{boot}\"]"),
-        "",
-    );
-    // write_config_with starts with a [node] section; give it the legacy version.
-    let text =
-        std::fs::read_to_string(&path)
-            .unwrap()
-            .replacen("[node]\n", &format!("{LEGACY}\n"), 1);
-    std::fs::write(&path, text).unwrap();
-    path
+fn legacy_config(dir: &std::path::Path, port: u16, boot: u16) -> std::path::PathBuf {
+    config(dir, port, &[boot], LEGACY, "")
 }
 
 /// A config with the default node_version (1.9.0.0): stream mode.
@@ -37,7 +22,7 @@ fn stream_config(dir: &std::path::Path, port: u16, boot: u16) -> std::path::Path
 
 #[test]
 fn boot_nodes_connect_reconnect_after_a_crash_and_say_goodbye() {
-    run(config, false);
+    run(legacy_config, false);
 }
 
 #[test]
@@ -91,7 +76,6 @@ fn run(config: fn(&std::path::Path, u16, u16) -> std::path::PathBuf, stream: boo
 /// deadline (3 s), not four of them in a row.
 #[test]
 fn shutdown_says_goodbye_to_unresponsive_peers_in_parallel() {
-    use crate::propagation::{config, Node};
     let hub_dir = tempfile::tempdir().unwrap();
     let hub_port = free_port();
     let mut hub = Node::start(config(hub_dir.path(), hub_port, &[], "1.9.0.0", ""));
@@ -110,9 +94,7 @@ fn shutdown_says_goodbye_to_unresponsive_peers_in_parallel() {
     }
     hub.daemon.signal(libc::SIGTERM);
     let line = hub.daemon.wait_for("node stopped in ");
-    let ms: u64 = crate::daemon::value_after(&line, "node stopped in ")
-        .parse()
-        .unwrap();
+    let ms: u64 = value_after(&line, "node stopped in ").parse().unwrap();
     assert_eq!(hub.daemon.wait_exit().code(), Some(0));
     // One after the other: at least 4 × 3 s.
     assert!(ms < 9_000, "stopping took {ms} ms");

@@ -4,226 +4,18 @@
 //! AnnouncementBroadcastStream, and its RequestBlocks gets a gzip-compressed answer it decodes.
 //! A peer that never reads its block stream does not slow what another daemon receives.
 
-use crate::propagation::{config, config_with_network, wait_converged, wait_until, Node};
+use crate::support::daemon::{config, config_with_network, wait_converged, Node};
 use crate::support::free_port;
-use crate::wire_peer::{headers, signed_handshake};
-use aelf_net::crypto::NodeKey;
-use aelf_net::grpc::channel::{connect, server_channel_args, DEFAULT_MAX_MESSAGE_LENGTH};
-use aelf_net::grpc::tls::{server_credentials, TlsIdentity};
-use aelf_net::pb::aelf_core::Transaction;
-use aelf_net::pb::network_types::{
-    BlockAnnouncement, BlockWithTransactions, BlocksRequest, ConfirmHandshakeRequest,
-    HandshakeError, HandshakeReply, LibAnnouncement,
-};
-use aelf_net::pb::peer_service::{
-    HealthCheckReply, HealthCheckRequest, PingRequest, PongReply, VoidReply,
-};
-use aelf_net::pb::peer_service_grpc::{create_peer_service, PeerService, PeerServiceClient};
+use crate::support::http::http;
+use crate::support::wait::{wait_until, DEADLINE};
+use crate::support::wire_peer::{headers, WirePeer};
+use aelf_net::pb::network_types::BlocksRequest;
 use aelf_net::types::{block_hash, Hash};
-use crossbeam_channel::{unbounded, Receiver, Sender};
-use futures_util::TryStreamExt as _;
-use grpcio::{
-    ClientStreamingSink, EnvBuilder, Environment, RequestStream, RpcContext, Server, ServerBuilder,
-    UnarySink,
-};
-use parking_lot::Mutex;
-use protobuf::Message;
-use protobuf::MessageField;
+use protobuf::{Message, MessageField};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
-
-const DEADLINE: Duration = Duration::from_secs(60);
-
-/// A block stream held open and never read.
-type HeldStream = (
-    RequestStream<BlockWithTransactions>,
-    ClientStreamingSink<VoidReply>,
-);
-
-/// The wire peer's server: answers the dial-back Ping, forwards what the daemon broadcasts
-/// (or, with `stall_blocks`, holds block streams open without ever reading them).
-#[derive(Clone)]
-struct WireServer {
-    blocks: Sender<BlockWithTransactions>,
-    announcements: Sender<BlockAnnouncement>,
-    stall_blocks: bool,
-    held: Arc<Mutex<Vec<HeldStream>>>,
-}
-
-/// Reads a broadcast stream to its end, handing each item to `each`.
-fn drain<T: Send + 'static>(
-    ctx: &RpcContext,
-    stream: RequestStream<T>,
-    sink: ClientStreamingSink<VoidReply>,
-    each: impl Fn(T) + Send + 'static,
-) {
-    ctx.spawn(async move {
-        let mut stream = stream;
-        while let Ok(Some(item)) = stream.try_next().await {
-            each(item);
-        }
-        let _ = sink.success(VoidReply::new()).await;
-    });
-}
-
-impl PeerService for WireServer {
-    fn ping(&mut self, ctx: RpcContext, _req: PingRequest, sink: UnarySink<PongReply>) {
-        ctx.spawn(async move {
-            let _ = sink.success(PongReply::new()).await;
-        });
-    }
-
-    /// A C# peer answers health checks: a node asks before replacing a peer it holds.
-    fn check_health(
-        &mut self,
-        ctx: RpcContext,
-        _req: HealthCheckRequest,
-        sink: UnarySink<HealthCheckReply>,
-    ) {
-        ctx.spawn(async move {
-            let _ = sink.success(HealthCheckReply::new()).await;
-        });
-    }
-
-    fn block_broadcast_stream(
-        &mut self,
-        ctx: RpcContext,
-        stream: RequestStream<BlockWithTransactions>,
-        sink: ClientStreamingSink<VoidReply>,
-    ) {
-        if self.stall_blocks {
-            self.held.lock().push((stream, sink));
-            return;
-        }
-        let blocks = self.blocks.clone();
-        drain(&ctx, stream, sink, move |b| {
-            let _ = blocks.send(b);
-        });
-    }
-
-    fn announcement_broadcast_stream(
-        &mut self,
-        ctx: RpcContext,
-        stream: RequestStream<BlockAnnouncement>,
-        sink: ClientStreamingSink<VoidReply>,
-    ) {
-        let announcements = self.announcements.clone();
-        drain(&ctx, stream, sink, move |a| {
-            let _ = announcements.send(a);
-        });
-    }
-
-    fn transaction_broadcast_stream(
-        &mut self,
-        ctx: RpcContext,
-        stream: RequestStream<Transaction>,
-        sink: ClientStreamingSink<VoidReply>,
-    ) {
-        drain(&ctx, stream, sink, |_| {});
-    }
-
-    fn lib_announcement_broadcast_stream(
-        &mut self,
-        ctx: RpcContext,
-        stream: RequestStream<LibAnnouncement>,
-        sink: ClientStreamingSink<VoidReply>,
-    ) {
-        drain(&ctx, stream, sink, |_| {});
-    }
-}
-
-/// A wire peer: key, server, and what its server received.
-pub(crate) struct WirePeer {
-    pub(crate) key: NodeKey,
-    pub(crate) env: Arc<Environment>,
-    server: Server,
-    pub(crate) port: u16,
-    pub(crate) blocks: Receiver<BlockWithTransactions>,
-    announcements: Receiver<BlockAnnouncement>,
-}
-
-impl WirePeer {
-    pub(crate) fn start(stall_blocks: bool) -> WirePeer {
-        let (blocks_tx, blocks) = unbounded();
-        let (ann_tx, announcements) = unbounded();
-        let env = Arc::new(EnvBuilder::new().cq_count(1).name_prefix("wire").build());
-        let mut server = ServerBuilder::new(env.clone())
-            .channel_args(server_channel_args(&env, DEFAULT_MAX_MESSAGE_LENGTH).build_args())
-            .register_service(create_peer_service(WireServer {
-                blocks: blocks_tx,
-                announcements: ann_tx,
-                stall_blocks,
-                held: Arc::new(Mutex::new(Vec::new())),
-            }))
-            .build()
-            .unwrap();
-        let port = server
-            .add_listening_port(
-                "127.0.0.1:0",
-                server_credentials(&TlsIdentity::generate().unwrap()),
-            )
-            .unwrap();
-        server.start();
-        WirePeer {
-            key: NodeKey::generate(),
-            env,
-            server,
-            port,
-            blocks,
-            announcements,
-        }
-    }
-
-    /// Legacy handshake and confirmation with the daemon at `daemon_port`: the client and the
-    /// session the daemon gave us.
-    pub(crate) fn connect(&self, daemon_port: u16) -> (PeerServiceClient, Vec<u8>) {
-        let (client, reply) = self.handshake(daemon_port);
-        assert_eq!(
-            reply.error.enum_value_or_default(),
-            HandshakeError::HANDSHAKE_OK
-        );
-        let session = reply.handshake.session_id.clone();
-        client
-            .confirm_handshake_opt(
-                &ConfirmHandshakeRequest::new(),
-                headers(&self.key.pubkey_hex(), Some(&session)),
-            )
-            .unwrap();
-        (client, session)
-    }
-
-    /// A TLS channel to the daemon at `daemon_port`, on this peer's environment.
-    pub(crate) fn dial(&self, daemon_port: u16) -> grpcio::Channel {
-        let (channel, _) = connect(
-            "127.0.0.1",
-            daemon_port,
-            self.env.clone(),
-            Duration::from_secs(10),
-            DEFAULT_MAX_MESSAGE_LENGTH,
-        )
-        .unwrap();
-        channel
-    }
-
-    /// A legacy DoHandshake to the daemon at `daemon_port`, whatever it answers.
-    pub(crate) fn handshake(&self, daemon_port: u16) -> (PeerServiceClient, HandshakeReply) {
-        let client = PeerServiceClient::new(self.dial(daemon_port));
-        let request = signed_handshake(&self.key, self.port, &[1, 2, 3, 4, 5], "1.3.0.0");
-        let reply = client
-            .do_handshake_opt(&request, headers(&self.key.pubkey_hex(), None))
-            .unwrap();
-        (client, reply)
-    }
-
-    pub(crate) fn stop(mut self) {
-        let done = self.server.shutdown();
-        self.server.cancel_all_calls();
-        let _ = futures_executor::block_on(done);
-    }
-}
 
 /// Blocks with transactions, so a block list compresses well.
 const PRODUCER: &str =
@@ -373,7 +165,7 @@ fn a_csharp_like_peer_gets_blocks_announcements_and_gzipped_block_lists() {
 }
 
 fn a_genesis(node: &Node) -> Hash {
-    let (_, body) = crate::api::http(node.api, "GET", "/api/blockChain/chainStatus", "");
+    let (_, body) = http(node.api, "GET", "/api/blockChain/chainStatus", "");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     Hash::from_hex(v["GenesisBlockHash"].as_str().unwrap()).unwrap()
 }
@@ -410,7 +202,7 @@ fn a_peer_that_stops_reading_does_not_slow_the_others() {
 
 /// The pubkeys in a node's `GET /api/net/peers`.
 fn peer_keys(node: &Node) -> Vec<String> {
-    let (_, body) = crate::api::http(node.api, "GET", "/api/net/peers", "");
+    let (_, body) = http(node.api, "GET", "/api/net/peers", "");
     let peers: serde_json::Value = serde_json::from_str(&body).unwrap();
     peers
         .as_array()
@@ -450,7 +242,7 @@ fn a_peer_that_stops_reading_one_stream_is_disconnected() {
         !peer_keys(&a).contains(&key)
     });
     wait_until("the drop counted in /metrics", || {
-        let (_, metrics) = crate::api::http(a.api, "GET", "/metrics", "");
+        let (_, metrics) = http(a.api, "GET", "/metrics", "");
         metrics.contains("aelf_net_stalled_peers_dropped_total{kind=\"blocks\"} 1")
     });
     // The honest node is still A's peer and still follows.

@@ -3,28 +3,21 @@
 //! including the daemon's dial-back to it, so the server is checked by something other than
 //! our own peer code.
 
-use crate::daemon::{write_config_with, Daemon};
+use crate::support::daemon::{write_config_with, Daemon};
 use crate::support::free_port;
+use crate::support::wait::DEADLINE;
+use crate::support::wire_peer::{headers, signed_handshake};
 use aelf_net::crypto::{verify, NodeKey};
 use aelf_net::grpc::channel::{connect, server_channel_args, DEFAULT_MAX_MESSAGE_LENGTH};
 use aelf_net::grpc::tls::{server_credentials, TlsIdentity};
-use aelf_net::pb::aelf_core::Hash as PbHash;
-use aelf_net::pb::network_types::{
-    ConfirmHandshakeRequest, DisconnectReason, Handshake, HandshakeData, HandshakeError,
-    HandshakeRequest,
-};
+use aelf_net::pb::network_types::{ConfirmHandshakeRequest, DisconnectReason, HandshakeError};
 use aelf_net::pb::peer_service::{HealthCheckRequest, PingRequest, PongReply, VoidReply};
 use aelf_net::pb::peer_service_grpc::{create_peer_service, PeerService, PeerServiceClient};
-use aelf_net::types::{handshake_hash, timestamp_from_millis, Clock, SystemClock};
+use aelf_net::types::handshake_hash;
 use crossbeam_channel::{bounded, Sender};
-use grpcio::{
-    CallOption, EnvBuilder, MetadataBuilder, RpcContext, RpcStatusCode, ServerBuilder, UnarySink,
-};
-use protobuf::MessageField;
+use grpcio::{EnvBuilder, RpcContext, RpcStatusCode, ServerBuilder, UnarySink};
 use std::sync::Arc;
 use std::time::Duration;
-
-const DEADLINE: Duration = Duration::from_secs(30);
 
 /// The wire peer's own server: answers the daemon's dial-back Ping and records its Disconnect.
 #[derive(Clone)]
@@ -53,51 +46,6 @@ impl PeerService for WireServer {
             let _ = sink.success(VoidReply::new()).await;
         });
     }
-}
-
-/// A signed handshake request announcing `listening_port` and `session`, built field by field.
-pub(crate) fn signed_handshake(
-    key: &NodeKey,
-    listening_port: u16,
-    session: &[u8],
-    node_version: &str,
-) -> HandshakeRequest {
-    let zero = PbHash {
-        value: vec![0; 32],
-        ..Default::default()
-    };
-    let data = HandshakeData {
-        chain_id: 9992731,
-        version: 1,
-        listening_port: i32::from(listening_port),
-        pubkey: key.pubkey().to_vec(),
-        best_chain_hash: MessageField::some(zero.clone()),
-        best_chain_height: 1,
-        last_irreversible_block_hash: MessageField::some(zero),
-        last_irreversible_block_height: 1,
-        time: MessageField::some(timestamp_from_millis(SystemClock.now_millis())),
-        node_version: node_version.into(),
-        ..Default::default()
-    };
-    HandshakeRequest {
-        handshake: MessageField::some(Handshake {
-            signature: key.sign(&handshake_hash(&data)).to_vec(),
-            handshake_data: MessageField::some(data),
-            session_id: session.to_vec(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-/// `public-key` (and `session-id-bin`) headers with a 30 s deadline.
-pub(crate) fn headers(pubkey_hex: &str, session: Option<&[u8]>) -> CallOption {
-    let mut md = MetadataBuilder::new();
-    md.add_str("public-key", pubkey_hex).unwrap();
-    if let Some(s) = session {
-        md.add_bytes("session-id-bin", s).unwrap();
-    }
-    CallOption::default().headers(md.build()).timeout(DEADLINE)
 }
 
 #[test]

@@ -1,27 +1,29 @@
-//! Unit tests of the pool's pure admission logic, with a minimal in-memory peer. The spec's
+//! Unit tests of the pool's pure admission logic, with the in-memory `FakePeer`. The spec's
 //! behaviour scenarios (102–111) live in `tests/it/peer_pool.rs`.
 
 use super::*;
 use crate::network::peer::PEER_CONNECTION_TIMEOUT_MS;
-use crate::network::test_peer::StubPeer;
+use crate::testing::FakePeer;
 
 const NOW: UnixMillis = 1_800_000_000_000;
 
-fn peer(key: &str, host: &str, inbound: bool) -> Arc<dyn Peer> {
-    let endpoint = Endpoint {
+fn endpoint(host: &str) -> Endpoint {
+    Endpoint {
         host: host.to_owned(),
         port: 6800,
-    };
-    Arc::new(StubPeer::new(key, endpoint, inbound, true, NOW))
+    }
+}
+
+fn peer(key: &str, host: &str, inbound: bool) -> Arc<dyn Peer> {
+    FakePeer::named(key, endpoint(host), inbound)
+        .connected_at(NOW)
+        .arc()
 }
 
 fn stale(key: &str, host: &str, inbound: bool) -> Arc<dyn Peer> {
-    let endpoint = Endpoint {
-        host: host.to_owned(),
-        port: 6800,
-    };
-    let created = NOW - PEER_CONNECTION_TIMEOUT_MS - 1;
-    Arc::new(StubPeer::new(key, endpoint, inbound, false, created))
+    FakePeer::named(key, endpoint(host), inbound)
+        .unconfirmed(NOW - PEER_CONNECTION_TIMEOUT_MS - 1)
+        .arc()
 }
 
 fn limits(max_peers: u32, per_ip: u32, inbound: u32, outbound: u32) -> PoolLimits {

@@ -1,36 +1,12 @@
-//! Helpers shared by the test modules.
+//! A node's network side in this process ([`TestNode`]: key, handshakes, the network server on
+//! a free loopback port, the events it hands up) and the pieces tests assemble themselves: the
+//! network core, a network service over a given pool, the reconnection book.
 
-use aelf_net::chain::{ChainSettings, EmbeddedChain};
-use aelf_net::types::chain_id_from_name;
+use super::chain::genesis_chain;
+use super::{free_port, LEGACY};
+use aelf_net::chain::EmbeddedChain;
 use std::sync::Arc;
 use tempfile::TempDir;
-
-/// An embedded "AELF" chain with only its genesis block, in a fresh temporary directory (kept
-/// alive by the returned guard).
-pub fn genesis_chain() -> (Arc<EmbeddedChain>, TempDir) {
-    genesis_chain_with_depth(8)
-}
-
-/// [`genesis_chain`] with the LIB `irreversible_depth` blocks below the best tip.
-pub fn genesis_chain_with_depth(irreversible_depth: i64) -> (Arc<EmbeddedChain>, TempDir) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let chain = EmbeddedChain::open(
-        dir.path(),
-        ChainSettings {
-            chain_id: chain_id_from_name("AELF").expect("AELF is a chain name"),
-            genesis_time: 1_767_225_600,
-            irreversible_depth,
-        },
-    )
-    .expect("open chain");
-    (Arc::new(chain), dir)
-}
-
-/// A TCP port on 127.0.0.1 that was free a moment ago.
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
-}
 
 /// A reconnection book with the C# defaults (60 s period, one day).
 pub fn test_reconnections() -> Arc<aelf_net::network::reconnection::Reconnections> {
@@ -129,11 +105,6 @@ pub struct TestNode {
     server: Option<aelf_net::grpc::transport::GrpcTransport>,
     _dir: TempDir,
 }
-
-/// A node version below `support_stream_min_version`: legacy mode.
-pub const LEGACY: &str = "1.3.0.0";
-/// The default node version: stream mode.
-pub const STREAM: &str = "1.9.0.0";
 
 impl TestNode {
     /// Announces `version`, any peer may connect, the system clock.

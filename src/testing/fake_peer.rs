@@ -1,35 +1,43 @@
-//! `FakePeer`: a [`Peer`] whose state the test sets by hand and which records what it is sent,
-//! for the pool scenarios and the network service's broadcast and request rules.
+//! [`FakePeer`]: a [`Peer`] whose state the test sets by hand and which records what it is
+//! sent and asked.
 
-use aelf_net::chain::Chain;
-use aelf_net::network::broadcast::{BroadcastItem, EnqueueError, QueueStats};
-use aelf_net::network::endpoint::Endpoint;
-use aelf_net::network::knowledge::{PeerKnowledge, RemoteChainState};
-use aelf_net::network::node_table::NodeRecord;
-use aelf_net::network::peer::{Peer, PeerCore, PeerInfo, PeerMode, PeerProfile, PeerRequestError};
-use aelf_net::pb::network_types::BlockWithTransactions;
-use aelf_net::types::{Hash, UnixMillis};
+use crate::chain::Chain;
+use crate::network::broadcast::{BroadcastItem, EnqueueError, QueueStats};
+use crate::network::endpoint::Endpoint;
+use crate::network::knowledge::{PeerKnowledge, RemoteChainState};
+use crate::network::node_table::NodeRecord;
+use crate::network::peer::{Peer, PeerCore, PeerInfo, PeerMode, PeerProfile, PeerRequestError};
+use crate::pb::network_types::BlockWithTransactions;
+use crate::types::{Hash, UnixMillis};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// The time every fake peer is created at.
+/// The time a fake peer is connected at unless the test says otherwise.
 pub const NOW: UnixMillis = 1_800_000_000_000;
 
 /// What a fake peer answers to a block request.
 pub type BlocksAnswer = Result<Vec<BlockWithTransactions>, PeerRequestError>;
 
+/// A peer in memory. Every field is public: a test reads what the peer was sent and changes
+/// its state (the atomics and mutexes) while the code under test holds it.
 pub struct FakePeer {
     pub pubkey: Vec<u8>,
     pub pubkey_hex: String,
     pub endpoint: Endpoint,
     pub inbound: bool,
     pub connection_time: AtomicI64,
+    /// Its handshake is confirmed; `disconnect` clears it, `mark_connected` sets it.
     pub connected: AtomicBool,
+    /// Ready for traffic once connected (`is_ready` needs both).
     pub ready: AtomicBool,
     /// Enqueue answers QueueFull.
     pub full: AtomicBool,
+    /// `check_health` fails (unrecoverable).
+    pub unhealthy: AtomicBool,
+    /// How long its transaction queue's send has been waiting (`queue_stats`).
+    pub stalled_ms: AtomicU64,
     pub knowledge: PeerKnowledge,
     /// Items enqueued, in order.
     pub sent: Mutex<Vec<Arc<BroadcastItem>>>,
@@ -40,22 +48,47 @@ pub struct FakePeer {
     pub serves: Mutex<Option<Arc<dyn Chain>>>,
     pub block_requests: AtomicUsize,
     pub disconnects: AtomicUsize,
-    /// What `request_nodes` answers.
+    /// Of those, the ones that told the remote goodbye (`graceful`).
+    pub goodbyes: AtomicUsize,
+    /// What `request_nodes` answers (at most the count asked).
     pub nodes: Mutex<Vec<NodeRecord>>,
-    /// The trait's shared state; the getters below override what the test sets by hand.
+    /// The trait's shared state, made from the same identity; the getters below read the
+    /// fields above instead, so a test can change them while the peer is in use.
     core: PeerCore,
 }
 
 impl FakePeer {
-    /// A confirmed, ready peer created at [`NOW`], with a key derived from `seed`.
+    /// A confirmed, ready peer connected at [`NOW`], with a 65-byte key derived from `seed`.
     pub fn new(seed: u8, endpoint: &str, inbound: bool) -> FakePeer {
         let mut pubkey = vec![4u8; 65];
         pubkey[1] = seed;
-        let endpoint = Endpoint::parse(endpoint).expect("test endpoint");
+        let pubkey_hex = hex::encode(&pubkey);
+        FakePeer::with_key(
+            pubkey,
+            pubkey_hex,
+            Endpoint::parse(endpoint).expect("test endpoint"),
+            inbound,
+        )
+    }
+
+    /// A confirmed, ready peer connected at [`NOW`] whose `pubkey_hex` is `key` as given (any
+    /// text: tests name peers "k6800" or "04"); its key bytes are `key` decoded, or empty when
+    /// it is not hex.
+    pub fn named(key: &str, endpoint: Endpoint, inbound: bool) -> FakePeer {
+        let pubkey = hex::decode(key).unwrap_or_default();
+        FakePeer::with_key(pubkey, key.to_owned(), endpoint, inbound)
+    }
+
+    fn with_key(
+        pubkey: Vec<u8>,
+        pubkey_hex: String,
+        endpoint: Endpoint,
+        inbound: bool,
+    ) -> FakePeer {
         let core = PeerCore::new(
             PeerInfo {
                 pubkey: pubkey.clone(),
-                pubkey_hex: hex::encode(&pubkey),
+                pubkey_hex: pubkey_hex.clone(),
                 endpoint: endpoint.clone(),
                 inbound,
                 connection_time: NOW,
@@ -70,7 +103,7 @@ impl FakePeer {
         );
         FakePeer {
             core,
-            pubkey_hex: hex::encode(&pubkey),
+            pubkey_hex,
             pubkey,
             endpoint,
             inbound,
@@ -78,16 +111,26 @@ impl FakePeer {
             connected: AtomicBool::new(true),
             ready: AtomicBool::new(true),
             full: AtomicBool::new(false),
+            unhealthy: AtomicBool::new(false),
+            stalled_ms: AtomicU64::new(0),
             knowledge: PeerKnowledge::new(RemoteChainState::default()),
             sent: Mutex::new(Vec::new()),
             answers: Mutex::new(VecDeque::new()),
             serves: Mutex::new(None),
             block_requests: AtomicUsize::new(0),
             disconnects: AtomicUsize::new(0),
+            goodbyes: AtomicUsize::new(0),
             nodes: Mutex::new(Vec::new()),
         }
     }
 
+    /// Connected (confirmed) at `time` instead of [`NOW`].
+    pub fn connected_at(self, time: UnixMillis) -> FakePeer {
+        self.connection_time.store(time, Ordering::SeqCst);
+        self
+    }
+
+    /// Not confirmed yet (nor ready), its connection started at `connection_time`.
     pub fn unconfirmed(self, connection_time: UnixMillis) -> FakePeer {
         self.connected.store(false, Ordering::SeqCst);
         self.ready.store(false, Ordering::SeqCst);
@@ -96,8 +139,27 @@ impl FakePeer {
         self
     }
 
+    /// Confirmed but not ready: enqueue answers NotReady.
     pub fn not_ready(self) -> FakePeer {
         self.ready.store(false, Ordering::SeqCst);
+        self
+    }
+
+    /// Fails its health checks.
+    pub fn unhealthy(self) -> FakePeer {
+        self.unhealthy.store(true, Ordering::SeqCst);
+        self
+    }
+
+    /// Its transaction queue's send has waited `ms`.
+    pub fn stalled(self, ms: u64) -> FakePeer {
+        self.stalled_ms.store(ms, Ordering::SeqCst);
+        self
+    }
+
+    /// Answers `request_nodes` with `nodes`.
+    pub fn knowing(self, nodes: Vec<NodeRecord>) -> FakePeer {
+        *self.nodes.lock() = nodes;
         self
     }
 
@@ -105,7 +167,7 @@ impl FakePeer {
         Arc::new(self)
     }
 
-    /// Kinds and ids of what was enqueued.
+    /// The ids of what was enqueued, in order.
     pub fn sent_ids(&self) -> Vec<Hash> {
         self.sent.lock().iter().map(|i| i.id).collect()
     }
@@ -149,15 +211,6 @@ impl Peer for FakePeer {
             unauthenticated_requests: 0,
         }
     }
-    fn inbound_session_id(&self) -> &[u8] {
-        &[]
-    }
-    fn last_received_handshake_time(&self) -> i128 {
-        0
-    }
-    fn last_sent_handshake_time(&self) -> i128 {
-        0
-    }
     fn mark_connected(&self) {
         self.connected.store(true, Ordering::SeqCst);
     }
@@ -165,11 +218,17 @@ impl Peer for FakePeer {
         Ok(())
     }
     fn check_health(&self) -> Result<(), PeerRequestError> {
+        if self.unhealthy.load(Ordering::SeqCst) {
+            return Err(PeerRequestError::unrecoverable("fake peer: unhealthy"));
+        }
         Ok(())
     }
-    fn disconnect(&self, _graceful: bool) {
+    fn disconnect(&self, graceful: bool) {
         self.connected.store(false, Ordering::SeqCst);
         self.disconnects.fetch_add(1, Ordering::SeqCst);
+        if graceful {
+            self.goodbyes.fetch_add(1, Ordering::SeqCst);
+        }
     }
     fn knowledge(&self) -> &PeerKnowledge {
         &self.knowledge
@@ -185,7 +244,9 @@ impl Peer for FakePeer {
         Ok(())
     }
     fn queue_stats(&self) -> QueueStats {
-        QueueStats::default()
+        let mut stats = QueueStats::default();
+        stats.transactions.stalled_ms = self.stalled_ms.load(Ordering::SeqCst);
+        stats
     }
     fn request_block(
         &self,
@@ -205,7 +266,8 @@ impl Peer for FakePeer {
         }
         self.next_answer()
     }
-    fn request_nodes(&self, _max_count: i32) -> Result<Vec<NodeRecord>, PeerRequestError> {
-        Ok(self.nodes.lock().clone())
+    fn request_nodes(&self, max_count: i32) -> Result<Vec<NodeRecord>, PeerRequestError> {
+        let max = usize::try_from(max_count).unwrap_or(0);
+        Ok(self.nodes.lock().iter().take(max).cloned().collect())
     }
 }
