@@ -20,8 +20,9 @@
 //!   block producer.
 //! * [`config`] — `conf/aelf-netd.toml`, parsed and validated.
 //!
-//! [`api`] is the operator HTTP API; [`metrics`] the Prometheus counters every layer bumps. [`node`] assembles a running node from a config; the
-//! binaries in `src/bin` stay thin.
+//! [`api`] is the operator HTTP API; [`metrics`] the Prometheus counters every layer bumps;
+//! [`ports`] picks free local ports for what starts nodes. [`node`] assembles a running node
+//! from a config; the binaries in `src/bin` stay thin.
 //!
 //! # Threads
 //!
@@ -77,5 +78,6 @@ pub mod network;
 pub mod node;
 pub mod os;
 pub mod pb;
+pub mod ports;
 pub mod thread;
 pub mod types;
