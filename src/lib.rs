@@ -20,9 +20,10 @@
 //!   block producer.
 //! * [`config`] — `conf/aelf-netd.toml`, parsed and validated.
 //!
-//! [`api`] is the operator HTTP API; [`metrics`] the Prometheus counters every layer bumps;
-//! [`ports`] picks free local ports for what starts nodes. [`node`] assembles a running node
-//! from a config; the binaries in `src/bin` stay thin.
+//! [`api`] is the operator HTTP API (and [`api::client`], its client for tools and tests);
+//! [`metrics`] the Prometheus counters every layer bumps; [`ports`] picks free local ports for
+//! what starts nodes. [`node`] assembles a running node from a config; the binaries in
+//! `src/bin` stay thin.
 //!
 //! # Threads
 //!
