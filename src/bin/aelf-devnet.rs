@@ -17,6 +17,8 @@
 //! after a cut heals. `partition` cuts every relayed link between a set of nodes and the rest
 //! (the relays close those connections and refuse new ones); `heal` restores them.
 
+use aelf_net::api::client::ApiClient;
+use aelf_net::ports::free_port;
 use clap::{Parser, Subcommand};
 use std::fs;
 use std::net::{SocketAddr, TcpListener};
@@ -198,6 +200,15 @@ struct NodeState {
     netns: Option<String>,
 }
 
+impl NodeState {
+    /// The node's API as the devnet reaches it: quick to give up (2 s to connect, 5 s in all).
+    fn api_client(&self) -> ApiClient {
+        ApiClient::to(self.api)
+            .with_connect_timeout(Duration::from_secs(2))
+            .with_timeout(Duration::from_secs(5))
+    }
+}
+
 /// What `start` made: nodes, the relay process, namespaces.
 #[derive(Debug, Default)]
 struct State {
@@ -277,42 +288,11 @@ fn signal(pid: i32, sig: i32) {
     }
 }
 
-/// A port nobody listens on now (the kernel's pick).
-fn free_port(ip: &str) -> Result<u16, String> {
-    TcpListener::bind((ip, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("cannot find a free port: {e}"))
-}
-
 /// The port is free on loopback now.
 fn check_free(port: u16) -> Result<(), String> {
     TcpListener::bind(("127.0.0.1", port)).map(drop).map_err(|e| {
         format!("port {port} is in use ({e}); another devnet? try `make devnet-stop`, or other ports")
     })
-}
-
-/// One request to a node's API: the body of a 200.
-fn api_call(api: SocketAddr, method: &str, path: &str, body: &str) -> Option<String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_connect(Some(Duration::from_secs(2)))
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into();
-    let url = format!("http://{api}{path}");
-    let response = match method {
-        "GET" => agent.get(&url).call(),
-        _ => agent
-            .post(&url)
-            .header("Content-Type", "application/json")
-            .send(body),
-    };
-    response.ok()?.body_mut().read_to_string().ok()
-}
-
-/// One GET on the node's API: the JSON body of a 200.
-fn api_get(api: SocketAddr, path: &str) -> Option<serde_json::Value> {
-    serde_json::from_str(&api_call(api, "GET", path, "")?).ok()
 }
 
 /// Runs a command that sets up or tears down the network; its error output on failure.
@@ -380,7 +360,7 @@ fn layout(a: &StartArgs) -> Result<Layout, String> {
         (0..n)
             .map(|i| {
                 if base == 0 {
-                    free_port("127.0.0.1")
+                    free_port().map_err(|e| e.to_string())
                 } else {
                     let port = base
                         .checked_add(i as u16)
@@ -649,7 +629,8 @@ fn start(a: &StartArgs) -> Result<(), String> {
 /// Waits until `node`'s API answers, then prints where it is.
 fn wait_up(node: &NodeState, dir: &Path) -> Result<(), String> {
     let end = Instant::now() + STARTUP_WAIT;
-    while api_get(node.api, "/api/blockChain/chainStatus").is_none() {
+    let api = node.api_client();
+    while api.get("/api/blockChain/chainStatus").is_err() {
         if !alive(node.pid) || Instant::now() > end {
             return Err(format!(
                 "node {} did not come up; see {}/node-{}/aelf-netd.log (stop the rest with `make devnet-stop`)",
@@ -704,8 +685,9 @@ fn stop(dir: &Path) -> Result<(), String> {
 fn status(dir: &Path) -> Result<(), String> {
     let state = State::load(dir)?;
     for node in &state.nodes {
-        let chain = api_get(node.api, "/api/blockChain/chainStatus");
-        let peers = api_get(node.api, "/api/net/networkInfo");
+        let api = node.api_client();
+        let chain = api.get("/api/blockChain/chainStatus").ok();
+        let peers = api.get("/api/net/networkInfo").ok();
         match (alive(node.pid), chain, peers) {
             (true, Some(c), Some(p)) => println!(
                 "node {}  height {}  lib {}  peers {}  api http://{}",
@@ -868,7 +850,8 @@ mod soak {
     //! The soak run: steady signed transactions into every node's API, and samples of each
     //! node's `/metrics` over time, written as a Markdown table.
 
-    use super::{api_call, api_get, SoakArgs, State};
+    use super::{NodeState, SoakArgs, State};
+    use aelf_net::api::client::{Answer, ApiClient};
     use aelf_net::chain::{synthetic_transactions, ChainTip};
     use aelf_net::crypto::NodeKey;
     use aelf_net::types::Hash;
@@ -899,7 +882,8 @@ mod soak {
 
     pub fn run(a: &SoakArgs) -> Result<(), String> {
         let state = State::load(&a.dir)?;
-        let first = state.nodes.first().ok_or("the devnet has no nodes")?;
+        let apis: Vec<ApiClient> = state.nodes.iter().map(NodeState::api_client).collect();
+        let first = apis.first().ok_or("the devnet has no nodes")?;
         let key = NodeKey::generate();
         let started = Instant::now();
         let end = started + Duration::from_secs(a.minutes * 60);
@@ -912,7 +896,7 @@ mod soak {
         );
         while Instant::now() < end {
             let second = Instant::now();
-            if let Some(status) = api_get(first.api, "/api/blockChain/chainStatus") {
+            if let Ok(status) = first.get("/api/blockChain/chainStatus") {
                 let hash = status["BestChainHash"].as_str().unwrap_or("");
                 let tip = ChainTip {
                     hash: Hash::from_hex(hash).unwrap_or(Hash::ZERO),
@@ -920,12 +904,12 @@ mod soak {
                 };
                 let txs = synthetic_transactions(&key, &tip, a.tx_per_s, nonce);
                 for (i, tx) in txs.iter().enumerate() {
-                    let node = &state.nodes[i % state.nodes.len()];
+                    let api = &apis[i % apis.len()];
                     let raw = hex::encode(tx.write_to_bytes().unwrap_or_default());
-                    let body = format!(r#"{{"RawTransaction":"{raw}"}}"#);
-                    match api_call(node.api, "POST", "/api/blockChain/sendTransaction", &body) {
-                        Some(_) => sent += 1,
-                        None => refused += 1,
+                    let body = serde_json::json!({ "RawTransaction": raw });
+                    match api.post("/api/blockChain/sendTransaction", &body) {
+                        Ok(_) => sent += 1,
+                        Err(_) => refused += 1,
                     }
                 }
                 nonce += a.tx_per_s as u64;
@@ -933,8 +917,13 @@ mod soak {
             if Instant::now() >= next_sample {
                 next_sample += Duration::from_secs(a.sample_s.max(1));
                 let at_s = started.elapsed().as_secs();
-                for node in &state.nodes {
-                    let Some(text) = api_call(node.api, "GET", "/metrics", "") else {
+                for (node, api) in state.nodes.iter().zip(&apis) {
+                    let Some(text) = api
+                        .request("GET", "/metrics", None)
+                        .ok()
+                        .filter(Answer::is_success)
+                        .map(|a| a.body)
+                    else {
                         continue;
                     };
                     samples.push(Sample {
