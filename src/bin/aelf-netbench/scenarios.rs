@@ -4,6 +4,7 @@
 use crate::report::{Report, Row};
 use crate::sink::{genesis_chain, ServedChain, Sink};
 use crate::Sizes;
+use aelf_net::api::client::ApiClient;
 use aelf_net::chain::{build_block_on, Chain, ChainEvent, ChainTip, EmbeddedChain};
 use aelf_net::config::Config;
 use aelf_net::crypto::NodeKey;
@@ -15,13 +16,14 @@ use aelf_net::pb::aelf_core::{Address, Transaction};
 use aelf_net::pb::network_types::{BlockWithTransactions, BlocksRequest};
 use aelf_net::pb::peer_service::VoidReply;
 use aelf_net::pb::peer_service_grpc::PeerServiceClient;
+use aelf_net::ports::free_port;
 use aelf_net::types::{block_hash, transaction_id, Clock as _, Hash, NodeVersion, SystemClock};
 use futures_util::SinkExt as _;
 use grpcio::{CallOption, Channel, EnvBuilder, Environment, Method, WriteFlags};
 use protobuf::Message;
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Write as _};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
@@ -55,13 +57,6 @@ impl Drop for Scratch {
     }
 }
 
-fn free_port() -> Result<u16, String> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
-}
-
 /// User + system CPU time of this process.
 fn cpu_time() -> Duration {
     // SAFETY: getrusage fills the struct we pass.
@@ -89,7 +84,7 @@ fn start_node(dir: &Path, version: &str, tweak: impl FnOnce(&mut Config)) -> Res
     c.node.data_dir = dir.to_path_buf();
     c.node.node_version = NodeVersion::parse(version).map_err(|e| e.to_string())?;
     c.network.listen_address = "127.0.0.1".parse().map_err(|e| format!("{e}"))?;
-    c.network.listening_port = free_port()?;
+    c.network.listening_port = free_port().map_err(|e| e.to_string())?;
     c.network.enable_peer_discovery = false;
     c.network.max_peers_per_ip_address = 0;
     c.api.listen = "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?;
@@ -774,37 +769,6 @@ fn process_stats(pid: u32) -> Result<(f64, f64), String> {
     Ok((field("VmRSS:") * 1024.0, field("Threads:")))
 }
 
-/// One HTTP request to the daemon's API: (status, body).
-fn http(
-    api: SocketAddr,
-    method: &str,
-    path: &str,
-    body: &str,
-    auth: &str,
-) -> Result<(u16, String), String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into();
-    let url = format!("http://{api}{path}");
-    let response = match method {
-        "GET" => agent.get(&url).header("Authorization", auth).call(),
-        _ => agent
-            .post(&url)
-            .header("Authorization", auth)
-            .header("Content-Type", "application/json")
-            .send(body),
-    };
-    let mut response = response.map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let text = response
-        .body_mut()
-        .read_to_string()
-        .map_err(|e| e.to_string())?;
-    Ok((status, text))
-}
-
 /// The node under test as its own process, so its RSS and threads are its own.
 struct Daemon(Child);
 
@@ -831,7 +795,7 @@ pub fn peers(sizes: &Sizes, report: &mut Report) -> Result<(), String> {
             .map(|_| Sink::start(&env, &chain, false, None))
             .collect::<Result<_, _>>()?;
         let dir = Scratch::new("peers-node")?;
-        let api_port = free_port()?;
+        let api_port = free_port().map_err(|e| e.to_string())?;
         let api: SocketAddr = ([127, 0, 0, 1], api_port).into();
         let config = dir.0.join("aelf-netd.toml");
         let limit = count + 8;
@@ -842,7 +806,7 @@ pub fn peers(sizes: &Sizes, report: &mut Report) -> Result<(), String> {
                  max_peers = {limit}\nmax_outbound_peers = {limit}\nmax_peers_per_ip_address = 0\nenable_peer_discovery = false\n\
                  [api]\nlisten = \"{api}\"\nbasic_auth_user = \"bench\"\nbasic_auth_password = \"bench\"\n[threads]\napi_workers = 8\n[log]\nlevel = \"error\"\n",
                 dir.0.join("data").display().to_string(),
-                free_port()?,
+                free_port().map_err(|e| e.to_string())?,
             ),
         )
         .map_err(|e| e.to_string())?;
@@ -856,9 +820,13 @@ pub fn peers(sizes: &Sizes, report: &mut Report) -> Result<(), String> {
             .map_err(|e| format!("cannot start aelf-netd: {e}"))?;
         let daemon = Daemon(child);
         let pid = daemon.0.id();
-        let auth = aelf_net::api::basic_header("bench", "bench");
+        let client = ApiClient::to(api)
+            .with_timeout(Duration::from_secs(60))
+            .with_basic_auth("bench", "bench");
         wait("the daemon's API", || {
-            http(api, "GET", "/api/net/networkInfo", "", &auth).is_ok_and(|(s, _)| s == 200)
+            client
+                .request("GET", "/api/net/networkInfo", None)
+                .is_ok_and(|a| a.status == 200)
         })?;
         let (rss0, threads0) = process_stats(pid)?;
         let ports: Vec<u16> = sinks.iter().map(|s| s.port).collect();
@@ -867,11 +835,11 @@ pub fn peers(sizes: &Sizes, report: &mut Report) -> Result<(), String> {
             .chunks(ports.len().div_ceil(8).max(1))
             .map(|chunk| {
                 let chunk = chunk.to_vec();
-                let auth = auth.clone();
+                let client = client.clone();
                 std::thread::spawn(move || {
                     for port in chunk {
                         let body = format!(r#"{{"Address":"127.0.0.1:{port}"}}"#);
-                        let _ = http(api, "POST", "/api/net/peer", &body, &auth);
+                        let _ = client.request("POST", "/api/net/peer", Some(&body));
                     }
                 })
             })
@@ -880,10 +848,12 @@ pub fn peers(sizes: &Sizes, report: &mut Report) -> Result<(), String> {
             let _ = w.join();
         }
         wait("every peer connected", || {
-            http(api, "GET", "/api/net/networkInfo", "", &auth).is_ok_and(|(_, body)| {
-                serde_json::from_str::<serde_json::Value>(&body)
-                    .is_ok_and(|v| v["Connections"].as_u64() == Some(count as u64))
-            })
+            client
+                .request("GET", "/api/net/networkInfo", None)
+                .is_ok_and(|a| {
+                    serde_json::from_str::<serde_json::Value>(&a.body)
+                        .is_ok_and(|v| v["Connections"].as_u64() == Some(count as u64))
+                })
         })?;
         let connect_s = t0.elapsed().as_secs_f64();
         let (rss1, threads1) = process_stats(pid)?;
