@@ -27,9 +27,10 @@
 //!   define (it imports their settings types and defaults).
 //! * [`node`] — assembles a running node from a config: builds layer 2, hands it to layer 1,
 //!   starts the OS layer, and stops them in order.
-//! * [`api`] — the operator HTTP API; [`metrics`] the Prometheus counters every layer bumps;
-//!   [`daemon`] the process around a node (signals, reload). The binaries in `src/bin` stay
-//!   thin.
+//! * [`api`] — the operator HTTP API (and [`api::client`], its client for tools and tests);
+//!   [`metrics`] the Prometheus counters every layer bumps; [`daemon`] the process around a
+//!   node (signals, reload); [`ports`] picks free local ports for what starts nodes. The
+//!   binaries in `src/bin` stay thin.
 //!
 //! # Threads
 //!
@@ -85,6 +86,7 @@ pub mod network;
 pub mod node;
 pub mod os;
 pub mod pb;
+pub mod ports;
 #[doc(hidden)]
 pub mod testing;
 pub mod thread;

@@ -7,10 +7,12 @@
 //! need HTTP Basic auth ([`auth`]).
 //!
 //! This file owns the server threads, the request limits and the [`ApiBackend`] contract;
-//! `routes` the routing table and input checks, `dto` the JSON shapes. None of it knows the
-//! node: everything the API reads or does goes through [`ApiBackend`].
+//! `routes` the routing table and input checks, `dto` the JSON shapes, [`client`] the blocking
+//! client tools and tests reach a node's API with. None of it knows the node: everything the
+//! API reads or does goes through [`ApiBackend`].
 
 pub mod auth;
+pub mod client;
 mod dto;
 mod routes;
 

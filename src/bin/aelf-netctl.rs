@@ -4,7 +4,7 @@
 //! Human-readable output by default, `--json` for scripts (the API's JSON, unchanged). Exit
 //! status 0 on success, 1 when the node refuses or cannot be reached, 2 on a usage error.
 
-use aelf_net::api::basic_header;
+use aelf_net::api::client::{ApiClient, ClientError};
 use aelf_net::config::Config;
 use aelf_net::crypto::{load_key_file, write_new_key_file, NodeKey};
 use aelf_net::types::iso8601;
@@ -108,12 +108,7 @@ enum Command {
 type Failure = String;
 
 /// The node's API as this tool reaches it.
-struct Api {
-    base: String,
-    agent: ureq::Agent,
-    user: Option<String>,
-    password: Option<String>,
-}
+struct Api(ApiClient);
 
 impl Api {
     fn from_args(args: &Args) -> Result<Api, Failure> {
@@ -127,81 +122,36 @@ impl Api {
             (None, None) => "http://127.0.0.1:8000".to_owned(),
         };
         let from_config = |pick: fn(&Config) -> Option<String>| config.as_ref().and_then(pick);
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(args.timeout.max(1))))
-            .build()
-            .into();
-        Ok(Api {
-            base,
-            agent,
-            user: args
-                .user
-                .clone()
-                .or_else(|| from_config(|c| c.api.basic_auth_user.clone())),
-            password: args
-                .password
-                .clone()
-                .or_else(|| from_config(|c| c.api.basic_auth_password.clone())),
-        })
-    }
-
-    fn authorization(&self) -> Option<String> {
-        match (&self.user, &self.password) {
-            (Some(u), Some(p)) => Some(basic_header(u, p)),
-            _ => None,
-        }
+        let user = args
+            .user
+            .clone()
+            .or_else(|| from_config(|c| c.api.basic_auth_user.clone()));
+        let password = args
+            .password
+            .clone()
+            .or_else(|| from_config(|c| c.api.basic_auth_password.clone()));
+        let client = ApiClient::new(&base).with_timeout(Duration::from_secs(args.timeout.max(1)));
+        Ok(Api(match (&user, &password) {
+            (Some(u), Some(p)) => client.with_basic_auth(u, p),
+            _ => client,
+        }))
     }
 
     /// One call; the JSON answer of a 2xx, else the API's error message.
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, Failure> {
-        let url = format!("{}{path}", self.base);
-        let auth = self.authorization();
-        let response = match (method, body) {
-            ("GET", _) => self.agent.get(&url).call(),
-            ("DELETE", _) => {
-                let request = self.agent.delete(&url);
-                match &auth {
-                    Some(a) => request.header("Authorization", a).call(),
-                    None => request.call(),
-                }
-            }
-            (_, body) => {
-                let request = self
-                    .agent
-                    .post(&url)
-                    .header("Content-Type", "application/json");
-                let request = match &auth {
-                    Some(a) => request.header("Authorization", a),
-                    None => request,
-                };
-                request.send(body.unwrap_or(Value::Null).to_string())
-            }
+        let answer = match method {
+            "GET" => self.0.get(path),
+            "DELETE" => self.0.delete(path),
+            _ => self.0.post(path, &body.unwrap_or(Value::Null)),
         };
-        let mut response = response.map_err(|e| {
-            format!(
-                "cannot reach the node API at {} (is aelf-netd running? see --api): {e}",
-                self.base
-            )
-        })?;
-        let status = response.status().as_u16();
-        let text = response
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| format!("unreadable answer from {url}: {e}"))?;
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        if (200..300).contains(&status) {
-            return Ok(value);
-        }
-        let message = value["Error"]["Message"]
-            .as_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|| value.to_string());
-        Err(match status {
-            401 => format!(
+        answer.map_err(|e| match e {
+            ClientError::Unreachable { base, reason } => format!(
+                "cannot reach the node API at {base} (is aelf-netd running? see --api): {reason}"
+            ),
+            ClientError::Unauthorized { message } => format!(
                 "authentication failed: {message} (give --user and --password, or --config with the node's file)"
             ),
-            _ => format!("the node refused ({status}): {message}"),
+            other => other.to_string(),
         })
     }
 }

@@ -214,8 +214,9 @@ pub fn config(data: &[u8]) {
 }
 
 /// A node behind the operator API that has a chain status and refuses every write: no blocks,
-/// peers, bans or nodes; transactions and peer changes are refused.
-struct RefusingBackend;
+/// peers, bans or nodes; transactions and peer changes are refused. The API client's tests
+/// talk to it too.
+pub(crate) struct RefusingBackend;
 
 impl ApiBackend for RefusingBackend {
     fn chain_status(&self) -> ChainStatus {

@@ -5,6 +5,11 @@
 //!
 //! Sizes: `--smoke` (seconds: the test suite runs it so the bench cannot rot), the default
 //! quick run (`make bench`, a few minutes), `--full` (the sizes the issue names).
+//!
+//! Files: `scenarios/` (one module per scenario, and what they share), `sink.rs` (the sink
+//! servers both sides are measured against), `report.rs` (table rows, JSON lines, Markdown).
+//! This file owns the command line, the sizes and the child's side of the `sinks` process; it
+//! must not measure anything itself.
 
 mod report;
 mod scenarios;
@@ -190,11 +195,11 @@ fn main() -> ExitCode {
     let mut failed = false;
     type Scenario = fn(&Sizes, &mut Report) -> Result<(), String>;
     let all: [(&str, Scenario); 5] = [
-        ("fanout", scenarios::fanout),
-        ("slow", scenarios::slow_peer),
-        ("sync", scenarios::sync),
-        ("propagate", scenarios::propagate),
-        ("peers", scenarios::peers),
+        ("fanout", scenarios::fanout::run),
+        ("slow", scenarios::slow::run),
+        ("sync", scenarios::sync::run),
+        ("propagate", scenarios::propagate::run),
+        ("peers", scenarios::peers::run),
     ];
     for (name, run) in all {
         if !wanted(name) {

@@ -1,0 +1,178 @@
+//! The sync scenario: a fresh node downloads a prepared chain from another, in legacy and in
+//! stream mode, against raw RequestBlocks from a minimal grpcio server and the chain's own
+//! attach rate.
+//!
+//! Owns building the chain and the three measurements. It must not touch the other scenarios.
+
+use super::{channel, start_node, wait, Scratch};
+use crate::report::{Report, Row};
+use crate::sink::{genesis_chain, ServedChain, Sink};
+use crate::Sizes;
+use aelf_net::chain::{build_block_on, Chain, ChainTip, EmbeddedChain};
+use aelf_net::config::Config;
+use aelf_net::crypto::NodeKey;
+use aelf_net::network::endpoint::Endpoint;
+use aelf_net::pb::network_types::{BlockWithTransactions, BlocksRequest};
+use aelf_net::pb::peer_service_grpc::PeerServiceClient;
+use aelf_net::types::{block_hash, Clock as _, Hash, SystemClock};
+use grpcio::EnvBuilder;
+use protobuf::Message;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Builds a chain of `height` blocks (empty bodies) in `dir`; the blocks after genesis.
+fn build_chain(dir: &Path, height: usize) -> Result<Vec<BlockWithTransactions>, String> {
+    let chain =
+        EmbeddedChain::open(dir, Config::default().chain_settings()).map_err(|e| e.to_string())?;
+    let key = NodeKey::generate();
+    let mut blocks = Vec::with_capacity(height);
+    let start_ms = SystemClock.now_millis() - height as i64 * 10;
+    for i in 1..height {
+        let tip: ChainTip = chain.best_chain();
+        let block = build_block_on(
+            &tip,
+            chain.chain_id(),
+            &key,
+            start_ms + i as i64 * 10,
+            Vec::new(),
+        )
+        .map_err(|e| e.to_string())?;
+        chain
+            .attach_block(block.clone())
+            .map_err(|e| e.to_string())?;
+        blocks.push(block);
+    }
+    chain.close();
+    Ok(blocks)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|e| e.to_string())?;
+    for entry in std::fs::read_dir(from).map_err(|e| e.to_string())? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        if entry.path().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// A fresh node syncs from one holding the chain: elapsed until it reaches `height`.
+fn our_sync(prepared: &Path, version: &str, height: i64) -> Result<Duration, String> {
+    let (a_dir, b_dir) = (Scratch::new("sync-a")?, Scratch::new("sync-b")?);
+    copy_dir(prepared, &a_dir.0)?;
+    let a = start_node(&a_dir.0, version, |_| {})?;
+    let a_port = a.config().network.listening_port;
+    let t0 = Instant::now();
+    let b = start_node(&b_dir.0, version, |c| {
+        c.network.boot_nodes = vec![Endpoint {
+            host: "127.0.0.1".into(),
+            port: a_port,
+        }];
+    })?;
+    wait("the fresh node to sync", || {
+        b.chain().best_chain().height >= height
+    })?;
+    let elapsed = t0.elapsed();
+    b.shutdown();
+    a.shutdown();
+    Ok(elapsed)
+}
+
+/// The chain alone: validating and storing the blocks, no network (the ceiling of ours).
+fn attach_only(blocks: &[BlockWithTransactions]) -> Result<Duration, String> {
+    let dir = Scratch::new("attach")?;
+    let c = Config::default();
+    let chain = EmbeddedChain::open_with(&dir.0, c.chain_settings(), c.store_options())
+        .map_err(|e| e.to_string())?;
+    let t0 = Instant::now();
+    for block in blocks {
+        chain
+            .attach_block(block.clone())
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(t0.elapsed())
+}
+
+/// Raw: the same RequestBlocks (batches of the node's size) from a minimal grpcio server.
+fn raw_sync(
+    blocks: &[BlockWithTransactions],
+    genesis: Hash,
+    batch: i32,
+) -> Result<Duration, String> {
+    let env = Arc::new(EnvBuilder::new().cq_count(2).name_prefix("raw").build());
+    let dir = Scratch::new("raw-sync")?;
+    let chain = genesis_chain(&dir.0)?;
+    let served = Arc::new(ServedChain::new(
+        std::iter::once(
+            chain
+                .block_by_height(1)
+                .ok()
+                .flatten()
+                .ok_or("no genesis")?,
+        )
+        .chain(blocks.iter().cloned())
+        .collect(),
+    ));
+    let sink = Sink::start(&env, &chain, false, Some(served))?;
+    let client = PeerServiceClient::new(channel(&env, sink.port)?);
+    let t0 = Instant::now();
+    let (mut previous, mut got) = (genesis, 0usize);
+    while got < blocks.len() {
+        let request = BlocksRequest {
+            previous_block_hash: Some(previous.to_proto()).into(),
+            count: batch,
+            ..BlocksRequest::default()
+        };
+        let list = client.request_blocks(&request).map_err(|e| e.to_string())?;
+        let last = list.blocks.last().ok_or("the raw server sent no blocks")?;
+        previous = block_hash(last.header.get_or_default()).map_err(|e| e.to_string())?;
+        got += list.blocks.len();
+    }
+    Ok(t0.elapsed())
+}
+
+/// Runs the scenario: a row per mode (legacy, stream).
+pub fn run(sizes: &Sizes, report: &mut Report) -> Result<(), String> {
+    let prepared = Scratch::new("sync-chain")?;
+    let blocks = build_chain(&prepared.0, sizes.sync_height)?;
+    let height = sizes.sync_height as i64;
+    let mb: f64 = blocks.iter().map(|b| b.compute_size() as f64).sum::<f64>() / 1e6;
+    let n = blocks.len() as f64;
+    let first = blocks
+        .first()
+        .ok_or("the chain has no blocks after genesis")?;
+    let genesis = Hash::from_proto(
+        first
+            .header
+            .get_or_default()
+            .previous_block_hash
+            .get_or_default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let batch = Config::default().sync.max_batch_request_block_count as i32;
+    let raw = raw_sync(&blocks, genesis, batch)?;
+    let attach = attach_only(&blocks)?;
+    for (mode, version) in [("legacy", "1.3.0.0"), ("stream", "1.9.0.0")] {
+        let ours = our_sync(&prepared.0, version, height)?;
+        let rate = n / ours.as_secs_f64();
+        let raw_rate = n / raw.as_secs_f64();
+        report.add(Row {
+            scenario: "sync",
+            case: format!("{height} blocks, {mode}"),
+            figures: vec![
+                ("ours_blocks_per_s", rate),
+                ("ours_mb_per_s", mb / ours.as_secs_f64()),
+                ("raw_blocks_per_s", raw_rate),
+                ("ours_over_raw", rate / raw_rate),
+                ("attach_only_blocks_per_s", n / attach.as_secs_f64()),
+            ],
+            note: format!(
+                "{:.0} % of raw RequestBlocks; ours includes validating and storing every block (goal: 20 000 small blocks/s)",
+                rate / raw_rate * 100.0
+            ),
+        });
+    }
+    Ok(())
+}
