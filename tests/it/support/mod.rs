@@ -18,6 +18,5 @@ pub const STREAM: &str = "1.9.0.0";
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
+    aelf_net::ports::free_port().expect("a free port on 127.0.0.1")
 }
