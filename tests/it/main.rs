@@ -33,6 +33,8 @@ mod fuzz_replay;
 mod handshake;
 // Scripted attacks on a running daemon, each with an exact outcome; the node keeps serving.
 mod hostile;
+// `Node` in this process: a start that fails part way stops what it started.
+mod node_start;
 // The network service's broadcast, request, failure and serving rules with fake peers.
 mod network_service;
 // The operator surface of running daemons: web API, `/metrics`, `aelf-netctl`, systemd unit.
