@@ -57,6 +57,15 @@ pub struct DiscoveryReport {
     pub table_size: usize,
 }
 
+impl DiscoveryReport {
+    /// Whether the round changed anything an operator follows: nodes found, a node dropped
+    /// from the table, a peer connected. Such rounds are logged at INFO; a round that changed
+    /// nothing (an idle node's every minute) at DEBUG.
+    pub fn is_eventful(&self) -> bool {
+        self.added > 0 || self.connected > 0 || matches!(self.refreshed, Some((_, false)))
+    }
+}
+
 /// See the module documentation.
 pub struct Discovery {
     nodes: Arc<NodeTable>,
@@ -206,6 +215,35 @@ impl Discovery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_round_that_found_dropped_or_connected_something_is_an_event() {
+        let quiet = DiscoveryReport {
+            asked: 3,
+            nodes_received: 5,
+            updated: 5,
+            table_size: 5,
+            refreshed: Some((Endpoint::parse("10.0.0.1:6800").unwrap(), true)),
+            ..Default::default()
+        };
+        assert!(!quiet.is_eventful());
+        for eventful in [
+            DiscoveryReport {
+                added: 1,
+                ..Default::default()
+            },
+            DiscoveryReport {
+                connected: 1,
+                ..Default::default()
+            },
+            DiscoveryReport {
+                refreshed: Some((Endpoint::parse("10.0.0.1:6800").unwrap(), false)),
+                ..Default::default()
+            },
+        ] {
+            assert!(eventful.is_eventful());
+        }
+    }
     use crate::network::connector::DialError;
     use crate::network::peer_pool::{PeerPool, PoolLimits};
     use crate::network::test_support::{network_service, NOW};

@@ -323,7 +323,13 @@ impl Jobs {
             let report = parts
                 .discovery
                 .run_round(&parts.network, parts.connector.as_ref());
-            info!(
+            let level = if report.is_eventful() {
+                log::Level::Info
+            } else {
+                log::Level::Debug
+            };
+            log::log!(
+                level,
                 "discovery: asked {} peer(s), got {} node(s), kept {} new, {} unreachable, \
                  {} discarded; dialed {} ({} connected); table {} node(s){}",
                 report.asked,

@@ -202,3 +202,21 @@ fn a_frozen_peer_is_dropped_with_bounded_queues_and_rejoins_when_it_thaws() {
     a.stop();
     b.stop();
 }
+
+/// An idle node (no peers, nothing to find) logs its discovery rounds at DEBUG, not INFO: INFO
+/// is kept for events (a node found or dropped, a peer connected).
+#[test]
+fn an_idle_discovery_round_is_logged_at_debug() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::support::daemon::write_config_with(
+        dir.path(),
+        crate::support::free_port(),
+        "peer_discovery_period_ms = 200",
+        "[log]\nlevel = \"debug\"",
+    );
+    let mut daemon = crate::support::daemon::Daemon::start(&config, &[]);
+    let line = daemon.wait_for("discovery: asked 0 peer(s)");
+    assert!(line.contains("[DEBUG]"), "{line}");
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit().code(), Some(0));
+}
