@@ -87,6 +87,9 @@ config_table! {
         persistent_peer_max_backoff_ms: u64 = 600_000, AtLeast<1>;
         /// C# `NetworkConstants.DefaultCompressBlocks`.
         compress_blocks_on_request: bool = true;
+        /// Tell every peer goodbye when the node stops. Off, as the C# node (which stops
+        /// without one): a C# peer that hears a goodbye forgets us and never dials again.
+        goodbye_on_shutdown: bool = false;
         /// C# `NetworkOptions.EnablePeerDiscovery`.
         enable_peer_discovery: bool = true;
         /// C# `NetworkConstants.DefaultDiscoveryMaxNodesToKeep`.
@@ -297,7 +300,7 @@ mod tests {
 
     #[test]
     fn every_key_has_a_dotted_name_once() {
-        assert_eq!(Config::KEYS.len(), 59);
+        assert_eq!(Config::KEYS.len(), 60);
         let mut seen = std::collections::HashSet::new();
         for key in Config::KEYS {
             assert!(seen.insert(key), "{key} twice");

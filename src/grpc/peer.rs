@@ -18,9 +18,11 @@ use crate::network::knowledge::PeerKnowledge;
 pub use crate::network::knowledge::RemoteChainState;
 use crate::network::node_table::NodeRecord;
 pub use crate::network::peer::PeerInfo;
-use crate::network::peer::{Peer, PeerCore, PeerMode, PeerProfile, PeerRequestError};
+use crate::network::peer::{
+    handshake_time_ns, Peer, PeerCore, PeerMode, PeerProfile, PeerRequestError,
+};
 use crate::pb::network_types::{BlockWithTransactions, HandshakeData};
-use crate::types::{timestamp_nanos, Hash};
+use crate::types::Hash;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use parking_lot::Mutex;
 use std::sync::Arc;
@@ -61,9 +63,7 @@ impl GrpcPeer {
         info: PeerInfo,
         client: PeerClient,
         outbound_session: Vec<u8>,
-        inbound_session: Vec<u8>,
         received: &HandshakeData,
-        sent: &HandshakeData,
         context: &PeerContext,
     ) -> Result<GrpcPeer, GrpcError> {
         let senders = PeerSenders::start(
@@ -89,14 +89,11 @@ impl GrpcPeer {
         })
         .map_err(GrpcError::Thread)?;
         let thread_id = thread.thread().id();
-        let nanos = |d: &HandshakeData| d.time.as_ref().map(timestamp_nanos).unwrap_or(0);
         Ok(GrpcPeer {
             core: PeerCore::new(
                 info,
                 outbound_session,
-                inbound_session,
-                nanos(received),
-                nanos(sent),
+                handshake_time_ns(received),
                 PeerKnowledge::new(RemoteChainState::from_handshake(received)),
             ),
             senders,

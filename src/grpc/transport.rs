@@ -37,6 +37,9 @@ pub struct GrpcTransportSettings {
     pub boot_nodes: Vec<Endpoint>,
     /// `[network] persistent_peers`: dialed at start with the boot nodes.
     pub persistent_peers: Vec<Endpoint>,
+    /// `[network] goodbye_on_shutdown`: tell every peer goodbye when stopping (the C# node
+    /// does not).
+    pub goodbye_on_shutdown: bool,
     pub connection: ConnectionSettings,
     /// `[threads] grpc_completion_queues`: for the server and for our outgoing channels each.
     pub completion_queues: usize,
@@ -52,6 +55,8 @@ pub struct GrpcTransport {
     connections: Arc<ConnectionService>,
     workers: WorkerPool,
     block_servers: WorkerPool,
+    /// Whether [`GrpcTransport::stop`] tells peers goodbye.
+    goodbye_on_shutdown: bool,
     /// Dropping it stops the dialer.
     stop: Option<Sender<()>>,
     threads: Vec<JoinHandle<()>>,
@@ -163,6 +168,7 @@ impl GrpcTransport {
             connections,
             workers,
             block_servers,
+            goodbye_on_shutdown: settings.goodbye_on_shutdown,
             stop: Some(stop_tx),
             threads,
             local_addr,
@@ -179,14 +185,16 @@ impl GrpcTransport {
     }
 
     /// Ordered stop: the dialer, then every peer is removed for [`Removal::Shutdown`] (told
-    /// goodbye), then the server stops accepting and open calls are cancelled, then the
-    /// workers end.
+    /// goodbye only with `goodbye_on_shutdown`; by default, as the C# node, the connections
+    /// just close and the peers will dial us again), then the server stops accepting and open
+    /// calls are cancelled, then the workers end.
     pub fn stop(self) {
         let GrpcTransport {
             mut server,
             connections,
             workers,
             block_servers,
+            goodbye_on_shutdown,
             stop,
             threads,
             ..
@@ -195,7 +203,9 @@ impl GrpcTransport {
         for t in threads {
             let _ = t.join();
         }
-        connections.lifecycle().remove_all(Removal::Shutdown);
+        connections.lifecycle().remove_all(Removal::Shutdown {
+            goodbye: goodbye_on_shutdown,
+        });
         let shutdown = server.shutdown();
         server.cancel_all_calls();
         let _ = futures_executor::block_on(shutdown);

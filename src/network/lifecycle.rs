@@ -47,8 +47,10 @@ pub enum Removal {
     Penalty(String),
     /// An operator removed it (API or netctl).
     Operator,
-    /// The node is stopping.
-    Shutdown,
+    /// The node is stopping; `goodbye` tells the remote (`[network] goodbye_on_shutdown`). The
+    /// C# node stops without one, so its peers see the connection drop and dial it again; a
+    /// goodbye makes a C# peer forget us.
+    Shutdown { goodbye: bool },
 }
 
 /// What happens to a removed peer's endpoint.
@@ -69,7 +71,11 @@ pub enum Aftermath {
 impl Removal {
     /// Whether the remote is sent a goodbye before the connection closes.
     pub fn says_goodbye(&self) -> bool {
-        matches!(self, Removal::Operator | Removal::Shutdown)
+        match self {
+            Removal::Operator => true,
+            Removal::Shutdown { goodbye } => *goodbye,
+            _ => false,
+        }
     }
 
     pub fn aftermath(&self) -> Aftermath {
@@ -79,7 +85,7 @@ impl Removal {
             }
             Removal::GoodbyeReceived => Aftermath::RedialIfPersistent,
             Removal::Penalty(_) | Removal::Operator => Aftermath::Forget,
-            Removal::Unconfirmed | Removal::Shutdown => Aftermath::Nothing,
+            Removal::Unconfirmed | Removal::Shutdown { .. } => Aftermath::Nothing,
         }
     }
 }
@@ -98,7 +104,7 @@ impl fmt::Display for Removal {
             Removal::Unconfirmed => f.write_str("never confirmed"),
             Removal::Penalty(reason) => write!(f, "penalty: {reason}"),
             Removal::Operator => f.write_str("removed by an operator"),
-            Removal::Shutdown => f.write_str("node stopping"),
+            Removal::Shutdown { .. } => f.write_str("node stopping"),
         }
     }
 }
@@ -507,8 +513,11 @@ mod tests {
     }
 
     #[test]
-    fn shutdown_says_goodbye_and_schedules_nothing() {
-        let (redial, closes) = after(Removal::Shutdown);
+    fn shutdown_schedules_nothing_and_says_goodbye_only_when_configured() {
+        let (redial, closes) = after(Removal::Shutdown { goodbye: false });
+        assert!(redial.is_empty());
+        assert!(closes.iter().all(|c| *c == (1, 0)));
+        let (redial, closes) = after(Removal::Shutdown { goodbye: true });
         assert!(redial.is_empty());
         assert!(closes.iter().all(|c| *c == (1, 1)));
         let (redial, _) = after(Removal::Unconfirmed);

@@ -12,10 +12,10 @@ use crate::network::broadcast::{BroadcastItem, EnqueueError, QueueStats};
 use crate::network::endpoint::Endpoint;
 use crate::network::knowledge::PeerKnowledge;
 use crate::network::node_table::NodeRecord;
-use crate::pb::network_types::BlockWithTransactions;
-use crate::types::{Hash, UnixMillis};
+use crate::pb::network_types::{BlockWithTransactions, HandshakeData};
+use crate::types::{timestamp_nanos, Hash, UnixMillis};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use thiserror::Error;
 
 /// How long a peer may stay unconfirmed before it is invalid: ten seconds, in ms
@@ -141,6 +141,12 @@ pub struct PeerInfo {
     pub node_version: String,
 }
 
+/// When a handshake was stamped, in unix ns (0 when it carries no time): what the cross-dial
+/// tie-break compares.
+pub fn handshake_time_ns(data: &HandshakeData) -> i128 {
+    data.time.as_ref().map(timestamp_nanos).unwrap_or(0)
+}
+
 /// The state every peer object holds whatever its transport: who the remote is, the two
 /// session ids, the handshake stamps, what we know of it, and whether its handshake is
 /// confirmed. Transports embed one and hand it out through [`Peer::core`], which gives them
@@ -150,12 +156,13 @@ pub struct PeerCore {
     /// The session id the remote put in its handshake; we present it on our calls (C#
     /// `Info.SessionId`).
     pub outbound_session: Vec<u8>,
-    /// The session id we put in our handshake; the remote must present it (C#
-    /// `InboundSessionId`).
-    pub inbound_session: Vec<u8>,
-    /// When the remote's and our handshakes were stamped (unix ns): the cross-dial tie-break.
+    /// Our handshake to the remote: the session id the remote must present (C#
+    /// `InboundSessionId`) and when it was stamped. Set once, by
+    /// [`PeerCore::record_sent_handshake`]: an accepted peer's reply handshake is built only
+    /// after the pool took the peer (as the C# node does), so its stamp is fresh.
+    sent: OnceLock<(Vec<u8>, i128)>,
+    /// When the remote's handshake was stamped (unix ns): the cross-dial tie-break.
     last_received_handshake: i128,
-    last_sent_handshake: i128,
     knowledge: PeerKnowledge,
     /// Set once the handshake is confirmed; cleared on disconnect.
     connected: AtomicBool,
@@ -164,26 +171,29 @@ pub struct PeerCore {
 }
 
 impl PeerCore {
-    /// A core for a peer whose handshakes were stamped `received_ns` (theirs) and `sent_ns`
-    /// (ours), with `knowledge` seeded from the remote's handshake.
+    /// A core for a peer whose handshake was stamped `received_ns`, with `knowledge` seeded
+    /// from it. Our own handshake is recorded later ([`PeerCore::record_sent_handshake`]).
     pub fn new(
         info: PeerInfo,
         outbound_session: Vec<u8>,
-        inbound_session: Vec<u8>,
         received_ns: i128,
-        sent_ns: i128,
         knowledge: PeerKnowledge,
     ) -> PeerCore {
         PeerCore {
             info,
             outbound_session,
-            inbound_session,
+            sent: OnceLock::new(),
             last_received_handshake: received_ns,
-            last_sent_handshake: sent_ns,
             knowledge,
             connected: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
         }
+    }
+
+    /// Records the handshake we sent the remote: its session id (which the remote must then
+    /// present) and its stamp (unix ns). Only the first record counts.
+    pub fn record_sent_handshake(&self, session: Vec<u8>, sent_ns: i128) {
+        let _ = self.sent.set((session, sent_ns));
     }
 
     /// Whether a disconnect has begun.
@@ -251,9 +261,10 @@ pub trait Peer: Send + Sync + 'static {
                 < now
     }
 
-    /// The session id we gave the remote; it must present it on authenticated calls.
+    /// The session id we gave the remote; it must present it on authenticated calls. Empty
+    /// until our handshake is recorded, and an empty session never authenticates.
     fn inbound_session_id(&self) -> &[u8] {
-        &self.core().inbound_session
+        self.core().sent.get().map_or(&[], |(session, _)| session)
     }
     /// When the remote's handshake was stamped (unix ns): the cross-dial tie-break (spec 4.2).
     fn last_received_handshake_time(&self) -> i128 {
@@ -261,7 +272,7 @@ pub trait Peer: Send + Sync + 'static {
     }
     /// When our handshake to the remote was stamped (unix ns).
     fn last_sent_handshake_time(&self) -> i128 {
-        self.core().last_sent_handshake
+        self.core().sent.get().map_or(0, |(_, stamp)| *stamp)
     }
     /// Marks the handshake confirmed; ignored once the peer was disconnected.
     fn mark_connected(&self) {

@@ -85,6 +85,7 @@ pub(super) fn transport_settings(config: &Config) -> GrpcTransportSettings {
         listening_port: n.listening_port,
         boot_nodes: n.boot_nodes.clone(),
         persistent_peers: n.persistent_peers.clone(),
+        goodbye_on_shutdown: n.goodbye_on_shutdown,
         connection: ConnectionSettings {
             dial_timeout: std::time::Duration::from_millis(n.peer_dial_timeout_ms),
             max_message_length: n.max_message_size,

@@ -96,8 +96,6 @@ impl FakePeer {
                 node_version: "1.4.0.0".into(),
             },
             Vec::new(),
-            Vec::new(),
-            0,
             0,
             PeerKnowledge::new(RemoteChainState::default()),
         );

@@ -11,9 +11,11 @@ use aelf_net::crypto::{verify, NodeKey};
 use aelf_net::grpc::channel::{connect, server_channel_args, DEFAULT_MAX_MESSAGE_LENGTH};
 use aelf_net::grpc::tls::{server_credentials, TlsIdentity};
 use aelf_net::pb::network_types::{ConfirmHandshakeRequest, DisconnectReason, HandshakeError};
-use aelf_net::pb::peer_service::{HealthCheckRequest, PingRequest, PongReply, VoidReply};
+use aelf_net::pb::peer_service::{
+    HealthCheckReply, HealthCheckRequest, PingRequest, PongReply, VoidReply,
+};
 use aelf_net::pb::peer_service_grpc::{create_peer_service, PeerService, PeerServiceClient};
-use aelf_net::types::handshake_hash;
+use aelf_net::types::{handshake_hash, timestamp_millis, Clock, SystemClock};
 use crossbeam_channel::{bounded, Sender};
 use grpcio::{EnvBuilder, RpcContext, RpcStatusCode, ServerBuilder, UnarySink};
 use std::sync::Arc;
@@ -78,7 +80,7 @@ fn a_hand_written_peer_completes_a_legacy_handshake_with_dial_back() {
     // The daemon.
     let dir = tempfile::tempdir().unwrap();
     let daemon_port = free_port();
-    let config = write_config_with(dir.path(), daemon_port, "", "");
+    let config = write_config_with(dir.path(), daemon_port, "goodbye_on_shutdown = true", "");
     let mut daemon = Daemon::start(&config, &[]);
     daemon.wait_for("node started");
 
@@ -150,7 +152,8 @@ fn a_hand_written_peer_completes_a_legacy_handshake_with_dial_back() {
         "{line}"
     );
 
-    // A graceful stop says goodbye over the dial-back channel, with our session.
+    // A graceful stop (with goodbye_on_shutdown) says goodbye over the dial-back channel, with
+    // our session.
     daemon.signal(libc::SIGTERM);
     assert_eq!(daemon.wait_exit().code(), Some(0));
     assert_eq!(
@@ -163,4 +166,133 @@ fn a_hand_written_peer_completes_a_legacy_handshake_with_dial_back() {
     let done = server.shutdown();
     server.cancel_all_calls();
     let _ = futures_executor::block_on(done);
+}
+
+/// A dial-back server that answers Ping and leaves every CheckHealth unanswered (its sinks are
+/// kept, so the calls stay open until the caller's deadline), recording when each arrived.
+#[derive(Clone)]
+struct SilentServer {
+    health_checks: Sender<i64>,
+    held: Arc<parking_lot::Mutex<Vec<UnarySink<HealthCheckReply>>>>,
+}
+
+impl PeerService for SilentServer {
+    fn ping(&mut self, ctx: RpcContext, _req: PingRequest, sink: UnarySink<PongReply>) {
+        ctx.spawn(async move {
+            let _ = sink.success(PongReply::new()).await;
+        });
+    }
+
+    fn check_health(
+        &mut self,
+        _ctx: RpcContext,
+        _req: HealthCheckRequest,
+        sink: UnarySink<HealthCheckReply>,
+    ) {
+        let _ = self.health_checks.try_send(SystemClock.now_millis());
+        self.held.lock().push(sink);
+    }
+}
+
+/// A TLS `PeerService` on a free loopback port; (server, port).
+fn serve(
+    env: &Arc<grpcio::Environment>,
+    service: impl PeerService + Clone + Send + 'static,
+) -> (grpcio::Server, u16) {
+    let mut server = ServerBuilder::new(env.clone())
+        .channel_args(server_channel_args(env, DEFAULT_MAX_MESSAGE_LENGTH).build_args())
+        .register_service(create_peer_service(service))
+        .build()
+        .unwrap();
+    let port = server
+        .add_listening_port(
+            "127.0.0.1:0",
+            server_credentials(&TlsIdentity::generate().unwrap()),
+        )
+        .unwrap();
+    server.start();
+    (server, port)
+}
+
+/// Issue scenario (C# `DoHandshakeAsync`): a second handshake with the same key replaces a
+/// confirmed peer that no longer answers its health check; the reply handshake is built only
+/// after that check gave up and the old peer was dropped, so its stamp is fresh (the C#
+/// dialer refuses a reply stamped more than 1.5 s before it arrives).
+#[test]
+fn a_replacing_handshake_is_answered_with_a_handshake_stamped_after_the_replacement() {
+    let env = Arc::new(
+        EnvBuilder::new()
+            .cq_count(1)
+            .name_prefix("wire-peer")
+            .build(),
+    );
+    let (health_tx, health_checks) = bounded(16);
+    let silent = SilentServer {
+        health_checks: health_tx,
+        held: Arc::default(),
+    };
+    let (old_server, old_port) = serve(&env, silent.clone());
+    let (new_server, new_port) = serve(&env, silent);
+
+    let dir = tempfile::tempdir().unwrap();
+    let daemon_port = free_port();
+    let config = write_config_with(dir.path(), daemon_port, "", "");
+    let mut daemon = Daemon::start(&config, &[]);
+    daemon.wait_for("node started");
+    let (channel, _) = connect(
+        "127.0.0.1",
+        daemon_port,
+        env.clone(),
+        Duration::from_secs(10),
+        DEFAULT_MAX_MESSAGE_LENGTH,
+    )
+    .unwrap();
+    let client = PeerServiceClient::new(channel);
+    let key = NodeKey::generate();
+
+    // The first connection: handshake, confirm; the daemon now holds a confirmed peer.
+    let request = signed_handshake(&key, old_port, &[1, 1, 1], "1.3.0.0");
+    let reply = client
+        .do_handshake_opt(&request, headers(&key.pubkey_hex(), None))
+        .unwrap();
+    assert_eq!(
+        reply.error.enum_value_or_default(),
+        HandshakeError::HANDSHAKE_OK
+    );
+    client
+        .confirm_handshake_opt(
+            &ConfirmHandshakeRequest::new(),
+            headers(&key.pubkey_hex(), Some(&reply.handshake.session_id)),
+        )
+        .unwrap();
+    daemon.wait_for("peer connected:");
+
+    // The same key again, from another port: the daemon health-checks the old peer (which
+    // never answers), replaces it, and only then answers.
+    let request = signed_handshake(&key, new_port, &[2, 2, 2], "1.3.0.0");
+    let reply = client
+        .do_handshake_opt(&request, headers(&key.pubkey_hex(), None))
+        .unwrap();
+    assert_eq!(
+        reply.error.enum_value_or_default(),
+        HandshakeError::HANDSHAKE_OK
+    );
+    let probed_at = health_checks
+        .recv_timeout(DEADLINE)
+        .expect("the old peer was health-checked");
+    let stamped_at = timestamp_millis(&reply.handshake.handshake_data.time);
+    // The check waits out its 2 s deadline; a reply built before it would be older than it.
+    assert!(
+        stamped_at >= probed_at + 1_000,
+        "reply stamped at {stamped_at}, the old peer was probed at {probed_at}"
+    );
+
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit().code(), Some(0));
+    for server in [old_server, new_server] {
+        let mut server = server;
+        let done = server.shutdown();
+        server.cancel_all_calls();
+        let _ = futures_executor::block_on(done);
+    }
 }

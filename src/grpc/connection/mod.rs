@@ -28,7 +28,7 @@ use crate::network::endpoint::Endpoint;
 use crate::network::handshake::HandshakeProvider;
 use crate::network::lifecycle::{Admitted, PeerLifecycle, Removal};
 use crate::network::node_table::NodeTable;
-use crate::network::peer::Peer;
+use crate::network::peer::{handshake_time_ns, Peer};
 use crate::network::peer_pool::admission::Arrival;
 use crate::network::peer_pool::{AdmissionRefusal, PeerPool};
 use crate::pb::network_types::{Handshake, HandshakeData, HandshakeError, HandshakeReply};
@@ -176,11 +176,11 @@ impl ConnectionService {
             info,
             client,
             theirs.session_id.clone(),
-            ours.session_id.clone(),
             their_data,
-            our_data,
             &self.upcalls.peer_context,
         )?;
+        peer.core()
+            .record_sent_handshake(ours.session_id.clone(), handshake_time_ns(our_data));
         Ok(Arc::new(peer))
     }
 
@@ -208,6 +208,16 @@ impl ConnectionService {
             protocol_version: theirs.version,
             node_version: theirs.node_version.clone(),
         }
+    }
+
+    /// Our reply to an accepted handshake, built only now that `peer` is in the pool (and any
+    /// peer it replaced is closed, which can take seconds): its stamp must fall within the
+    /// dialer's 1.5 s window, as the C# node's does. `peer` records its session and stamp.
+    fn reply_handshake(&self, peer: &dyn Peer) -> Handshake {
+        let ours = self.handshakes.build();
+        peer.core()
+            .record_sent_handshake(ours.session_id.clone(), handshake_time_ns(data(&ours)));
+        ours
     }
 
     /// Whether a connection whose initiator announced `initiator` and whose listener announced
@@ -307,21 +317,18 @@ impl ConnectionService {
             .ping(ping_policy(self.settings.dial_timeout))
             .map_err(|e| handler_failure(format!("dial-back ping to {endpoint} failed: {e}")))?;
 
-        let ours = self.handshakes.build();
         let peer: Arc<dyn Peer> = Arc::new(
             GrpcPeer::start(
                 self.peer_info(theirs, endpoint, true),
                 client,
                 handshake.session_id.clone(),
-                ours.session_id.clone(),
                 theirs,
-                data(&ours),
                 &self.upcalls.peer_context,
             )
             .map_err(|e| handler_failure(e.to_string()))?,
         );
-        match self.lifecycle().admit(peer, Arrival::Inbound) {
-            Admitted::Entered => Ok(accepted(ours)),
+        match self.lifecycle().admit(peer.clone(), Arrival::Inbound) {
+            Admitted::Entered => Ok(accepted(self.reply_handshake(peer.as_ref()))),
             Admitted::Refused(e) => Ok(refusal(e.handshake_error())),
             Admitted::Kept(_) => Ok(refusal(HandshakeError::REPEATED_CONNECTION)),
         }
@@ -376,7 +383,6 @@ impl ConnectionService {
             host: ip.to_string(),
             port,
         };
-        let ours = self.handshakes.build();
         let peer = Arc::new(StreamPeer::new(
             StreamPeerParts {
                 info: self.peer_info(theirs, endpoint, true),
@@ -384,9 +390,7 @@ impl ConnectionService {
                 client: None,
                 own_pubkey_hex: self.own_pubkey_hex.clone(),
                 outbound_session: handshake.session_id.clone(),
-                inbound_session: ours.session_id.clone(),
                 received: theirs.clone(),
-                sent: data(&ours).clone(),
                 context: self.upcalls.peer_context.clone(),
             },
             link.clone(),
@@ -400,6 +404,7 @@ impl ConnectionService {
             Admitted::Refused(e) => return Err(e.handshake_error()),
             Admitted::Kept(_) => return Err(HandshakeError::REPEATED_CONNECTION),
         }
+        let ours = self.reply_handshake(entry.as_ref());
         let (inbox_tx, inbox) = bounded(INBOX_CAPACITY);
         if let Err(e) = start_serving(&peer, self.upcalls.clone(), inbox) {
             warn!("cannot start the stream thread for {peer}: {e}");

@@ -16,6 +16,7 @@ use crate::grpc::stream::stream_peer::{StreamPeer, StreamPeerParts, StreamRole};
 use crate::grpc::stream::{peer_info, StreamError, CLOSE_GRACE, RETRY_COUNT_META_KEY};
 use crate::grpc::upcalls::Upcalls;
 use crate::network::handshake::HandshakeProvider;
+use crate::network::peer::{handshake_time_ns, Peer as _};
 use crate::pb::network_types::{HandshakeData, HandshakeError, HandshakeReply, HandshakeRequest};
 use crate::pb::peer_service::MessageType;
 use log::{debug, info};
@@ -142,13 +143,14 @@ pub fn dial_stream(d: StreamDial<'_>) -> Result<Arc<StreamPeer>, GrpcError> {
             client: Some(d.client),
             own_pubkey_hex: d.own_pubkey_hex,
             outbound_session: theirs.session_id.clone(),
-            inbound_session: ours.session_id.clone(),
             received: d.received,
-            sent: d.sent,
             context: d.upcalls.peer_context.clone(),
         },
         link.clone(),
     ));
+    // The stream handshake's session, the unary handshake's stamp (spec 4.2 step 9).
+    peer.core()
+        .record_sent_handshake(ours.session_id.clone(), handshake_time_ns(&d.sent));
     if let Err(e) = start_serving(&peer, d.upcalls, inbox) {
         return fail(GrpcError::Thread(e));
     }

@@ -39,7 +39,8 @@ impl ServerChecker for AuthChecker {
         let Some(peer) = caller_pubkey(headers).and_then(|key| self.pool.get(&key)) else {
             return CheckResult::Abort(unauthenticated("unknown peer"));
         };
-        if caller_session(headers) != Some(peer.inbound_session_id()) {
+        let ours = peer.inbound_session_id();
+        if ours.is_empty() || caller_session(headers) != Some(ours) {
             return CheckResult::Abort(unauthenticated("wrong session"));
         }
         CheckResult::Continue

@@ -137,12 +137,14 @@ fn authenticated(peer: &Arc<StreamPeer>, upcalls: &Upcalls, request: &StreamMess
         .pool()
         .get(peer.pubkey_hex())
         .is_some_and(|entry| peer.is(&entry));
+    let ours = peer.inbound_session_id();
     in_pool
+        && !ours.is_empty()
         && request
             .meta
             .get(SESSION_ID_METADATA_KEY)
             .map(String::as_str)
-            == Some(hex::encode(peer.inbound_session_id()).as_str())
+            == Some(hex::encode(ours).as_str())
 }
 
 /// What to do after the reply went out.

@@ -21,13 +21,15 @@ use crate::grpc::sender::{BroadcastTransport, PeerSenders};
 use crate::network::broadcast::{BroadcastItem, BroadcastKind, EnqueueError, QueueStats};
 use crate::network::knowledge::PeerKnowledge;
 use crate::network::node_table::NodeRecord;
-use crate::network::peer::{FailureKind, Peer, PeerCore, PeerMode, PeerProfile, PeerRequestError};
+use crate::network::peer::{
+    handshake_time_ns, FailureKind, Peer, PeerCore, PeerMode, PeerProfile, PeerRequestError,
+};
 use crate::pb::network_types::{
     disconnect_reason, BlockList, BlockReply, BlockWithTransactions, ConfirmHandshakeRequest,
     DisconnectReason, HandshakeData, NodeList, NodesRequest,
 };
 use crate::pb::peer_service::{HealthCheckRequest, MessageType, StreamMessage};
-use crate::types::{timestamp_nanos, Hash};
+use crate::types::Hash;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use log::debug;
 use parking_lot::Mutex;
@@ -57,12 +59,8 @@ pub struct StreamPeerParts {
     pub own_pubkey_hex: String,
     /// The session id the remote put in its stream handshake; we present it.
     pub outbound_session: Vec<u8>,
-    /// The session id we put in our stream handshake; the remote must present it.
-    pub inbound_session: Vec<u8>,
     /// The remote's handshake whose chain tips and time we keep.
     pub received: HandshakeData,
-    /// Time of our handshake (for the cross-dial tie-break).
-    pub sent: HandshakeData,
     pub context: PeerContext,
 }
 
@@ -102,14 +100,11 @@ impl StreamPeer {
                 hex::encode(&parts.outbound_session),
             ),
         ]);
-        let nanos = |d: &HandshakeData| d.time.as_ref().map(timestamp_nanos).unwrap_or(0);
         StreamPeer {
             core: PeerCore::new(
                 parts.info,
                 parts.outbound_session,
-                parts.inbound_session,
-                nanos(&parts.received),
-                nanos(&parts.sent),
+                handshake_time_ns(&parts.received),
                 PeerKnowledge::new(RemoteChainState::from_handshake(&parts.received)),
             ),
             context: parts.context,

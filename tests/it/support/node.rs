@@ -147,6 +147,7 @@ impl TestNode {
             listening_port: port,
             boot_nodes: Vec::new(),
             persistent_peers: Vec::new(),
+            goodbye_on_shutdown: true,
             connection: ConnectionSettings {
                 dial_timeout: std::time::Duration::from_secs(3),
                 max_message_length: 104_857_600,
