@@ -21,7 +21,8 @@
 //! * [`config`] — `conf/aelf-netd.toml`, parsed and validated.
 //!
 //! [`api`] is the operator HTTP API; [`metrics`] the Prometheus counters every layer bumps. [`node`] assembles a running node from a config; the
-//! binaries in `src/bin` stay thin.
+//! binaries in `src/bin` stay thin. [`crawl`] is the network crawler of `aelf-netctl crawl`, a
+//! client of layer 1 that is no part of a node.
 //!
 //! # Threads
 //!
@@ -66,6 +67,7 @@
 pub mod api;
 pub mod chain;
 pub mod config;
+pub mod crawl;
 pub mod crypto;
 pub mod daemon;
 #[doc(hidden)]
