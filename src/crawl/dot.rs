@@ -77,7 +77,7 @@ pub fn to_dot(report: &CrawlReport) -> String {
         .collect();
     let mut out = String::new();
     out.push_str("graph aelf {\n");
-    out.push_str("  graph [overlap=false, splines=true, fontname=\"Helvetica\"];\n");
+    out.push_str("  graph [rankdir=LR, overlap=false, splines=true, fontname=\"Helvetica\"];\n");
     out.push_str(
         "  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fontsize=10];\n",
     );

@@ -118,6 +118,12 @@ impl Prober {
             .do_handshake(&ours, policy)
             .map_err(|e| Stop(Status::Failed, format!("DoHandshake failed: {e}")))?;
         let code = reply.error.enum_value_or_default();
+        if code == HandshakeError::INVALID_CONNECTION {
+            return Err(Stop(
+                Status::Refused,
+                format!("{code:?} (usually: it could not dial the crawler back; is the crawl's listen address reachable from it?)"),
+            ));
+        }
         if code != HandshakeError::HANDSHAKE_OK {
             return Err(Stop(Status::Refused, format!("{code:?}")));
         }
