@@ -15,6 +15,7 @@ mod faults;
 mod fuzz_replay;
 mod handshake;
 mod hostile;
+mod monitor;
 mod network_service;
 mod operator;
 mod peer_pool;
