@@ -104,8 +104,9 @@ enum Command {
         key_file: PathBuf,
     },
     /// Walk an aelf network from seed endpoints as a short-lived peer with a throw-away key:
-    /// every node's key, version, chain, best and LIB heights, and neighbours. The remotes
-    /// dial the crawler back (legacy handshakes), so --listen must be reachable from them.
+    /// every node's key, version, chain, best and LIB heights, and neighbours. Nodes older
+    /// than 1.4.0.0 dial the crawler back (legacy handshakes): --listen must be reachable
+    /// from those.
     Crawl(CrawlArgs),
 }
 
@@ -117,7 +118,7 @@ struct CrawlArgs {
     /// The chain the crawler claims: a name ("AELF", "tDVV") or the number.
     #[arg(long, default_value = "AELF")]
     chain_id: String,
-    /// Address the remotes dial back at (certificate fetch and Ping).
+    /// Address legacy-mode nodes dial back at (certificate fetch and Ping).
     #[arg(long, default_value = "0.0.0.0")]
     listen: std::net::IpAddr,
     /// Port they dial back at; 0 picks a free one.
@@ -590,6 +591,7 @@ fn run_crawl(a: &CrawlArgs, json: bool) -> Result<(), Failure> {
                     n.status.as_str().into(),
                     short(&json!(n.pubkey)),
                     or_dash(&n.node_version),
+                    or_dash(&n.mode),
                     or_dash(&n.chain_id),
                     number(n.best_height),
                     n.best_hash
@@ -610,6 +612,7 @@ fn run_crawl(a: &CrawlArgs, json: bool) -> Result<(), Failure> {
                 "STATUS",
                 "PUBKEY",
                 "VERSION",
+                "MODE",
                 "CHAIN",
                 "HEIGHT",
                 "HASH",

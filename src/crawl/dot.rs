@@ -47,9 +47,10 @@ fn label(node: &NodeReport) -> String {
     match node.status {
         Status::Answered => {
             lines.push(format!(
-                "{} {}",
+                "{} {} {}",
                 node.chain_id.as_deref().unwrap_or("?"),
-                node.node_version.as_deref().unwrap_or("?")
+                node.node_version.as_deref().unwrap_or("?"),
+                node.mode.as_deref().unwrap_or("?")
             ));
             lines.push(format!(
                 "height {} LIB {}",

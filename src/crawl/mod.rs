@@ -3,9 +3,10 @@
 //!
 //! Owns the walk (which endpoints to visit, in what order, how many at once, within which
 //! limits) and the report. [`probe`] talks to one node, [`listener`] answers the remotes'
-//! dial-backs, [`dot`] draws the report. It uses only what a C# node answers (`DoHandshake`,
-//! `GetNodes`, `Disconnect`, and `Ping` on our side), builds on layer 1 (`grpc::tls`,
-//! `grpc::channel`, `grpc::client`) and must not touch a running node's pool, services or
+//! dial-backs of legacy nodes, [`dot`] draws the report. It uses only what a C# node answers
+//! (`DoHandshake`, the HAND_SHAKE of `RequestByStream`, `GetNodes`, `Disconnect`, and `Ping` on
+//! our side), builds on layer 1 (`grpc::tls`, `grpc::channel`, `grpc::client`, the stream
+//! link) and must not touch a running node's pool, services or
 //! configuration: it is a client, and it leaves nothing behind (every node it handshook gets a
 //! `Disconnect`, and the listener and channels are closed when [`crawl`] returns).
 
@@ -47,7 +48,8 @@ pub struct CrawlOptions {
     /// The chain id the crawler announces (the remotes refuse other chains with
     /// CHAIN_MISMATCH).
     pub chain_id: i32,
-    /// Address of the dial-back listener; remotes must be able to reach it.
+    /// Address of the dial-back listener; legacy-mode remotes (below 1.4.0.0) must be able to
+    /// reach it.
     pub listen_address: IpAddr,
     /// Port of the dial-back listener; 0 picks a free one.
     pub listen_port: u16,
@@ -87,8 +89,8 @@ pub enum Status {
     Unreachable,
     /// TCP connected but the TLS handshake failed.
     TlsFailure,
-    /// Anything else: the handshake call failed (a remote that cannot dial the crawler back
-    /// ends here), an invalid reply, the node's time budget ran out.
+    /// Anything else: the handshake call failed (a C# remote whose dial-back `Ping` fails
+    /// ends here), an invalid reply, a failed stream handshake, the node's time budget ran out.
     Failed,
     /// The crawl's time budget ran out before this node's turn.
     NotVisited,
@@ -124,6 +126,8 @@ pub struct NodeReport {
     /// Why it did not answer (`None` when it did).
     pub reason: Option<String>,
     pub pubkey: Option<String>,
+    /// How the crawler talked to it: "stream" or "legacy" (its version decides).
+    pub mode: Option<String>,
     pub node_version: Option<String>,
     /// The chain's name ("AELF"), or the number when it has none.
     pub chain_id: Option<String>,
@@ -148,6 +152,7 @@ impl NodeReport {
             status,
             reason: None,
             pubkey: None,
+            mode: None,
             node_version: None,
             chain_id: None,
             best_height: None,

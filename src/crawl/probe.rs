@@ -1,35 +1,54 @@
-//! One node of a crawl: certificate pre-fetch, a legacy-mode `DoHandshake`, `GetNodes`, and a
-//! `Disconnect`, all within one time budget; the outcome is a [`NodeReport`].
+//! One node of a crawl: certificate pre-fetch, `DoHandshake` (then, with a node that streams,
+//! the stream's HAND_SHAKE), `GetNodes` and a `Disconnect`, all within one time budget; the
+//! outcome is a [`NodeReport`].
 //!
-//! Owns the crawler's own handshake (signed with the crawl's throw-away key, announcing no chain
-//! and [`CRAWLER_NODE_VERSION`]) and the checks on the remote's reply. It never confirms the
-//! handshake, so the remote never counts the crawler as a connected peer (no PeerConnected
-//! event, no entry in its node table, nothing broadcast to it), and the unconfirmed peer it
-//! keeps is removed by the goodbye (or by the remote's 10 s purge if the goodbye is lost).
-//! Nothing here may panic on what a remote sends.
+//! Owns the crawler's own handshakes (signed with the crawl's throw-away key, announcing no
+//! chain and [`CRAWLER_NODE_VERSION`]) and the checks on the remote's replies. The mode is the
+//! C# dialer's rule (spec 4.2 step 8): a node that answers with a version of at least 1.4.0.0
+//! took the stream path (no dial-back, no state until the stream HAND_SHAKE, after which its
+//! back peer for us takes unary calls with the stream session); an older one took the legacy
+//! path and dialed the crawler back before answering. It never confirms a handshake, so the
+//! remote never counts the crawler as a connected peer (no PeerConnected event, no entry in its
+//! node table, nothing broadcast to it), and the unconfirmed peer it keeps is removed by the
+//! goodbye (or by the remote's 10 s purge if the goodbye is lost). Nothing here may panic on
+//! what a remote sends.
 
 use super::{Neighbour, NodeReport, Status};
 use crate::crypto::{verify, NodeKey};
 use crate::grpc::channel::{pinned_channel, DEFAULT_MAX_MESSAGE_LENGTH};
 use crate::grpc::client::PeerClient;
-use crate::grpc::metadata::CallPolicy;
+use crate::grpc::metadata::{
+    CallPolicy, PEER_INFO_METADATA_KEY, PUBKEY_METADATA_KEY, SESSION_ID_METADATA_KEY,
+};
+use crate::grpc::stream::link::{open_client, Link};
+use crate::grpc::stream::stream_peer::request;
+use crate::grpc::stream::{peer_info, RETRY_COUNT_META_KEY};
 use crate::grpc::tls::{fetch_certificate, TlsError};
 use crate::network::endpoint::Endpoint;
 use crate::network::handshake::{new_session_id, PROTOCOL_VERSION};
-use crate::pb::network_types::{Handshake, HandshakeData, HandshakeError};
-use crate::types::{chain_id_to_name, handshake_hash, timestamp_from_millis, Clock, Hash};
+use crate::pb::network_types::{
+    Handshake, HandshakeData, HandshakeError, HandshakeReply, HandshakeRequest,
+};
+use crate::pb::peer_service::{MessageType, StreamMessage};
+use crate::types::{
+    chain_id_to_name, handshake_hash, timestamp_from_millis, Clock, Hash, NodeVersion,
+};
+use crossbeam_channel::Receiver;
 use grpcio::Environment;
-use protobuf::MessageField;
-use std::collections::BTreeMap;
+use protobuf::{Message, MessageField};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The `node_version` the crawler announces: below the stream minimum ("1.4.0.0"), so every
-/// remote answers in legacy mode. The C# node decides on the initiator's version alone
-/// (`ConnectionService.DoHandshakeAsync`: `NodeVersion.GreaterThanSupportStreamMinVersion`), as
-/// aelf-net does; legacy mode needs only unary calls, at the price of the remote dialing the
-/// crawler back (certificate fetch and `Ping`) at the port it announces.
-pub const CRAWLER_NODE_VERSION: &str = "1.3.0.0";
+/// The `node_version` the crawler announces: the stream minimum (C#
+/// `KernelConstants.SupportStreamMinVersion`). A node of at least that version answers the
+/// unary handshake without dialing back (the C# node decides on the initiator's version alone,
+/// `ConnectionService.DoHandshakeAsync`), so the crawler needs no reachable port for it; an
+/// older node takes the legacy path and dials the crawler back first.
+pub const CRAWLER_NODE_VERSION: &str = "1.4.0.0";
+
+/// How long closing our end of a stream waits for the remote to end its own.
+const STREAM_CLOSE_GRACE: Duration = Duration::from_millis(1000);
 
 /// Most nodes one `GetNodes` answer holds (C# `DefaultDiscoveryMaxNodesToResponse`).
 pub const GET_NODES_MAX: i32 = 10;
@@ -143,17 +162,41 @@ impl Prober {
             .last_irreversible_block_hash
             .as_ref()
             .map(|h| hex::encode(&h.value));
-        report.status = Status::Answered;
 
-        // Authenticated calls present the session id the remote put in its reply.
-        let session = theirs.session_id.clone();
+        // Authenticated calls present the session id the remote put in its (last) reply.
+        let streams = NodeVersion::parse(&data.node_version)
+            .is_ok_and(|v| NodeVersion::parse(CRAWLER_NODE_VERSION).is_ok_and(|m| v.at_least(&m)));
+        let (session, stream) = if streams {
+            let (session, link, inbox) = self.open_stream(&client, endpoint, theirs, data)?;
+            (session, Some((link, inbox)))
+        } else {
+            (theirs.session_id.clone(), None)
+        };
+        report.mode = Some(if streams { "stream" } else { "legacy" }.to_owned());
+        report.status = Status::Answered;
+        let result = self.neighbours_and_goodbye(&client, endpoint, &session, report, &left);
+        if let Some((link, _inbox)) = stream {
+            link.close(STREAM_CLOSE_GRACE);
+        }
+        result
+    }
+
+    /// `GetNodes` (up to [`GET_NODES_ROUNDS`] times) and `Disconnect`, with `session`.
+    fn neighbours_and_goodbye(
+        &self,
+        client: &PeerClient,
+        endpoint: &Endpoint,
+        session: &[u8],
+        report: &mut NodeReport,
+        left: &dyn Fn(Duration) -> Result<Duration, Stop>,
+    ) -> Result<(), Stop> {
         let mut neighbours = BTreeMap::new();
         for _ in 0..GET_NODES_ROUNDS {
             let policy = CallPolicy {
                 timeout: left(GET_NODES_TIMEOUT)?,
                 retries: 1,
             };
-            match client.get_nodes(&session, GET_NODES_MAX, policy) {
+            match client.get_nodes(session, GET_NODES_MAX, policy) {
                 Ok(list) => {
                     let full = list.nodes.len() >= GET_NODES_MAX as usize;
                     let before = neighbours.len();
@@ -181,11 +224,85 @@ impl Prober {
             timeout: left(DISCONNECT_TIMEOUT)?,
             retries: 1,
         };
-        match client.disconnect(&session, policy) {
+        match client.disconnect(session, policy) {
             Ok(()) => report.goodbye = true,
             Err(e) => log::debug!("goodbye to {endpoint} failed: {e}"),
         }
         Ok(())
+    }
+
+    /// Opens `RequestByStream` and exchanges a fresh handshake over it, as the C# dialer does
+    /// (spec 7.3); no CONFIRM_HAND_SHAKE follows. Returns the session of the remote's stream
+    /// reply, which its back peer for us expects on every authenticated call, the open link
+    /// (closed by the caller after the goodbye) and its inbox (held until then; nothing is
+    /// expected in it).
+    fn open_stream(
+        &self,
+        client: &PeerClient,
+        endpoint: &Endpoint,
+        unary: &Handshake,
+        unary_data: &HandshakeData,
+    ) -> Result<(Vec<u8>, Link, Receiver<StreamMessage>), Stop> {
+        let failed = |what: String| Stop(Status::Failed, what);
+        let own = self.key.pubkey_hex();
+        let (link, inbox) = open_client(client.channel(), &own, format!("crawl {endpoint}"))
+            .map_err(|e| failed(format!("RequestByStream failed: {e}")))?;
+        let result = (|| {
+            let meta = HashMap::from([
+                (PUBKEY_METADATA_KEY.to_owned(), own.clone()),
+                (
+                    PEER_INFO_METADATA_KEY.to_owned(),
+                    peer_info(&hex::encode(&unary_data.pubkey)),
+                ),
+                (
+                    SESSION_ID_METADATA_KEY.to_owned(),
+                    hex::encode(&unary.session_id),
+                ),
+            ]);
+            let payload = HandshakeRequest {
+                handshake: MessageField::some(self.handshake()),
+                ..Default::default()
+            }
+            .write_to_bytes()
+            .map_err(|e| failed(format!("cannot encode the stream handshake: {e}")))?;
+            // The default wait (3000 ms), one attempt: as the C# dialer.
+            let reply = request(
+                &link,
+                &meta,
+                MessageType::HAND_SHAKE,
+                payload,
+                None,
+                &[(RETRY_COUNT_META_KEY, "0".to_owned())],
+            )
+            .map_err(|e| failed(format!("stream handshake failed: {e}")))?;
+            let reply = HandshakeReply::parse_from_bytes(&reply.message)
+                .map_err(|e| failed(format!("invalid stream handshake reply: {e}")))?;
+            let code = reply.error.enum_value_or_default();
+            if code != HandshakeError::HANDSHAKE_OK {
+                return Err(Stop(
+                    Status::Refused,
+                    format!("{code:?} (stream handshake)"),
+                ));
+            }
+            let theirs = reply
+                .handshake
+                .as_ref()
+                .ok_or_else(|| failed("the stream handshake reply is empty".into()))?;
+            let data = self.check_reply(theirs)?;
+            if data.pubkey != unary_data.pubkey {
+                return Err(failed(
+                    "the stream handshake comes from another key than the unary one".into(),
+                ));
+            }
+            Ok(theirs.session_id.clone())
+        })();
+        match result {
+            Ok(session) => Ok((session, link, inbox)),
+            Err(stop) => {
+                link.close(STREAM_CLOSE_GRACE);
+                Err(stop)
+            }
+        }
     }
 
     /// Our handshake: signed, fresh, with the crawl's chain id and listening port, and no chain
