@@ -1,5 +1,6 @@
 //! Issue 19, what an operator looks at: `aelf-netctl crawl` over a line of eight real daemons
-//! (heights, keys, topology, a stopped node, a refusing node, nothing left connected); every
+//! (heights, keys, stream and legacy mode, topology, a stopped node, a refusing node, nothing
+//! left connected); every
 //! query of the Grafana dashboard evaluated by a real Prometheus scraping a small devnet; the
 //! alert rules checked and unit-tested by promtool. Prometheus, promtool and Graphviz are
 //! installed by `make deps`; a missing one fails the test with that hint.
@@ -241,8 +242,12 @@ impl Drop for Daemon {
 
 // === the crawler ===
 
+/// The one node of the line that announces an old version: it and the crawler (and its
+/// neighbours) talk legacy mode, the rest stream mode.
+const LEGACY_NODE: usize = 5;
+
 /// `n` nodes booted as a line (node i dials node i − 1), discovery off so that each knows
-/// exactly its neighbours; node 1 produces.
+/// exactly its neighbours; node 1 produces; node [`LEGACY_NODE`] + 1 is at version 1.3.0.0.
 fn line(root: &Path, n: usize) -> Vec<Daemon> {
     let ports = free_ports(2 * n);
     let mut nodes: Vec<Daemon> = Vec::new();
@@ -253,7 +258,7 @@ fn line(root: &Path, n: usize) -> Vec<Daemon> {
             boot_nodes: nodes.last().map(|d| d.endpoint()).into_iter().collect(),
             producer: i == 0,
             network: "enable_peer_discovery = false",
-            node_version: None,
+            node_version: (i == LEGACY_NODE).then_some("1.3.0.0"),
         };
         nodes.push(Daemon::start(root, &format!("node-{}", i + 1), &spec));
     }
@@ -333,7 +338,13 @@ fn crawl_finds_a_line_of_eight_with_heights_topology_refusals_and_leaves_nothing
         assert_eq!(n["status"], "answered", "{n:#}");
         assert_eq!(n["pubkey"], node.key.pubkey_hex().as_str(), "{n:#}");
         assert_eq!(n["chain_id"], "AELF");
-        assert_eq!(n["node_version"], "1.9.0.0");
+        let (version, mode) = if i == LEGACY_NODE {
+            ("1.3.0.0", "legacy")
+        } else {
+            ("1.9.0.0", "stream")
+        };
+        assert_eq!(n["node_version"], version, "{n:#}");
+        assert_eq!(n["mode"], mode, "{n:#}");
         assert_eq!(n["goodbye"], true, "{n:#}");
         // Heights and hashes are the node's own chain at the time of its handshake.
         let best = n["best_height"].as_i64().expect("best height");
