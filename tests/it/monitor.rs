@@ -447,6 +447,41 @@ fn crawl_finds_a_line_of_eight_with_heights_topology_refusals_and_leaves_nothing
     eprintln!("crawl test: {took:?}");
 }
 
+#[test]
+fn crawl_tells_a_tls_failure_from_an_unreachable_node_and_fails_when_none_answers() {
+    // Accepts TCP and hangs up at once: the TLS handshake cannot complete.
+    let closer = TcpListener::bind("127.0.0.1:0").unwrap();
+    let closer_addr = closer.local_addr().unwrap();
+    let hang_up = std::thread::spawn(move || {
+        if let Ok((stream, _)) = closer.accept() {
+            drop(stream);
+        }
+    });
+    let nobody = format!("127.0.0.1:{}", free_ports(1)[0]);
+    let out = netctl_crawl(&[
+        &closer_addr.to_string(),
+        &nobody,
+        "--listen",
+        "127.0.0.1",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("no node answered"), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON before the error");
+    let status = |endpoint: &str| {
+        report["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|n| n["endpoint"] == endpoint)
+            .map(|n| n["status"].clone())
+    };
+    assert_eq!(status(&closer_addr.to_string()), Some("tls_failure".into()));
+    assert_eq!(status(&nobody), Some("unreachable".into()));
+    // The crawler connected (its TLS failed), so the hang-up thread is done.
+    hang_up.join().unwrap();
+}
+
 // === the dashboard ===
 
 /// Every target expression of the dashboard (rows' nested panels included), with its panel.
