@@ -47,6 +47,9 @@ use std::time::{Duration, Instant};
 /// older node takes the legacy path and dials the crawler back first.
 pub const CRAWLER_NODE_VERSION: &str = "1.4.0.0";
 
+/// `Disconnect` per attempt once the node's budget is spent: a short last try at a goodbye.
+const LAST_GOODBYE_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// How long closing our end of a stream waits for the remote to end its own.
 const STREAM_CLOSE_GRACE: Duration = Duration::from_millis(1000);
 
@@ -174,14 +177,16 @@ impl Prober {
         };
         report.mode = Some(if streams { "stream" } else { "legacy" }.to_owned());
         report.status = Status::Answered;
-        let result = self.neighbours_and_goodbye(&client, endpoint, &session, report, &left);
+        self.neighbours_and_goodbye(&client, endpoint, &session, report, &left);
         if let Some((link, _inbox)) = stream {
             link.close(STREAM_CLOSE_GRACE);
         }
-        result
+        Ok(())
     }
 
-    /// `GetNodes` (up to [`GET_NODES_ROUNDS`] times) and `Disconnect`, with `session`.
+    /// `GetNodes` (up to [`GET_NODES_ROUNDS`] times) and `Disconnect`, with `session`. The
+    /// node answered already: a failure here only leaves its neighbours partial (and says
+    /// why), and the goodbye is tried even when the node's budget is spent.
     fn neighbours_and_goodbye(
         &self,
         client: &PeerClient,
@@ -189,11 +194,18 @@ impl Prober {
         session: &[u8],
         report: &mut NodeReport,
         left: &dyn Fn(Duration) -> Result<Duration, Stop>,
-    ) -> Result<(), Stop> {
+    ) {
         let mut neighbours = BTreeMap::new();
         for _ in 0..GET_NODES_ROUNDS {
+            let Ok(timeout) = left(GET_NODES_TIMEOUT) else {
+                report.neighbours_error = Some(format!(
+                    "GetNodes: no time left within {:?}",
+                    self.node_timeout
+                ));
+                break;
+            };
             let policy = CallPolicy {
-                timeout: left(GET_NODES_TIMEOUT)?,
+                timeout,
                 retries: 1,
             };
             match client.get_nodes(session, GET_NODES_MAX, policy) {
@@ -221,14 +233,13 @@ impl Prober {
             .collect();
 
         let policy = CallPolicy {
-            timeout: left(DISCONNECT_TIMEOUT)?,
+            timeout: left(DISCONNECT_TIMEOUT).unwrap_or(LAST_GOODBYE_TIMEOUT),
             retries: 1,
         };
         match client.disconnect(session, policy) {
             Ok(()) => report.goodbye = true,
             Err(e) => log::debug!("goodbye to {endpoint} failed: {e}"),
         }
-        Ok(())
     }
 
     /// Opens `RequestByStream` and exchanges a fresh handshake over it, as the C# dialer does
