@@ -313,7 +313,6 @@ fn has_edge(dot: &str, a: &str, b: &str) -> bool {
 #[test]
 fn crawl_finds_a_line_of_eight_with_heights_topology_refusals_and_leaves_nothing_behind() {
     require("dot", "graphviz");
-    let started = Instant::now();
     let root = tempfile::tempdir().unwrap();
     let mut nodes = line(root.path(), 8);
     let all: Vec<usize> = (0..8).collect();
@@ -443,8 +442,6 @@ fn crawl_finds_a_line_of_eight_with_heights_topology_refusals_and_leaves_nothing
     // Nothing is left connected: every running node is back to exactly its line neighbours.
     let running: Vec<usize> = (0..7).collect();
     wait_for_line_peers(&nodes, &running);
-    let took = started.elapsed();
-    eprintln!("crawl test: {took:?}");
 }
 
 #[test]
@@ -596,7 +593,6 @@ impl Drop for Prometheus {
 #[test]
 fn every_dashboard_query_returns_data_from_a_real_prometheus() {
     require("prometheus", "prometheus");
-    let started = Instant::now();
     let dashboard: Value = serde_json::from_str(
         &std::fs::read_to_string(Path::new(ROOT).join("conf/grafana/aelf-net.json"))
             .expect("conf/grafana/aelf-net.json"),
@@ -710,7 +706,6 @@ fn every_dashboard_query_returns_data_from_a_real_prometheus() {
         })
     });
     signal(&c.child, libc::SIGCONT);
-    eprintln!("dashboard test: {:?}", started.elapsed());
 }
 
 // === the alert rules ===
