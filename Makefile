@@ -32,8 +32,10 @@ DEVNET       := ./target/release/aelf-devnet
 BUILD_DIR  ?= target/release
 
 # `deps` installs the Debian packages that are missing: cmake and a C++ compiler build gRPC's
-# C-core and BoringSSL; as root also iproute2 and nftables, for the namespaced devnet and its
-# fault tests (packet loss is an nftables rule).
+# C-core and BoringSSL; prometheus (with promtool) and graphviz serve the monitoring tests (the
+# dashboard's queries on a real Prometheus, the alert rules' unit tests, the crawl's topology
+# picture); as root also iproute2 and nftables, for the namespaced devnet and its fault tests
+# (packet loss is an nftables rule).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build release run test lint fmt check install uninstall clean devnet devnet-stop devnet-status devnet-partition devnet-heal bench fuzz soak
@@ -45,6 +47,8 @@ deps:
 	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
 	command -v g++   >/dev/null 2>&1 || missing="$$missing g++"; \
 	command -v make  >/dev/null 2>&1 || missing="$$missing make"; \
+	{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v dot   >/dev/null 2>&1 || missing="$$missing graphviz"; \
 	if [ "$$(id -u)" = 0 ]; then \
 		command -v ip  >/dev/null 2>&1 || missing="$$missing iproute2"; \
 		command -v nft >/dev/null 2>&1 || missing="$$missing nftables"; \

@@ -31,6 +31,8 @@
 //!   [`metrics`] the Prometheus counters every layer bumps; [`daemon`] the process around a
 //!   node (signals, reload); [`ports`] picks free local ports for what starts nodes. The
 //!   binaries in `src/bin` stay thin.
+//! * [`crawl`] — the network crawler of `aelf-netctl crawl`, a client of layer 1 that is no
+//!   part of a node.
 //!
 //! # Threads
 //!
@@ -75,6 +77,7 @@
 pub mod api;
 pub mod chain;
 pub mod config;
+pub mod crawl;
 pub mod crypto;
 pub mod daemon;
 #[doc(hidden)]

@@ -33,6 +33,9 @@ mod fuzz_replay;
 mod handshake;
 // Scripted attacks on a running daemon, each with an exact outcome; the node keeps serving.
 mod hostile;
+// What an operator looks at: `aelf-netctl crawl` over a devnet, the Grafana dashboard's every
+// query against a real Prometheus, the alert rules with promtool.
+mod monitor;
 // `Node` in this process: a start that fails part way stops what it started.
 mod node_start;
 // The network service's broadcast, request, failure and serving rules with fake peers.
