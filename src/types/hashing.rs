@@ -1,8 +1,13 @@
 //! What is hashed for transaction ids, block hashes and handshake hashes (spec 2.5).
 //!
-//! Every hash is SHA-256 of the protobuf encoding of the *parsed* message, re-encoded: fields in
-//! number order, defaults omitted, unknown fields kept and written last, `extra_data` in received
-//! order. rust-protobuf 3 encodes exactly that way, so the encodings below are the C# node's.
+//! Every hash is SHA-256 of the protobuf encoding of the *parsed* message, re-encoded as the C#
+//! node's Google.Protobuf writes it: known fields in number order, defaults omitted, then the
+//! unknown fields (fields of a later aelf release) one field number at a time, numbers in the
+//! order each first arrived, and within a number varints, fixed32s, fixed64s, length-delimited
+//! values, each in arrival order; `extra_data` as the C# map holds it ([`canonical_extra_data`]).
+//! Nested messages follow the same rule. rust-protobuf writes known fields that way, and the
+//! unknown fields that way through [`crate::pb::unknown_order`], which `build.rs` wires into every
+//! generated message; on its own it would write them in hash-map order.
 
 use super::{merkle_root, sha256, Hash, TypesError};
 use crate::pb::aelf_block::{BlockHeader, BlockHeaderExtraDataEntry};

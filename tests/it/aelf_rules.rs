@@ -327,3 +327,104 @@ fn extra_data_is_hashed_as_the_c_sharp_map_holds_it() {
     };
     assert_eq!(block_hash(&odd).unwrap(), block_hash(&h).unwrap());
 }
+
+// Unknown fields, as a later aelf release would send them. Google.Protobuf (3.27.2, the C# node's)
+// writes a parsed message's unknown fields after its known ones, one field number at a time in the
+// order each number first arrived, and within a number: varints, fixed32s, fixed64s, then
+// length-delimited values, each kind in arrival order.
+
+/// Five unknown fields in descending field-number order: 500, 400, 300, 200, 100.
+const UNKNOWN_DESCENDING: &[u8] = &[
+    0xa0, 0x1f, 0x05, // field 500, varint 5
+    0x82, 0x19, 0x02, b'h', b'i', // field 400, bytes "hi"
+    0xe5, 0x12, 1, 2, 3, 4, // field 300, fixed32
+    0xc1, 0x0c, 1, 2, 3, 4, 5, 6, 7, 8, // field 200, fixed64
+    0xa0, 0x06, 0x01, // field 100, varint 1
+];
+
+/// Unknown fields where one number comes back later with another wire type: field 200 as bytes,
+/// field 100, field 200 as a varint, field 200 as bytes again.
+const UNKNOWN_INTERLEAVED: &[u8] = &[
+    0xc2, 0x0c, 0x01, b'a', // field 200, bytes "a"
+    0xa0, 0x06, 0x07, // field 100, varint 7
+    0xc0, 0x0c, 0x09, // field 200, varint 9
+    0xc2, 0x0c, 0x01, b'b', // field 200, bytes "b"
+];
+
+/// `UNKNOWN_INTERLEAVED` as Google.Protobuf writes it back: field 200 first (its varint, then its
+/// two byte strings in arrival order), then field 100.
+const UNKNOWN_INTERLEAVED_WRITTEN: &[u8] = &[
+    0xc0, 0x0c, 0x09, // field 200, varint 9
+    0xc2, 0x0c, 0x01, b'a', // field 200, bytes "a"
+    0xc2, 0x0c, 0x01, b'b', // field 200, bytes "b"
+    0xa0, 0x06, 0x07, // field 100, varint 7
+];
+
+fn concat(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}
+
+#[test]
+fn transaction_id_keeps_unknown_fields_in_arrival_order() {
+    let tx = sample_transaction();
+    let known = tx.write_to_bytes().unwrap(); // ends with the signature (field 10000)
+    let unsigned = Transaction {
+        signature: vec![],
+        ..tx
+    }
+    .write_to_bytes()
+    .unwrap();
+    for (tail, written) in [
+        (UNKNOWN_DESCENDING, UNKNOWN_DESCENDING),
+        (UNKNOWN_INTERLEAVED, UNKNOWN_INTERLEAVED_WRITTEN),
+    ] {
+        let parsed = Transaction::parse_from_bytes(&concat(&[&known, tail])).unwrap();
+        let expected = concat(&[&unsigned, written]);
+        assert_eq!(transaction_id(&parsed).unwrap(), sha256(&expected));
+        // Relayed or stored, the transaction is written as a C# node would write it.
+        assert_eq!(parsed.write_to_bytes().unwrap(), concat(&[&known, written]));
+    }
+}
+
+#[test]
+fn block_hash_keeps_unknown_fields_in_arrival_order() {
+    let known = sample_header().write_to_bytes().unwrap();
+    let unsigned = expected_header_encoding(&[("Consensus", 1), ("CrossChain", 2)]);
+    for (tail, written) in [
+        (UNKNOWN_DESCENDING, UNKNOWN_DESCENDING),
+        (UNKNOWN_INTERLEAVED, UNKNOWN_INTERLEAVED_WRITTEN),
+    ] {
+        let parsed = BlockHeader::parse_from_bytes(&concat(&[&known, tail])).unwrap();
+        assert_eq!(
+            block_hash(&parsed).unwrap(),
+            sha256(&concat(&[&unsigned, written]))
+        );
+        assert_eq!(parsed.write_to_bytes().unwrap(), concat(&[&known, written]));
+    }
+}
+
+#[test]
+fn handshake_hash_keeps_unknown_fields_in_arrival_order() {
+    let mut known = vec![0x08, 0x9b, 0xf4, 0xe1, 0x04, 0x10, 0x01, 0x18, 0x90, 0x35];
+    known.extend(len_field(&[0x52], b"1.9.0.0"));
+    for (tail, written) in [
+        (UNKNOWN_DESCENDING, UNKNOWN_DESCENDING),
+        (UNKNOWN_INTERLEAVED, UNKNOWN_INTERLEAVED_WRITTEN),
+    ] {
+        let parsed = HandshakeData::parse_from_bytes(&concat(&[&known, tail])).unwrap();
+        assert_eq!(handshake_hash(&parsed), sha256(&concat(&[&known, written])));
+    }
+}
+
+#[test]
+fn unknown_fields_of_nested_messages_keep_their_order_too() {
+    // `from` carries two unknown fields of its own, in descending order.
+    let mut from = vec![0x0a, 0x20];
+    from.extend([1; 32]);
+    from.extend([0xc0, 0x0c, 0x02, 0xa0, 0x06, 0x01]); // field 200 varint 2, field 100 varint 1
+    let mut wire = len_field(&[0x0a], &from);
+    wire.extend(wrapped32(0x12, &[2; 32]));
+    wire.extend(len_field(&[0x2a], b"Transfer"));
+    let parsed = Transaction::parse_from_bytes(&wire).unwrap();
+    assert_eq!(transaction_id(&parsed).unwrap(), sha256(&wire));
+}
