@@ -4,7 +4,7 @@
 
 use super::ChainError;
 use crate::pb::network_types::BlockWithTransactions;
-use crate::types::Hash;
+use crate::types::{block_hash, Hash};
 
 /// A block on the chain named by hash and height (the best tip, the LIB).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,6 +50,17 @@ pub trait Chain: Send + Sync + 'static {
     fn block_by_hash(&self, hash: &Hash) -> Result<Option<BlockWithTransactions>, ChainError>;
     /// The block at `height` on the best chain.
     fn block_by_height(&self, height: i64) -> Result<Option<BlockWithTransactions>, ChainError>;
+    /// The hash of the block at `height` on the best chain (a transaction's reference block).
+    /// The default reads the block; a chain with an index answers from it.
+    fn canonical_hash(&self, height: i64) -> Result<Option<Hash>, ChainError> {
+        match self.block_by_height(height)? {
+            Some(block) => match block.header.as_ref() {
+                Some(header) => Ok(Some(block_hash(header).map_err(ChainError::InvalidBlock)?)),
+                None => Err(ChainError::MissingHeader),
+            },
+            None => Ok(None),
+        }
+    }
     /// Up to `max` blocks that follow `hash` on the best chain, in height order; empty if `hash`
     /// is unknown or not on the best chain.
     fn blocks_after(

@@ -219,6 +219,10 @@ impl Chain for EmbeddedChain {
         }
     }
 
+    fn canonical_hash(&self, height: i64) -> Result<Option<Hash>, ChainError> {
+        Ok(self.index.read().canonical_at(height))
+    }
+
     fn blocks_after(
         &self,
         hash: &Hash,

@@ -29,7 +29,8 @@ pub const MAX_TRACKED_HOSTS: usize = 4_096;
 /// Something a peer did wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Offence {
-    /// A transaction that failed validation (bad signature, malformed).
+    /// A transaction no honest C# node relays: malformed, a malformed address, over the size
+    /// limit, or a bad signature (see `os::tx_rules`).
     InvalidTransaction(Hash),
     /// A block or message whose signature does not verify.
     BadSignature,

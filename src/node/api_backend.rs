@@ -76,7 +76,8 @@ impl ApiBackend for NodeApi {
     fn send_transaction(&self, raw: &[u8]) -> Result<Hash, String> {
         let tx =
             Transaction::parse_from_bytes(raw).map_err(|e| format!("not a transaction: {e}"))?;
-        submit_transaction(&self.tx_pool, &self.network, tx).map_err(|e| e.to_string())
+        submit_transaction(&self.tx_pool, self.chain.as_ref(), &self.network, tx)
+            .map_err(|e| e.to_string())
     }
 
     fn transaction_pool_size(&self) -> usize {

@@ -25,14 +25,16 @@ use crossbeam_channel::{select, Receiver};
 use log::{debug, info, warn};
 use std::sync::Arc;
 
-/// Takes a transaction into the pool and, when it is new, sends it to the peers (the local
-/// entry point and the receive path share it). Returns its id.
-pub fn submit_transaction(
+/// Takes a transaction into the pool when it passes the checks a C# node's pool makes against
+/// our best chain, and, when it is new, sends it to the peers (the local entry point and the
+/// receive path share it). Returns its id; a refused transaction is never relayed.
+pub fn submit_transaction<C: Chain + ?Sized>(
     pool: &TxPool,
+    chain: &C,
     network: &NetworkService,
     tx: Transaction,
 ) -> Result<Hash, TxRejection> {
-    let id = pool.add(tx.clone())?;
+    let id = pool.add(tx.clone(), chain)?;
     if let Err(e) = network.broadcast_transaction(&tx, id) {
         warn!("not broadcasting transaction {id}: {e}");
     }
@@ -106,17 +108,7 @@ impl Handler {
                 transaction,
                 id,
                 sender,
-            } => match submit_transaction(&self.parts.tx_pool, &self.parts.network, transaction) {
-                Ok(_) | Err(TxRejection::Duplicate(_)) | Err(TxRejection::Full(_)) => {}
-                // Invalid ones count against the sender (spec 8.4).
-                Err(e @ (TxRejection::Malformed(_) | TxRejection::BadSignature(_))) => {
-                    self.parts.network.report(
-                        &sender,
-                        Offence::InvalidTransaction(id),
-                        e.to_string(),
-                    );
-                }
-            },
+            } => self.on_transaction(transaction, id, &sender),
             NetworkEvent::BlockReceived {
                 block,
                 hash,
@@ -140,6 +132,22 @@ impl Handler {
                 );
                 info!("network initialized; initial sync: {status:?}");
             }
+        }
+    }
+
+    /// A transaction from a peer: pooled and relayed when it passes the checks. One no honest
+    /// C# node would relay counts against the sender (the C# invalid-transaction rule, spec
+    /// 8.4); one only our view of the chain refuses (a reference block we do not have yet,
+    /// expired, on another branch) does not.
+    fn on_transaction(&self, transaction: Transaction, id: Hash, sender: &str) {
+        let p = &self.parts;
+        match submit_transaction(&p.tx_pool, p.chain.as_ref(), &p.network, transaction) {
+            Ok(_) => {}
+            Err(e) if e.counts_against_sender() => {
+                p.network
+                    .report(sender, Offence::InvalidTransaction(id), e.to_string());
+            }
+            Err(e) => debug!("transaction {id} from {}: {e}", short_key(sender)),
         }
     }
 
@@ -241,9 +249,8 @@ impl Handler {
                         return;
                     }
                 };
-                if let Ok(ids) = transaction_ids(&block.transactions) {
-                    p.tx_pool.remove_included(&ids);
-                }
+                let ids = transaction_ids(&block.transactions).unwrap_or_default();
+                p.tx_pool.on_best_chain_block(height, &ids);
                 self.track_sync(height);
                 info!("best chain: height {height} hash {hash}");
                 let Some(header) = block.header.as_ref() else {

@@ -56,6 +56,8 @@ mod stream;
 mod tls;
 // Two daemons naming each other as boot nodes: connect, reconnect, say goodbye.
 mod two_nodes;
+// The transaction pool's admission rules (the C# checks that need no contract state).
+mod tx_pool;
 // A C#-like wire peer on running daemons: broadcasts received, gzipped lists, stalled streams.
 mod wire_broadcast;
 // A hand-written peer's legacy handshake with a daemon, including its dial-back.

@@ -116,11 +116,13 @@ fn a_flood_of_invalid_transactions_bans_the_host_until_the_ban_ends() {
     let (client, session) = wire.connect(port);
     node.daemon.wait_for("peer connected:");
 
-    // Sixty transactions, well formed but with signatures that do not verify.
+    // Sixty transactions, well formed and referring to the node's best block, but with
+    // signatures that do not verify.
     let key = NodeKey::generate();
+    let status = node.status();
     let tip = ChainTip {
-        hash: Hash::ZERO,
-        height: 1,
+        hash: Hash::from_hex(&status.best_hash).unwrap(),
+        height: status.best_height,
     };
     let txs: Vec<_> = synthetic_transactions(&key, &tip, 60, 1)
         .into_iter()

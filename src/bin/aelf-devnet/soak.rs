@@ -52,10 +52,12 @@ pub fn run(a: &SoakArgs) -> Result<(), String> {
     while Instant::now() < end {
         let second = Instant::now();
         if let Ok(status) = first.get("/api/blockChain/chainStatus") {
-            let hash = status["BestChainHash"].as_str().unwrap_or("");
+            // The LIB: a reference block every node already has on its best chain (a
+            // transaction referring to a block a node lacks is refused there).
+            let hash = status["LastIrreversibleBlockHash"].as_str().unwrap_or("");
             let tip = ChainTip {
                 hash: Hash::from_hex(hash).unwrap_or(Hash::ZERO),
-                height: status["BestChainHeight"].as_i64().unwrap_or(1),
+                height: status["LastIrreversibleBlockHeight"].as_i64().unwrap_or(1),
             };
             let txs = synthetic_transactions(&key, &tip, a.tx_per_s, nonce);
             for (i, tx) in txs.iter().enumerate() {
