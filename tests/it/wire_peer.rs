@@ -61,21 +61,13 @@ fn a_hand_written_peer_completes_a_legacy_handshake_with_dial_back() {
             .name_prefix("wire-peer")
             .build(),
     );
-    let mut server = ServerBuilder::new(env.clone())
-        .channel_args(server_channel_args(&env, DEFAULT_MAX_MESSAGE_LENGTH).build_args())
-        .register_service(create_peer_service(WireServer {
+    let (server, our_port) = serve(
+        &env,
+        WireServer {
             pings: ping_tx,
             goodbyes: bye_tx,
-        }))
-        .build()
-        .unwrap();
-    let our_port = server
-        .add_listening_port(
-            "127.0.0.1:0",
-            server_credentials(&TlsIdentity::generate().unwrap()),
-        )
-        .unwrap();
-    server.start();
+        },
+    );
 
     // The daemon.
     let dir = tempfile::tempdir().unwrap();
@@ -163,6 +155,11 @@ fn a_hand_written_peer_completes_a_legacy_handshake_with_dial_back() {
         our_session
     );
 
+    stop(server);
+}
+
+/// Stops a test server: shutdown, open calls cancelled.
+fn stop(mut server: grpcio::Server) {
     let done = server.shutdown();
     server.cancel_all_calls();
     let _ = futures_executor::block_on(done);
@@ -289,10 +286,6 @@ fn a_replacing_handshake_is_answered_with_a_handshake_stamped_after_the_replacem
 
     daemon.signal(libc::SIGTERM);
     assert_eq!(daemon.wait_exit().code(), Some(0));
-    for server in [old_server, new_server] {
-        let mut server = server;
-        let done = server.shutdown();
-        server.cancel_all_calls();
-        let _ = futures_executor::block_on(done);
-    }
+    stop(old_server);
+    stop(new_server);
 }
