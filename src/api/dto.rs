@@ -4,22 +4,23 @@
 //! Owns field names and value formats (hex, base58 names, Unix seconds, ISO 8601 times). It
 //! must not decide anything: routes pick what to show.
 
-use super::{ChainStatus, PeerSummary};
+use super::{ChainStatus, PeerSummary, TxStatus};
 use crate::network::blacklist::Ban;
 use crate::network::node_table::NodeRecord;
 use crate::network::reconnection::ReconnectingPeer;
 use crate::network::request_metrics::RequestMetric;
 use crate::pb::aelf_block::{Block, BlockBody, BlockHeaderExtraDataEntry};
+use crate::pb::aelf_core::Transaction;
 use crate::pb::network_types::BlockWithTransactions;
 use crate::types::{
-    block_hash, canonical_extra_data, chain_id_to_name, iso8601, transaction_ids, Hash,
+    block_hash, canonical_extra_data, chain_id_to_name, iso8601, transaction_ids, Address, Hash,
 };
 use base64::Engine;
 use protobuf::Message;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// C# `ChainStatusDto` (without the contract fields this node has no use for).
+/// C# `ChainStatusDto`.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct ChainStatusDto {
@@ -31,6 +32,9 @@ pub(super) struct ChainStatusDto {
     longest_chain_height: i64,
     longest_chain_hash: String,
     genesis_block_hash: String,
+    /// Null unless configured (`[chain] genesis_contract_address`), as the C# node shows it
+    /// while it does not know it.
+    genesis_contract_address: Option<String>,
     last_irreversible_block_hash: String,
     last_irreversible_block_height: i64,
     best_chain_hash: String,
@@ -51,6 +55,7 @@ impl From<ChainStatus> for ChainStatusDto {
             longest_chain_height: s.best_chain_height,
             longest_chain_hash: s.best_chain_hash.to_hex(),
             genesis_block_hash: s.genesis_block_hash.to_hex(),
+            genesis_contract_address: s.genesis_contract_address,
             last_irreversible_block_hash: s.last_irreversible_block_hash.to_hex(),
             last_irreversible_block_height: s.last_irreversible_block_height,
             best_chain_hash: s.best_chain_hash.to_hex(),
@@ -89,8 +94,8 @@ struct BlockHeaderDto {
 #[serde(rename_all = "PascalCase")]
 struct BlockBodyDto {
     transactions_count: usize,
-    /// Transaction ids (hex) when asked for, else null.
-    transactions: Option<Vec<String>>,
+    /// Transaction ids (hex) when asked for, else empty (C# maps its null list to `[]`).
+    transactions: Vec<String>,
 }
 
 /// Bloom of a block without one, as C# shows it: 256 zero bytes.
@@ -143,7 +148,11 @@ impl BlockDto {
             },
             body: BlockBodyDto {
                 transactions_count: ids.len(),
-                transactions: include_transactions.then(|| ids.iter().map(Hash::to_hex).collect()),
+                transactions: if include_transactions {
+                    ids.iter().map(Hash::to_hex).collect()
+                } else {
+                    Vec::new()
+                },
             },
             block_size: aelf_block.compute_size() as usize,
         })
@@ -331,6 +340,115 @@ impl From<ReconnectingPeer> for ReconnectionDto {
 #[serde(rename_all = "PascalCase")]
 pub(super) struct SendTransactionOutput {
     pub transaction_id: String,
+}
+
+/// C# `TransactionDto`: addresses in base58, bytes in base64. `Params` stays base64: the C#
+/// node decodes it with the contract's descriptor, which a network node does not have.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct TransactionDto {
+    from: String,
+    to: String,
+    ref_block_number: i64,
+    ref_block_prefix: String,
+    method_name: String,
+    params: String,
+    signature: String,
+}
+
+impl From<&Transaction> for TransactionDto {
+    fn from(tx: &Transaction) -> TransactionDto {
+        let base64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let address = |a: &protobuf::MessageField<crate::pb::aelf_core::Address>| {
+            a.as_ref()
+                .and_then(|a| <[u8; 32]>::try_from(a.value.as_slice()).ok())
+                .map(|bytes| Address(bytes).to_base58())
+                .unwrap_or_default()
+        };
+        TransactionDto {
+            from: address(&tx.from),
+            to: address(&tx.to),
+            ref_block_number: tx.ref_block_number,
+            ref_block_prefix: base64(&tx.ref_block_prefix),
+            method_name: tx.method_name.clone(),
+            params: base64(&tx.params),
+            signature: base64(&tx.signature),
+        }
+    }
+}
+
+/// C# `TransactionResultDto`, with what a node that executes nothing can honestly say:
+/// `PENDING` (in our pool), `NOTEXISTED` (not found), or `INCLUDED` (beyond the C# statuses:
+/// in a block we hold, outcome unknown), never `MINED` or `FAILED`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct TransactionResultDto {
+    transaction_id: String,
+    status: &'static str,
+    /// Set only by the C# node's `transactionResultWithBVP` route.
+    #[serde(rename = "StatusWithBVP")]
+    status_with_bvp: Option<String>,
+    /// C# `LogEventDto[]`: `[]` where the C# node shows it so (pending, not existed), null
+    /// when unknown (included, not executed); never filled, this node runs no contract.
+    logs: Option<Vec<serde_json::Value>>,
+    bloom: Option<String>,
+    block_number: i64,
+    block_hash: Option<String>,
+    transaction: Option<TransactionDto>,
+    return_value: Option<String>,
+    error: Option<String>,
+    transaction_size: usize,
+}
+
+/// Status text of a transaction this node holds in a block but did not execute.
+const INCLUDED: &str = "INCLUDED";
+
+impl TransactionResultDto {
+    pub(super) fn new(id: &Hash, status: &TxStatus) -> TransactionResultDto {
+        let mut dto = TransactionResultDto {
+            transaction_id: id.to_hex(),
+            status: "NOTEXISTED",
+            status_with_bvp: None,
+            logs: Some(Vec::new()),
+            bloom: None,
+            block_number: 0,
+            block_hash: None,
+            transaction: None,
+            return_value: Some(String::new()),
+            error: None,
+            transaction_size: 0,
+        };
+        match status {
+            TxStatus::Unknown => {}
+            TxStatus::Pending => {
+                dto.status = "PENDING";
+                // C#: an empty bloom is shown as 256 zero bytes once the status is not
+                // NOTEXISTED.
+                dto.bloom =
+                    Some(base64::engine::general_purpose::STANDARD.encode([0; EMPTY_BLOOM_LEN]));
+            }
+            TxStatus::Included {
+                block_hash,
+                block_height,
+                transaction,
+            } => {
+                dto.status = INCLUDED;
+                dto.logs = None;
+                dto.return_value = None;
+                dto.block_number = *block_height;
+                dto.block_hash = Some(block_hash.to_hex());
+                dto.transaction_size = transaction.compute_size() as usize;
+                dto.transaction = Some(TransactionDto::from(transaction));
+                dto.error = Some(format!(
+                    "included in block {} at height {block_height}; this node (aelf-net) does \
+                     not execute transactions, so whether it succeeded (MINED) or failed \
+                     (FAILED) is unknown here: ask an executing aelf node",
+                    block_hash.to_hex()
+                ));
+            }
+        }
+        dto
+    }
 }
 
 #[derive(Serialize)]

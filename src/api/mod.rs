@@ -1,10 +1,10 @@
 //! The operator HTTP API (`[api] listen`, loopback by default): aelf web-API routes and shapes,
 //! served by `api-<i>` threads (`[threads] api_workers`) on a small synchronous HTTP server.
 //!
-//! Routes (see [`routes`]): the C# node's `/api/net/peer(s)`, `/api/net/networkInfo` and
-//! `/api/blockChain/*` reads and `sendTransaction`; beyond it `/api/net/bans` (list, ban,
-//! unban), `/api/net/nodes`, `/api/net/reconnections` and Prometheus `/metrics`. Write routes
-//! need HTTP Basic auth ([`auth`]).
+//! Routes (see [`routes`]): the C# node's `/api/net/peer(s)`, `/api/net/networkInfo`, the
+//! `/api/blockChain/*` reads, `sendTransaction(s)` and `transactionResult(s)`; beyond it
+//! `/api/net/bans` (list, ban, unban), `/api/net/nodes`, `/api/net/reconnections` and
+//! Prometheus `/metrics`. Write routes need HTTP Basic auth ([`auth`]).
 //!
 //! This file owns the server threads, the request limits and the [`ApiBackend`] contract;
 //! `routes` the routing table and input checks, `dto` the JSON shapes, [`client`] the blocking
@@ -24,6 +24,7 @@ use crate::network::endpoint::Endpoint;
 use crate::network::node_table::NodeRecord;
 use crate::network::reconnection::ReconnectingPeer;
 use crate::network::request_metrics::RequestMetric;
+use crate::pb::aelf_core::Transaction;
 use crate::pb::network_types::BlockWithTransactions;
 use crate::types::Hash;
 use log::{debug, info, warn};
@@ -48,9 +49,14 @@ pub trait ApiBackend: Send + Sync + 'static {
     fn block_by_hash(&self, hash: &Hash) -> Result<Option<BlockWithTransactions>, String>;
     /// The best chain's block at `height`.
     fn block_by_height(&self, height: i64) -> Result<Option<BlockWithTransactions>, String>;
-    /// Takes the protobuf bytes of an `aelf.Transaction`: `Ok(id)` when accepted into the pool
-    /// (and broadcast), `Err(reason)` when refused.
-    fn send_transaction(&self, raw: &[u8]) -> Result<Hash, String>;
+    /// Takes the protobuf bytes of `aelf.Transaction`s: their ids, in order, once each is in
+    /// the pool (and broadcast) or was already known to it (a retry is not an error). Every
+    /// one is decoded and its signature checked before any is submitted, so a malformed or
+    /// badly signed one refuses the whole batch (as C# `PublishTransactionsAsync`).
+    fn send_transactions(&self, raws: &[Vec<u8>]) -> Result<Vec<Hash>, TxRefusal>;
+    /// What this node knows of a transaction: pending in its pool, included in a block of
+    /// its best chain within the depth it searches, or neither.
+    fn transaction_status(&self, id: &Hash) -> Result<TxStatus, String>;
     /// Pending transactions.
     fn transaction_pool_size(&self) -> usize;
     /// Every pool peer, ready or not (C# `GetPeers`).
@@ -90,6 +96,37 @@ pub struct ChainStatus {
     pub last_irreversible_block_height: i64,
     /// Tips of the open branches with their heights (the best tip included).
     pub branches: Vec<(Hash, i64)>,
+    /// Base58 address of the genesis (zero) contract, when the node was told it
+    /// (`[chain] genesis_contract_address`): a network node executes nothing, so it cannot
+    /// compute it as the C# node does.
+    pub genesis_contract_address: Option<String>,
+}
+
+/// Why transactions sent through the API were refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxRefusal {
+    /// Not a decodable `aelf.Transaction`, or one the pool does not take as it is (C# 20008).
+    Invalid(String),
+    /// The signature does not recover to the `From` address (C# 20013).
+    BadSignature(String),
+    /// The pool is full: sending again later may succeed (503; the C# node answers the id and
+    /// drops the transaction in its pool).
+    Busy(String),
+}
+
+/// What this node knows of one transaction; it never executes any, so never its outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TxStatus {
+    /// Waiting in this node's pool (C# `PENDING`).
+    Pending,
+    /// In this block of the best chain; whether its execution succeeded is unknown here.
+    Included {
+        block_hash: Hash,
+        block_height: i64,
+        transaction: Transaction,
+    },
+    /// Neither pending nor in the blocks searched (C# `NOTEXISTED`).
+    Unknown,
 }
 
 /// One pool peer as the API shows it.

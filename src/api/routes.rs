@@ -4,6 +4,11 @@
 //! codes. It must not reach the node except through [`ApiBackend`], and never answers 500 for
 //! a client's mistake.
 //!
+//! Statuses follow the C# node where a client can tell: what it refuses with one of its
+//! `Error` codes (a `UserFriendlyException`, which ABP answers 403) is 403 here too, with that
+//! code and our own clearer message; a parameter or body that does not bind (not an integer,
+//! not JSON) is 400 with 20012, as ASP.NET's validation answers 400.
+//!
 //! | route | auth | answer |
 //! |---|---|---|
 //! | `GET /api/blockChain/chainStatus` | | `ChainStatusDto` |
@@ -11,6 +16,9 @@
 //! | `GET /api/blockChain/block?blockHash=&includeTransactions=` | | `BlockDto` |
 //! | `GET /api/blockChain/blockByHeight?blockHeight=&includeTransactions=` | | `BlockDto` |
 //! | `POST /api/blockChain/sendTransaction` `{"RawTransaction"}` | | `{"TransactionId"}` |
+//! | `POST /api/blockChain/sendTransactions` `{"RawTransactions":"hex,hex"}` | | ids |
+//! | `GET /api/blockChain/transactionResult?transactionId=` | | `TransactionResultDto` |
+//! | `GET /api/blockChain/transactionResults?blockHash=&offset=&limit=` | | its list |
 //! | `GET /api/blockChain/transactionPoolStatus` | | `{"Queued","Validated"}` |
 //! | `GET /api/net/peers?withMetrics=` | | `PeerDto[]` |
 //! | `POST /api/net/peer` `{"Address"}` | Basic | `true`/`false` |
@@ -26,9 +34,9 @@
 
 use super::dto::{
     BanDto, BanOutput, BlockDto, ChainStatusDto, NetworkInfoDto, NodeDto, PeerDto, ReconnectionDto,
-    SendTransactionOutput, TransactionPoolStatus,
+    SendTransactionOutput, TransactionPoolStatus, TransactionResultDto,
 };
-use super::{Answer, ApiBackend, BasicAuth};
+use super::{Answer, ApiBackend, BasicAuth, TxRefusal, TxStatus};
 use crate::network::endpoint::Endpoint;
 use crate::types::Hash;
 use serde::Serialize;
@@ -41,9 +49,18 @@ pub mod codes {
     pub const NOT_FOUND: &str = "20001";
     pub const INVALID_ADDRESS: &str = "20002";
     pub const INVALID_BLOCK_HASH: &str = "20003";
+    pub const INVALID_TRANSACTION_ID: &str = "20004";
+    pub const INVALID_OFFSET: &str = "20006";
+    pub const INVALID_LIMIT: &str = "20007";
     pub const INVALID_TRANSACTION: &str = "20008";
     pub const INVALID_PARAMS: &str = "20012";
+    pub const INVALID_SIGNATURE: &str = "20013";
 }
+
+/// Most results `transactionResults` gives at once (C#: `limit` must be 1..=100).
+const MAX_RESULTS_LIMIT: i64 = 100;
+/// `transactionResults` without `limit` (the C# default).
+const DEFAULT_RESULTS_LIMIT: i64 = 10;
 
 /// Longest reason an operator may give a ban.
 const MAX_BAN_REASON_CHARS: usize = 200;
@@ -98,8 +115,13 @@ pub(super) fn invalid_input(message: &str) -> Reply {
     error(400, codes::INVALID_PARAMS, message)
 }
 
+/// 403 with one of aelf's codes: what the C# node refuses with a `UserFriendlyException`.
+fn refused(code: &str, message: &str) -> Reply {
+    error(403, code, message)
+}
+
 fn not_found() -> Reply {
-    error(404, codes::NOT_FOUND, "Not found")
+    refused(codes::NOT_FOUND, "Not found")
 }
 
 /// The methods each path answers, and its handler.
@@ -130,6 +152,24 @@ static ROUTES: &[(&str, Method, bool, Handler)] = &[
         Method::Post,
         false,
         send_transaction,
+    ),
+    (
+        "/api/blockChain/sendTransactions",
+        Method::Post,
+        false,
+        send_transactions,
+    ),
+    (
+        "/api/blockChain/transactionResult",
+        Method::Get,
+        false,
+        transaction_result,
+    ),
+    (
+        "/api/blockChain/transactionResults",
+        Method::Get,
+        false,
+        transaction_results,
     ),
     (
         "/api/blockChain/transactionPoolStatus",
@@ -277,7 +317,7 @@ fn block_by_hash(backend: &dyn ApiBackend, call: &Call) -> Reply {
     };
     let text = param(call, "blockHash").unwrap_or_default();
     let Ok(hash) = Hash::from_hex(text.trim()) else {
-        return error(400, codes::INVALID_BLOCK_HASH, "Invalid block hash format");
+        return refused(codes::INVALID_BLOCK_HASH, "Invalid block hash format");
     };
     block_reply(backend.block_by_hash(&hash), include)
 }
@@ -298,19 +338,171 @@ fn block_by_height(backend: &dyn ApiBackend, call: &Call) -> Reply {
     block_reply(backend.block_by_height(height), include)
 }
 
+/// The hex of one transaction, decoded (C# answers 20008 for what is not hex, or is empty).
+fn transaction_bytes(hex_text: &str) -> Result<Vec<u8>, Reply> {
+    match hex::decode(hex_text.trim()) {
+        Ok(bytes) if !bytes.is_empty() => Ok(bytes),
+        _ => Err(refused(
+            codes::INVALID_TRANSACTION,
+            &format!(
+                "{:?} is not the hex of a transaction",
+                abbreviated(hex_text)
+            ),
+        )),
+    }
+}
+
+/// At most the first 32 characters of `text`, for error messages.
+fn abbreviated(text: &str) -> String {
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(32).collect();
+    if chars.next().is_some() {
+        format!("{head}…")
+    } else {
+        head
+    }
+}
+
+/// Sends decoded transactions: their ids, or the refusal with the C# node's code.
+fn send(backend: &dyn ApiBackend, raws: &[Vec<u8>]) -> Result<Vec<String>, Reply> {
+    match backend.send_transactions(raws) {
+        Ok(ids) => Ok(ids.iter().map(Hash::to_hex).collect()),
+        Err(TxRefusal::Invalid(reason)) => Err(refused(codes::INVALID_TRANSACTION, &reason)),
+        Err(TxRefusal::BadSignature(reason)) => Err(refused(codes::INVALID_SIGNATURE, &reason)),
+        Err(TxRefusal::Busy(reason)) => Err(error(503, codes::INVALID_TRANSACTION, &reason)),
+    }
+}
+
 fn send_transaction(backend: &dyn ApiBackend, call: &Call) -> Reply {
     let raw = match body_object(call).and_then(|m| string_property(&m, "RawTransaction")) {
         Ok(raw) => raw,
         Err(reply) => return reply,
     };
-    let Ok(bytes) = hex::decode(raw.trim()) else {
-        return error(400, codes::INVALID_TRANSACTION, "RawTransaction is not hex");
+    let bytes = match transaction_bytes(&raw) {
+        Ok(bytes) => bytes,
+        Err(reply) => return reply,
     };
-    match backend.send_transaction(&bytes) {
-        Ok(id) => ok(&SendTransactionOutput {
-            transaction_id: id.to_hex(),
+    match send(backend, &[bytes]) {
+        Ok(mut ids) if ids.len() == 1 => ok(&SendTransactionOutput {
+            transaction_id: ids.remove(0),
         }),
-        Err(reason) => error(403, codes::INVALID_TRANSACTION, &reason),
+        Ok(ids) => error(
+            500,
+            "BackendError",
+            &format!("one transaction sent, {} ids back", ids.len()),
+        ),
+        Err(reply) => reply,
+    }
+}
+
+/// C# `SendTransactionsAsync`: the comma-separated hex of several transactions, all or none
+/// (none is sent when one does not decode or is badly signed); the ids in order.
+fn send_transactions(backend: &dyn ApiBackend, call: &Call) -> Reply {
+    let raw = match body_object(call).and_then(|m| string_property(&m, "RawTransactions")) {
+        Ok(raw) => raw,
+        Err(reply) => return reply,
+    };
+    let mut raws = Vec::new();
+    for (i, text) in raw.split(',').enumerate() {
+        match transaction_bytes(text) {
+            Ok(bytes) => raws.push(bytes),
+            Err(_) => {
+                return refused(
+                    codes::INVALID_TRANSACTION,
+                    &format!(
+                        "transaction {i} ({:?}) is not the hex of a transaction; none was sent",
+                        abbreviated(text)
+                    ),
+                )
+            }
+        }
+    }
+    match send(backend, &raws) {
+        Ok(ids) => ok(&ids),
+        Err(reply) => reply,
+    }
+}
+
+/// An optional integer query parameter; one that is not an integer does not bind (400).
+fn integer(call: &Call, name: &str, default: i64) -> Result<i64, Reply> {
+    match param(call, name) {
+        None => Ok(default),
+        Some(v) if v.trim().is_empty() => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| invalid_input(&format!("{name} must be an integer, got {v:?}"))),
+    }
+}
+
+/// C# `GetTransactionResultAsync`, with what a node that executes nothing knows.
+fn transaction_result(backend: &dyn ApiBackend, call: &Call) -> Reply {
+    let text = param(call, "transactionId").unwrap_or_default();
+    let Ok(id) = Hash::from_hex(text.trim()) else {
+        return refused(
+            codes::INVALID_TRANSACTION_ID,
+            &format!(
+                "Invalid Transaction id format: {:?} is not 64 hex characters",
+                abbreviated(&text)
+            ),
+        );
+    };
+    match backend.transaction_status(&id) {
+        Ok(status) => ok(&TransactionResultDto::new(&id, &status)),
+        Err(e) => error(500, "StoreError", &e),
+    }
+}
+
+/// C# `GetTransactionResultsAsync`: the results of a stored block's transactions, `offset`
+/// and `limit` (1..=100) choosing a slice of them.
+fn transaction_results(backend: &dyn ApiBackend, call: &Call) -> Reply {
+    let (offset, limit) = match (
+        integer(call, "offset", 0),
+        integer(call, "limit", DEFAULT_RESULTS_LIMIT),
+    ) {
+        (Ok(offset), Ok(limit)) => (offset, limit),
+        (Err(reply), _) | (_, Err(reply)) => return reply,
+    };
+    if offset < 0 {
+        return refused(
+            codes::INVALID_OFFSET,
+            &format!("Offset must greater than or equal to 0, got {offset}"),
+        );
+    }
+    if !(1..=MAX_RESULTS_LIMIT).contains(&limit) {
+        return refused(
+            codes::INVALID_LIMIT,
+            &format!("Limit must between 0 and 100 (1 to 100), got {limit}"),
+        );
+    }
+    let text = param(call, "blockHash").unwrap_or_default();
+    let Ok(hash) = Hash::from_hex(text.trim()) else {
+        return refused(codes::INVALID_BLOCK_HASH, "Invalid block hash format");
+    };
+    let block = match backend.block_by_hash(&hash) {
+        Ok(Some(block)) => block,
+        Ok(None) => return not_found(),
+        Err(e) => return error(500, "StoreError", &e),
+    };
+    let height = block.header.get_or_default().height;
+    let results: Result<Vec<TransactionResultDto>, String> = block
+        .transactions
+        .iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(0))
+        .map(|tx| {
+            let id = crate::types::transaction_id(tx).map_err(|e| e.to_string())?;
+            let status = TxStatus::Included {
+                block_hash: hash,
+                block_height: height,
+                transaction: tx.clone(),
+            };
+            Ok(TransactionResultDto::new(&id, &status))
+        })
+        .collect();
+    match results {
+        Ok(results) => ok(&results),
+        Err(e) => error(500, "StoreError", &format!("stored block unreadable: {e}")),
     }
 }
 

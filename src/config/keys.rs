@@ -29,7 +29,7 @@ use crate::network::peer_pool::{
 use crate::network::service::MAX_SEND_BLOCK_COUNT_LIMIT;
 use crate::network::sync_state::INITIAL_SYNC_OFFSET;
 use crate::os::tx_pool::DEFAULT_TX_POOL_CAPACITY;
-use crate::types::NodeVersion;
+use crate::types::{Address, NodeVersion};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 
@@ -158,7 +158,7 @@ config_table! {
     }
 
     /// `[chain]`: the embedded chain's fixed parameters.
-    [chain] ChainConfig, RawChain {
+    [chain] ChainConfig, RawChain, check = genesis_contract_address_is_an_address {
         /// Unix seconds; default 2026-01-01T00:00:00Z.
         genesis_time: i64 = 1_767_225_600, AtLeast<0>;
         /// Blocks below the best chain tip that are final.
@@ -168,6 +168,10 @@ config_table! {
         /// by `aelf-netbench --only sync`: storing is about five times faster than with a
         /// durable commit per block.
         flush_interval_ms: u64 = 100, InRange<0, 10_000>;
+        /// Base58 address of the chain's genesis (zero) contract, shown as the API's
+        /// `GenesisContractAddress` (aelf-command finds system contracts through it). The C#
+        /// node computes it by running the chain; a network node cannot, so it is given here.
+        genesis_contract_address: Option<String> = None;
     }
 
     /// `[producer]`: the development block producer.
@@ -246,6 +250,16 @@ fn thresholds_ordered(r: &ReputationConfig) -> Checked<()> {
 }
 
 /// HTTP Basic separates user and password with ':'.
+fn genesis_contract_address_is_an_address(c: &ChainConfig) -> Checked<()> {
+    match c.genesis_contract_address.as_deref() {
+        Some(text) if Address::from_base58(text).is_none() => Err(invalid(
+            key::chain::genesis_contract_address,
+            "must be a base58 aelf address (as the C# node's chainStatus shows it)",
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn basic_auth_user_has_no_colon(a: &ApiConfig) -> Checked<()> {
     if a.basic_auth_user
         .as_deref()
@@ -263,6 +277,7 @@ fn basic_auth_user_has_no_colon(a: &ApiConfig) -> Checked<()> {
 mod tests {
     use super::super::raw::Int;
     use super::*;
+    use crate::crypto::NodeKey;
     use crate::types::chain_id_from_name;
 
     const KEY: &str = "04\
@@ -300,7 +315,7 @@ mod tests {
 
     #[test]
     fn every_key_has_a_dotted_name_once() {
-        assert_eq!(Config::KEYS.len(), 60);
+        assert_eq!(Config::KEYS.len(), 61);
         let mut seen = std::collections::HashSet::new();
         for key in Config::KEYS {
             assert!(seen.insert(key), "{key} twice");
@@ -436,6 +451,30 @@ mod tests {
         let mut raw = RawConfig::default();
         raw.threads.api_workers = Some(Int::new(0));
         assert_eq!(err(raw), "threads.api_workers");
+    }
+
+    #[test]
+    fn genesis_contract_address_is_unset_or_a_base58_address() {
+        assert_eq!(
+            RawConfig::default()
+                .validate()
+                .unwrap()
+                .chain
+                .genesis_contract_address,
+            None
+        );
+        let address = NodeKey::generate().address().to_base58();
+        let mut raw = RawConfig::default();
+        raw.chain.genesis_contract_address = Some(address.clone());
+        assert_eq!(
+            raw.validate().unwrap().chain.genesis_contract_address,
+            Some(address.clone())
+        );
+        for bad in ["not-base58", &address[1..]] {
+            let mut raw = RawConfig::default();
+            raw.chain.genesis_contract_address = Some(bad.into());
+            assert_eq!(err(raw), "chain.genesis_contract_address", "{bad}");
+        }
     }
 
     #[test]

@@ -24,7 +24,7 @@ mod seeds;
 
 pub use seeds::{seeds, Seed};
 
-use crate::api::{answer, ApiBackend, BasicAuth, ChainStatus, PeerSummary};
+use crate::api::{answer, ApiBackend, BasicAuth, ChainStatus, PeerSummary, TxRefusal, TxStatus};
 use crate::chain::{Chain, EmbeddedChain};
 use crate::config::Config;
 use crate::crypto::NodeKey;
@@ -228,6 +228,7 @@ impl ApiBackend for RefusingBackend {
             last_irreversible_block_hash: Hash([1; 32]),
             last_irreversible_block_height: 1,
             branches: vec![(Hash([2; 32]), 2)],
+            genesis_contract_address: None,
         }
     }
     fn block_by_hash(&self, _: &Hash) -> Result<Option<BlockWithTransactions>, String> {
@@ -236,8 +237,11 @@ impl ApiBackend for RefusingBackend {
     fn block_by_height(&self, _: i64) -> Result<Option<BlockWithTransactions>, String> {
         Ok(None)
     }
-    fn send_transaction(&self, _: &[u8]) -> Result<Hash, String> {
-        Err("refused".into())
+    fn send_transactions(&self, _: &[Vec<u8>]) -> Result<Vec<Hash>, TxRefusal> {
+        Err(TxRefusal::Invalid("refused".into()))
+    }
+    fn transaction_status(&self, _: &Hash) -> Result<TxStatus, String> {
+        Ok(TxStatus::Unknown)
     }
     fn transaction_pool_size(&self) -> usize {
         0

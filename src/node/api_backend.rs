@@ -2,11 +2,18 @@
 //! chain, the pool and the transaction pool, and the operator's commands (add or remove a
 //! peer, ban or unban a host), carried out through the same layer-2 calls the node uses.
 //!
+//! Transactions sent through the API are decoded and their signatures checked here first (as
+//! the C# web API does before publishing), then handed to the pool through
+//! [`submit_transaction`]. A transaction's status is looked up in the pool, then in the last
+//! [`TX_SEARCH_DEPTH`] blocks of the best chain (the chain keeps no transaction index): memory
+//! stays bounded, and a transaction included deeper is reported as not existing.
+//!
 //! Owns the translation between the API's shapes ([`crate::api`]) and the node's objects. It
 //! must not keep state of its own or start threads (the API server's workers call it).
 
-use crate::api::{ApiBackend, ChainStatus, PeerSummary};
+use crate::api::{ApiBackend, ChainStatus, PeerSummary, TxRefusal, TxStatus};
 use crate::chain::{Chain, EmbeddedChain};
+use crate::crypto::recover_pubkey;
 use crate::metrics::{metrics, StateSnapshot};
 use crate::network::blacklist::Ban;
 use crate::network::broadcast::QueueKind;
@@ -18,10 +25,10 @@ use crate::network::node_table::NodeRecord;
 use crate::network::reconnection::ReconnectingPeer;
 use crate::network::service::NetworkService;
 use crate::os::events::submit_transaction;
-use crate::os::tx_pool::TxPool;
+use crate::os::tx_pool::{TxPool, TxRejection};
 use crate::pb::aelf_core::Transaction;
 use crate::pb::network_types::BlockWithTransactions;
-use crate::types::{chain_id_to_name, Hash};
+use crate::types::{chain_id_to_name, transaction_id, Address, Hash};
 use log::info;
 use protobuf::Message;
 use std::collections::HashMap;
@@ -30,6 +37,33 @@ use std::sync::Arc;
 /// A host removed through the API stays banned this long (C# `int.MaxValue` seconds); an
 /// operator lifts it with `DELETE /api/net/bans`.
 const REMOVED_PEER_BAN_MS: i64 = i32::MAX as i64 * 1000;
+
+/// Blocks below and including the best one searched for a transaction's status: the C#
+/// node's reference-block validity period (`KernelConstants.ReferenceBlockValidPeriod`), the
+/// span within which a transaction can be included after the block it refers to.
+pub const TX_SEARCH_DEPTH: i64 = 512;
+
+/// `raw` decoded, with its id, when its signature recovers to its `From` address (C#
+/// `Transaction.VerifySignature`).
+fn checked_transaction(raw: &[u8]) -> Result<(Transaction, Hash), TxRefusal> {
+    let tx = Transaction::parse_from_bytes(raw)
+        .map_err(|e| TxRefusal::Invalid(format!("not an aelf.Transaction: {e}")))?;
+    let id = transaction_id(&tx).map_err(|e| TxRefusal::Invalid(e.to_string()))?;
+    let Some(from) = tx.from.as_ref() else {
+        return Err(TxRefusal::Invalid(format!(
+            "transaction {id} has no From address"
+        )));
+    };
+    let signed_by = recover_pubkey(&id, &tx.signature)
+        .map(|pubkey| Address::from_pubkey(&pubkey))
+        .map_err(|e| TxRefusal::BadSignature(format!("transaction {id}: {e}")))?;
+    if signed_by.0.as_slice() != from.value.as_slice() {
+        return Err(TxRefusal::BadSignature(format!(
+            "transaction {id} is not signed by its From address"
+        )));
+    }
+    Ok((tx, id))
+}
 
 /// What the operator API reads and does on this node.
 pub(super) struct NodeApi {
@@ -42,6 +76,8 @@ pub(super) struct NodeApi {
     pub node_version: String,
     /// `[reputation] ban_duration_ms`: an operator's ban without a duration.
     pub ban_duration_ms: i64,
+    /// `[chain] genesis_contract_address`, shown in the chain status.
+    pub genesis_contract_address: Option<String>,
 }
 
 impl ApiBackend for NodeApi {
@@ -60,6 +96,7 @@ impl ApiBackend for NodeApi {
                 .into_iter()
                 .map(|t| (t.hash, t.height))
                 .collect(),
+            genesis_contract_address: self.genesis_contract_address.clone(),
         }
     }
 
@@ -73,11 +110,79 @@ impl ApiBackend for NodeApi {
             .map_err(|e| e.to_string())
     }
 
-    fn send_transaction(&self, raw: &[u8]) -> Result<Hash, String> {
-        let tx =
-            Transaction::parse_from_bytes(raw).map_err(|e| format!("not a transaction: {e}"))?;
-        submit_transaction(&self.tx_pool, self.chain.as_ref(), &self.network, tx)
-            .map_err(|e| e.to_string())
+    fn send_transactions(&self, raws: &[Vec<u8>]) -> Result<Vec<Hash>, TxRefusal> {
+        let numbered = |i: usize, reason: String| {
+            if raws.len() > 1 {
+                format!("transaction {i} of the batch: {reason}; none was sent")
+            } else {
+                reason
+            }
+        };
+        let mut checked = Vec::with_capacity(raws.len());
+        for (i, raw) in raws.iter().enumerate() {
+            match checked_transaction(raw) {
+                Ok(tx) => checked.push(tx),
+                Err(TxRefusal::BadSignature(r)) => {
+                    return Err(TxRefusal::BadSignature(numbered(i, r)))
+                }
+                Err(TxRefusal::Invalid(r)) => return Err(TxRefusal::Invalid(numbered(i, r))),
+                Err(TxRefusal::Busy(r)) => return Err(TxRefusal::Busy(numbered(i, r))),
+            }
+        }
+        let mut ids = Vec::with_capacity(checked.len());
+        for (tx, id) in checked {
+            let sent_before = || match ids.len() {
+                0 => String::new(),
+                n => format!(" ({n} sent before it)"),
+            };
+            match submit_transaction(&self.tx_pool, self.chain.as_ref(), &self.network, tx) {
+                Ok(id) => ids.push(id),
+                // Sent before (a client's retry), or already in a block: the C# node answers
+                // the id again and so does this one.
+                Err(TxRejection::Duplicate(_)) => ids.push(id),
+                Err(e @ TxRejection::Full(_)) => {
+                    return Err(TxRefusal::Busy(format!("{e}{}", sent_before())))
+                }
+                Err(TxRejection::BadSignature(_)) => {
+                    return Err(TxRefusal::BadSignature(format!(
+                        "bad signature on transaction {id}{}",
+                        sent_before()
+                    )))
+                }
+                Err(other) => return Err(TxRefusal::Invalid(format!("{other}{}", sent_before()))),
+            }
+        }
+        Ok(ids)
+    }
+
+    fn transaction_status(&self, id: &Hash) -> Result<TxStatus, String> {
+        if self.tx_pool.contains(id) {
+            return Ok(TxStatus::Pending);
+        }
+        let best = self.chain.best_chain().height;
+        let lowest = best.saturating_sub(TX_SEARCH_DEPTH - 1).max(1);
+        for height in (lowest..=best).rev() {
+            let Some(block) = self
+                .chain
+                .block_by_height(height)
+                .map_err(|e| e.to_string())?
+            else {
+                // The best chain moved down meanwhile (a reorganisation): search what is left.
+                continue;
+            };
+            for tx in &block.transactions {
+                if transaction_id(tx).ok().as_ref() == Some(id) {
+                    let header = block.header.get_or_default();
+                    let block_hash = crate::types::block_hash(header).map_err(|e| e.to_string())?;
+                    return Ok(TxStatus::Included {
+                        block_hash,
+                        block_height: header.height,
+                        transaction: tx.clone(),
+                    });
+                }
+            }
+        }
+        Ok(TxStatus::Unknown)
     }
 
     fn transaction_pool_size(&self) -> usize {

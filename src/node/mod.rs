@@ -248,6 +248,7 @@ impl Node {
                 connector,
                 node_version: config.node.node_version.to_string(),
                 ban_duration_ms: millis(config.reputation.ban_duration_ms),
+                genesis_contract_address: config.chain.genesis_contract_address.clone(),
             }),
             config.threads.api_workers,
             BasicAuth::new(

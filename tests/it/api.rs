@@ -1,12 +1,14 @@
 //! The operator HTTP API over a real socket with a fake backend: every route, its JSON shape
-//! (aelf's UpperCamelCase names), HTTP Basic auth on the write routes, and the errors (bad
-//! JSON, bad hex, bad address, bad parameters, refused transaction, wrong method, unknown path,
-//! a body over the limit) — none of which reaches the backend or stops the server.
+//! (aelf's UpperCamelCase names), HTTP Basic auth on the write routes, the transaction routes
+//! a client follows its transaction with (send one or a batch, its result, a block's results),
+//! and the errors with the C# node's codes and statuses (bad JSON, bad hex, bad signature, bad
+//! address, bad parameters, wrong method, unknown path, a body over the limit) — none of which
+//! reaches the backend or stops the server.
 
 use crate::support::http::{http, http_with, parse};
 use aelf_net::api::{
-    basic_header, ApiBackend, ApiServer, BasicAuth, ChainStatus, PeerSummary, MAX_BODY_BYTES,
-    NEED_BASIC_AUTH,
+    basic_header, ApiBackend, ApiServer, BasicAuth, ChainStatus, PeerSummary, TxRefusal, TxStatus,
+    MAX_BODY_BYTES, NEED_BASIC_AUTH,
 };
 use aelf_net::chain::{
     build_block_on, genesis_block, synthetic_transactions, ChainSettings, ChainTip,
@@ -19,7 +21,7 @@ use aelf_net::network::node_table::NodeRecord;
 use aelf_net::network::reconnection::ReconnectingPeer;
 use aelf_net::network::request_metrics::RequestMetric;
 use aelf_net::pb::network_types::BlockWithTransactions;
-use aelf_net::types::{block_hash, Hash};
+use aelf_net::types::{block_hash, transaction_id, Address, Hash};
 use parking_lot::Mutex;
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -76,6 +78,7 @@ impl ApiBackend for Fake {
             last_irreversible_block_hash: Hash([3; 32]),
             last_irreversible_block_height: 34,
             branches: vec![(Hash([2; 32]), 42), (Hash([5; 32]), 40)],
+            genesis_contract_address: None,
         }
     }
 
@@ -95,12 +98,38 @@ impl ApiBackend for Fake {
             .cloned())
     }
 
-    fn send_transaction(&self, raw: &[u8]) -> Result<Hash, String> {
-        if raw == [0xde, 0xad] {
-            return Err("bad signature".into());
+    /// `dead` has a bad signature, `0bad` does not decode, `f111` finds the pool full; any
+    /// other is taken with id `07…07`. All or none, as the node does.
+    fn send_transactions(&self, raws: &[Vec<u8>]) -> Result<Vec<Hash>, TxRefusal> {
+        for raw in raws {
+            match raw.as_slice() {
+                [0xde, 0xad] => return Err(TxRefusal::BadSignature("not signed by From".into())),
+                [0x0b, 0xad] => return Err(TxRefusal::Invalid("not an aelf.Transaction".into())),
+                [0xf1, 0x11] => return Err(TxRefusal::Busy("the pool is full".into())),
+                _ => {}
+            }
         }
-        self.did.lock().push(Did::Send(raw.to_vec()));
-        Ok(Hash([7; 32]))
+        let mut did = self.did.lock();
+        did.extend(raws.iter().map(|raw| Did::Send(raw.clone())));
+        Ok(raws.iter().map(|_| Hash([7; 32])).collect())
+    }
+
+    /// `07…07` is pending, the transactions of the second block are included in it.
+    fn transaction_status(&self, id: &Hash) -> Result<TxStatus, String> {
+        if *id == Hash([7; 32]) {
+            return Ok(TxStatus::Pending);
+        }
+        let block = &self.blocks[1];
+        for tx in &block.transactions {
+            if transaction_id(tx).ok().as_ref() == Some(id) {
+                return Ok(TxStatus::Included {
+                    block_hash: block_hash(block.header.get_or_default()).unwrap(),
+                    block_height: block.header.height,
+                    transaction: tx.clone(),
+                });
+            }
+        }
+        Ok(TxStatus::Unknown)
     }
 
     fn transaction_pool_size(&self) -> usize {
@@ -231,6 +260,11 @@ fn every_read_route_answers_in_the_aelf_shape() {
     assert_eq!(v["Branches"]["02".repeat(32)], 42);
     assert_eq!(v["Branches"]["05".repeat(32)], 40);
     assert_eq!(v["NotLinkedBlocks"], serde_json::json!({}));
+    assert_eq!(
+        v["GenesisContractAddress"],
+        Value::Null,
+        "present, null while the node is not told it (as the C# node before it knows it)"
+    );
     assert_eq!(get(addr, "/api/blockChain/blockHeight"), 42);
 
     // Paths and parameter names match in any case, as ASP.NET routes them.
@@ -267,9 +301,12 @@ fn every_read_route_answers_in_the_aelf_shape() {
     assert_eq!(by_hash["Body"]["TransactionsCount"], 2);
     assert_eq!(
         by_hash["Body"]["Transactions"],
-        Value::Null,
-        "ids only when asked"
+        serde_json::json!([]),
+        "ids only when asked; an empty list otherwise, as the C# node answers (issue 16.6)"
     );
+    let by_height = get(addr, "/api/blockChain/blockByHeight?blockHeight=2");
+    assert_eq!(by_height["Body"]["Transactions"], serde_json::json!([]));
+    assert_eq!(by_height["Body"]["TransactionsCount"], 2);
 
     let peers = get(addr, "/api/net/peers");
     let peers = peers.as_array().unwrap();
@@ -355,6 +392,118 @@ fn send_transaction_takes_hex_and_answers_the_id() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(parse(&body)["TransactionId"], "07".repeat(32));
     assert_eq!(fake.did(), vec![Did::Send(vec![0x0a, 0x0b])]);
+    api.stop();
+}
+
+#[test]
+fn send_transactions_takes_a_comma_separated_batch_and_answers_the_ids() {
+    let fake = Fake::new();
+    let (api, addr) = start(&fake, BasicAuth::default());
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/api/blockChain/sendTransactions",
+        r#"{"rawTransactions":"0a0b, 0c0d"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        parse(&body),
+        serde_json::json!(["07".repeat(32), "07".repeat(32)]),
+        "an array of ids, in order (C# string[])"
+    );
+    assert_eq!(
+        fake.did(),
+        vec![Did::Send(vec![0x0a, 0x0b]), Did::Send(vec![0x0c, 0x0d])]
+    );
+    api.stop();
+}
+
+#[test]
+fn transaction_results_say_only_what_a_network_node_knows() {
+    let fake = Fake::new();
+    let (api, addr) = start(&fake, BasicAuth::default());
+    let result = |id: &str| {
+        get(
+            addr,
+            &format!("/api/blockChain/transactionResult?transactionId={id}"),
+        )
+    };
+
+    // In the pool: PENDING, as the C# node says for a queued transaction.
+    let pending = result(&"07".repeat(32));
+    assert_eq!(pending["TransactionId"], "07".repeat(32));
+    assert_eq!(pending["Status"], "PENDING");
+    assert_eq!(pending["BlockNumber"], 0);
+    assert_eq!(pending["BlockHash"], Value::Null);
+    assert_eq!(pending["Logs"], serde_json::json!([]));
+    assert_eq!(pending["Bloom"].as_str().unwrap().len(), 344);
+    assert_eq!(pending["Error"], Value::Null);
+    assert!(pending.as_object().unwrap().contains_key("StatusWithBVP"));
+
+    // Unknown: NOTEXISTED (C#'s enum name upper-cased, no underscore), bloom null.
+    let unknown = result(&"0e".repeat(32));
+    assert_eq!(unknown["Status"], "NOTEXISTED");
+    assert_eq!(unknown["Bloom"], Value::Null);
+    assert_eq!(unknown["Transaction"], Value::Null);
+    assert_eq!(unknown["TransactionSize"], 0);
+
+    // In a block we hold: INCLUDED with the block, never MINED (a network node does not know
+    // whether the execution succeeded), and the Error says why.
+    let block = &fake.blocks[1];
+    let block_hex = block_hash(block.header.get_or_default()).unwrap().to_hex();
+    let tx = &block.transactions[1];
+    let id = transaction_id(tx).unwrap().to_hex();
+    let included = result(&id);
+    assert_eq!(included["TransactionId"], id.as_str());
+    assert_eq!(included["Status"], "INCLUDED");
+    assert_eq!(included["BlockNumber"], 2);
+    assert_eq!(included["BlockHash"], block_hex.as_str());
+    assert_eq!(included["Logs"], Value::Null, "unknown, not empty");
+    assert_eq!(included["ReturnValue"], Value::Null);
+    let error = included["Error"].as_str().unwrap();
+    assert!(
+        error.contains("does not execute") && error.contains(&block_hex),
+        "{error}"
+    );
+    let t = &included["Transaction"];
+    assert_eq!(t["MethodName"], tx.method_name.as_str());
+    assert_eq!(t["RefBlockNumber"], tx.ref_block_number);
+    let from = <[u8; 32]>::try_from(tx.from.value.as_slice()).unwrap();
+    assert_eq!(t["From"], Address(from).to_base58().as_str(), "base58");
+    assert_eq!(
+        t["Signature"].as_str().unwrap().len(),
+        88,
+        "65 bytes in base64"
+    );
+    assert_eq!(
+        included["TransactionSize"].as_u64(),
+        Some(protobuf::Message::compute_size(tx))
+    );
+
+    // A block's results: a slice chosen by offset and limit (default 0 and 10).
+    let list = |query: &str| {
+        get(
+            addr,
+            &format!("/api/blockChain/transactionResults?blockHash={block_hex}{query}"),
+        )
+        .as_array()
+        .cloned()
+        .unwrap()
+    };
+    let all = list("");
+    assert_eq!(all.len(), 2);
+    assert!(all
+        .iter()
+        .all(|r| r["Status"] == "INCLUDED" && r["BlockNumber"] == 2));
+    assert_eq!(all[1]["TransactionId"], id.as_str());
+    let second = list("&offset=1&limit=15");
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0]["TransactionId"], id.as_str());
+    assert!(
+        list("&offset=2&limit=100").is_empty(),
+        "past the end: empty"
+    );
+    assert!(fake.did().is_empty(), "reads do nothing");
     api.stop();
 }
 
@@ -469,26 +618,76 @@ fn errors_are_clear_and_lose_nothing() {
         (status, code)
     };
     let send = "/api/blockChain/sendTransaction";
+    let batch = "/api/blockChain/sendTransactions";
+    let missing_block = "ab".repeat(32);
+    let results = |query: &str| format!("/api/blockChain/transactionResults?{query}");
+    // Issue 16.8: what the C# node refuses with one of its codes (a UserFriendlyException) is
+    // 403 with that code; what does not bind (not JSON, not an integer) is 400.
     let bad: &[(&str, &str, &str, u16, &str)] = &[
         ("POST", send, "not json", 400, "20012"),
         ("POST", send, "[1,2]", 400, "20012"),
         ("POST", send, r#"{"Raw":"0a"}"#, 400, "20012"),
         ("POST", send, r#"{"RawTransaction":5}"#, 400, "20012"),
-        ("POST", send, r#"{"RawTransaction":"xyz"}"#, 400, "20008"),
-        ("POST", send, r#"{"RawTransaction":"dead"}"#, 403, "20008"),
+        ("POST", send, r#"{"RawTransaction":"xyz"}"#, 403, "20008"),
+        ("POST", send, r#"{"RawTransaction":"0bad"}"#, 403, "20008"),
+        ("POST", send, r#"{"RawTransaction":"dead"}"#, 403, "20013"),
+        ("POST", send, r#"{"RawTransaction":"f111"}"#, 503, "20008"),
+        (
+            "POST",
+            batch,
+            r#"{"RawTransactions":"0a0b,xyz"}"#,
+            403,
+            "20008",
+        ),
+        (
+            "POST",
+            batch,
+            r#"{"RawTransactions":"0a0b,,0a0c"}"#,
+            403,
+            "20008",
+        ),
+        (
+            "POST",
+            batch,
+            r#"{"RawTransactions":"0a0b,dead"}"#,
+            403,
+            "20013",
+        ),
+        ("POST", batch, r#"{"RawTransaction":"0a0b"}"#, 400, "20012"),
+        (
+            "GET",
+            "/api/blockChain/transactionResult?transactionId=FakeTransactionId",
+            "",
+            403,
+            "20004",
+        ),
+        ("GET", "/api/blockChain/transactionResult", "", 403, "20004"),
+        ("GET", &results("blockHash=00&offset=-3"), "", 403, "20006"),
+        ("GET", &results("blockHash=00&limit=0"), "", 403, "20007"),
+        ("GET", &results("blockHash=00&limit=-5"), "", 403, "20007"),
+        ("GET", &results("blockHash=00&limit=120"), "", 403, "20007"),
+        ("GET", &results("blockHash=00&limit=ten"), "", 400, "20012"),
+        ("GET", &results("blockHash=00"), "", 403, "20003"),
+        (
+            "GET",
+            &results(&format!("blockHash={missing_block}")),
+            "",
+            403,
+            "20001",
+        ),
         (
             "GET",
             "/api/blockChain/block?blockHash=zz",
             "",
-            400,
+            403,
             "20003",
         ),
-        ("GET", "/api/blockChain/block", "", 400, "20003"),
+        ("GET", "/api/blockChain/block", "", 403, "20003"),
         (
             "GET",
-            &format!("/api/blockChain/block?blockHash={}", "ab".repeat(32)),
+            &format!("/api/blockChain/block?blockHash={missing_block}"),
             "",
-            404,
+            403,
             "20001",
         ),
         (
@@ -502,14 +701,14 @@ fn errors_are_clear_and_lose_nothing() {
             "GET",
             "/api/blockChain/blockByHeight?blockHeight=0",
             "",
-            404,
+            403,
             "20001",
         ),
         (
             "GET",
             "/api/blockChain/blockByHeight?blockHeight=99",
             "",
-            404,
+            403,
             "20001",
         ),
         (

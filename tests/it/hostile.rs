@@ -462,7 +462,8 @@ fn blocks_with_a_bad_signature_or_merkle_root_are_not_stored() {
         });
         let _ = futures_executor::block_on(receiver);
         let path = format!("/api/blockChain/block?blockHash={}", hash.to_hex());
-        assert_eq!(http(arena.node.api, "GET", &path, "").0, 404, "{path}");
+        // Not stored: the C# node's "not found" (403, code 20001).
+        assert_eq!(http(arena.node.api, "GET", &path, "").0, 403, "{path}");
     }
     // The control: a valid block of the attacker's (other transactions, so another hash: the
     // forged one's hash is now known for this peer), sent the same way, is stored (on a side

@@ -1,6 +1,7 @@
 //! The operator surface against running `aelf-netd` processes: the aelf web-API contract (spec
 //! 11.20: Basic auth, peers in and out, removal, networkInfo; plus bans, blocks and branches),
-//! a transaction sent to A's API reaching B's pool, `/metrics` as Prometheus text whose
+//! a transaction sent to A's API reaching B's pool, a client following its transaction (sent
+//! again, pending, included in a produced block, batches, the genesis contract address), `/metrics` as Prometheus text whose
 //! counters move with traffic, `aelf-netctl` in text and `--json`, and the systemd unit.
 
 use crate::support::daemon::{write_config_with, Node};
@@ -196,7 +197,7 @@ fn operator_api_metrics_and_netctl_against_two_running_nodes() {
             "POST",
             "/api/blockChain/sendTransaction",
             r#"{"RawTransaction":"zz"}"#,
-            400,
+            403,
         ),
         (
             "POST",
@@ -209,9 +210,9 @@ fn operator_api_metrics_and_netctl_against_two_running_nodes() {
             "GET",
             "/api/blockChain/blockByHeight?blockHeight=999999",
             "",
-            404,
+            403,
         ),
-        ("GET", "/api/blockChain/block?blockHash=xyz", "", 400),
+        ("GET", "/api/blockChain/block?blockHash=xyz", "", 403),
         ("PUT", "/api/net/peers", "", 405),
     ];
     for (method, path, body, expected) in bad_input {
@@ -437,6 +438,184 @@ fn operator_api_metrics_and_netctl_against_two_running_nodes() {
 
     a.stop();
     b.stop();
+}
+
+/// What an aelf client does with its transaction, against two running nodes: A produces
+/// nothing (what it is sent stays pending), P produces a block every 100 ms and is told its
+/// genesis contract address (issue 16, items 6, 7, 9, 10).
+#[test]
+fn a_client_follows_its_transaction_on_running_nodes() {
+    let (dir_a, dir_p) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Node::start(node_config(dir_a.path(), free_port(), None, false));
+    let zero = NodeKey::generate().address().to_base58();
+    let p = Node::start(write_config_with(
+        dir_p.path(),
+        free_port(),
+        "",
+        &format!(
+            "[chain]\ngenesis_contract_address = \"{zero}\"\n\n\
+             [producer]\nenabled = true\ninterval_ms = 100\n"
+        ),
+    ));
+    let send = |node: &Node, tx: &aelf_net::pb::aelf_core::Transaction| {
+        node.send_transaction(&hex::encode(tx.write_to_bytes().unwrap()))
+    };
+    let result = |node: &Node, id: &str| {
+        get(
+            node.api,
+            &format!("/api/blockChain/transactionResult?transactionId={id}"),
+        )
+    };
+    let tip_of = |node: &Node| {
+        let status = get(node.api, "/api/blockChain/chainStatus");
+        ChainTip {
+            hash: Hash::from_hex(status["BestChainHash"].as_str().unwrap()).unwrap(),
+            height: status["BestChainHeight"].as_i64().unwrap(),
+        }
+    };
+
+    // 10: the genesis contract address where configured, null where not.
+    assert_eq!(
+        get(p.api, "/api/blockChain/chainStatus")["GenesisContractAddress"],
+        zero.as_str()
+    );
+    assert_eq!(
+        get(a.api, "/api/blockChain/chainStatus")["GenesisContractAddress"],
+        Value::Null
+    );
+
+    // 6: a block without its transaction ids has an empty list, not null.
+    let genesis = get(a.api, "/api/blockChain/blockByHeight?blockHeight=1");
+    assert_eq!(genesis["Body"]["Transactions"], serde_json::json!([]));
+    let by_hash = get(
+        a.api,
+        &format!(
+            "/api/blockChain/block?blockHash={}&includeTransactions=false",
+            genesis["BlockHash"].as_str().unwrap()
+        ),
+    );
+    assert_eq!(by_hash["Body"]["Transactions"], serde_json::json!([]));
+
+    // 7: sent again (a client retrying after a timeout), the same id, not an error.
+    let key = NodeKey::generate();
+    let tx = synthetic_transactions(&key, &tip_of(&a), 1, 1).remove(0);
+    let (code, body) = send(&a, &tx);
+    assert_eq!(code, 200, "{body}");
+    let id = parse(&body)["TransactionId"].as_str().unwrap().to_owned();
+    let (code, again) = send(&a, &tx);
+    assert_eq!((code, parse(&again)), (200, parse(&body)), "{again}");
+    assert_eq!(
+        get(a.api, "/api/blockChain/transactionPoolStatus")["Queued"],
+        1,
+        "once in the pool"
+    );
+
+    // 9: pending in A's pool (A produces nothing), unknown elsewhere.
+    let pending = result(&a, &id);
+    assert_eq!(pending["TransactionId"], id.as_str());
+    assert_eq!(pending["Status"], "PENDING");
+    assert_eq!(result(&a, &"ab".repeat(32))["Status"], "NOTEXISTED");
+
+    // 8: a bad signature gets the C# code 20013 with a 403.
+    let mut forged = synthetic_transactions(&key, &tip_of(&a), 1, 2).remove(0);
+    forged.signature = NodeKey::generate()
+        .sign(&aelf_net::types::transaction_id(&forged).unwrap())
+        .to_vec();
+    let (code, text) = send(&a, &forged);
+    assert_eq!(code, 403, "{text}");
+    assert_eq!(parse(&text)["Error"]["Code"], "20013");
+
+    // 9, the batch: ids in order; a batch with one badly signed transaction sends none.
+    let two = synthetic_transactions(&key, &tip_of(&a), 2, 3);
+    let hex_of =
+        |t: &aelf_net::pb::aelf_core::Transaction| hex::encode(t.write_to_bytes().unwrap());
+    let (code, text) = http(
+        a.api,
+        "POST",
+        "/api/blockChain/sendTransactions",
+        &format!(
+            r#"{{"RawTransactions":"{},{}"}}"#,
+            hex_of(&two[0]),
+            hex_of(&forged)
+        ),
+    );
+    assert_eq!(
+        (code, parse(&text)["Error"]["Code"].clone()),
+        (403, Value::from("20013")),
+        "{text}"
+    );
+    assert_eq!(
+        get(a.api, "/api/blockChain/transactionPoolStatus")["Queued"],
+        1
+    );
+    let (code, text) = http(
+        a.api,
+        "POST",
+        "/api/blockChain/sendTransactions",
+        &format!(
+            r#"{{"RawTransactions":"{},{}"}}"#,
+            hex_of(&two[0]),
+            hex_of(&two[1])
+        ),
+    );
+    assert_eq!(code, 200, "{text}");
+    let ids: Vec<String> = serde_json::from_str(&text).unwrap();
+    let expected: Vec<String> = two
+        .iter()
+        .map(|t| aelf_net::types::transaction_id(t).unwrap().to_hex())
+        .collect();
+    assert_eq!(ids, expected);
+    assert_eq!(
+        get(a.api, "/api/blockChain/transactionPoolStatus")["Queued"],
+        3
+    );
+
+    // 9: at P, the client's polling loop ends: PENDING, then INCLUDED with the block that
+    // holds it, never MINED (P did not execute it).
+    let tx = synthetic_transactions(&key, &tip_of(&p), 1, 5).remove(0);
+    let (code, body) = send(&p, &tx);
+    assert_eq!(code, 200, "{body}");
+    let id = parse(&body)["TransactionId"].as_str().unwrap().to_owned();
+    let mut last = Value::Null;
+    wait_until("P includes the transaction", || {
+        last = result(&p, &id);
+        last["Status"] == "INCLUDED"
+    });
+    let height = last["BlockNumber"].as_i64().unwrap();
+    let block = get(
+        p.api,
+        &format!("/api/blockChain/blockByHeight?blockHeight={height}&includeTransactions=true"),
+    );
+    assert_eq!(last["BlockHash"], block["BlockHash"]);
+    assert!(block["Body"]["Transactions"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from(id.as_str())));
+    assert_eq!(last["Transaction"]["MethodName"], tx.method_name.as_str());
+    assert!(last["Error"].as_str().unwrap().contains("does not execute"));
+    let in_block = get(
+        p.api,
+        &format!(
+            "/api/blockChain/transactionResults?blockHash={}&offset=0&limit=100",
+            block["BlockHash"].as_str().unwrap()
+        ),
+    );
+    let in_block = in_block.as_array().unwrap();
+    assert_eq!(
+        in_block.len() as i64,
+        block["Body"]["TransactionsCount"].as_i64().unwrap()
+    );
+    assert!(in_block
+        .iter()
+        .any(|r| r["TransactionId"] == id.as_str() && r["Status"] == "INCLUDED"));
+    // Sent again after its inclusion: still its id (the pool remembers it), not an error.
+    let (code, again) = send(&p, &tx);
+    assert_eq!(
+        (code, parse(&again)["TransactionId"].clone()),
+        (200, Value::from(id.as_str()))
+    );
+    a.stop();
+    p.stop();
 }
 
 #[test]
