@@ -1,9 +1,11 @@
 //! The one place threads are started: every thread gets a name, and its owner keeps the handle.
-//! [`WorkerPool`] is the named worker threads on one bounded queue that the server and the
-//! scheduler run their blocking work on.
+//! [`WorkerPool`] is the named worker threads on one bounded queue that the server, the stream
+//! peers and the scheduler run their blocking work on; a [`WorkerHandle`] submits to one
+//! without keeping it alive.
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::io;
+use std::sync::{Arc, Weak};
 use std::thread::{Builder, JoinHandle};
 
 /// Spawns a named thread. The caller stores the handle and joins it on shutdown; a failure of
@@ -69,8 +71,25 @@ pub type Work = Box<dyn FnOnce() + Send>;
 
 /// `count` threads named `<name>-<i>` taking work from one bounded queue.
 pub struct WorkerPool {
-    queue: Option<Sender<Work>>,
+    queue: Option<Arc<Sender<Work>>>,
     threads: Vec<JoinHandle<()>>,
+}
+
+/// Submits work to a [`WorkerPool`] without owning it: once the pool stops, every submission
+/// is refused (a [`WorkerPool::sender`] clone, by contrast, keeps the queue open and the
+/// pool's `stop` waiting). For owners whose lifetime the pool's owner does not control.
+#[derive(Clone, Default)]
+pub struct WorkerHandle {
+    queue: Weak<Sender<Work>>,
+}
+
+impl WorkerHandle {
+    /// Queues `work`; `false` when the queue is full or the pool stopped (or there is none).
+    pub fn try_execute(&self, work: Work) -> bool {
+        self.queue
+            .upgrade()
+            .is_some_and(|queue| queue.try_send(work).is_ok())
+    }
 }
 
 impl WorkerPool {
@@ -89,14 +108,22 @@ impl WorkerPool {
             })
             .collect::<io::Result<Vec<_>>>()?;
         Ok(WorkerPool {
-            queue: Some(tx),
+            queue: Some(Arc::new(tx)),
             threads,
         })
     }
 
-    /// The queue, for callers that submit from elsewhere (`None` once stopped).
+    /// The queue, for callers that submit from elsewhere (`None` once stopped). Every clone
+    /// must be dropped before [`WorkerPool::stop`] can end.
     pub fn sender(&self) -> Option<Sender<Work>> {
-        self.queue.clone()
+        self.queue.as_deref().cloned()
+    }
+
+    /// A handle that submits to the pool but does not keep it running.
+    pub fn handle(&self) -> WorkerHandle {
+        WorkerHandle {
+            queue: self.queue.as_ref().map(Arc::downgrade).unwrap_or_default(),
+        }
     }
 
     /// Queues `work`; `false` when the queue is full or the pool stopped.
@@ -112,5 +139,44 @@ impl WorkerPool {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_handle_submits_while_the_pool_runs_and_does_not_keep_it_running() {
+        let pool = WorkerPool::start("handle-test", 1, 4).unwrap();
+        let handle = pool.handle();
+        let (tx, rx) = bounded::<u32>(1);
+        assert!(handle.try_execute(Box::new(move || {
+            let _ = tx.send(7);
+        })));
+        assert_eq!(rx.recv_timeout(Duration::from_secs(30)), Ok(7));
+        // `stop` returns although the handle lives on; the handle refuses from then on.
+        pool.stop();
+        assert!(!handle.try_execute(Box::new(|| {})));
+        assert!(!WorkerHandle::default().try_execute(Box::new(|| {})));
+    }
+
+    #[test]
+    fn a_handle_refuses_work_when_the_queue_is_full() {
+        let pool = WorkerPool::start("handle-full", 1, 1).unwrap();
+        let handle = pool.handle();
+        let (gate_tx, gate) = bounded::<()>(0);
+        let (started_tx, started) = bounded::<()>(1);
+        // The worker holds the first job until the gate opens; the second fills the queue.
+        assert!(handle.try_execute(Box::new(move || {
+            let _ = started_tx.send(());
+            let _ = gate.recv();
+        })));
+        started.recv_timeout(Duration::from_secs(30)).unwrap();
+        assert!(handle.try_execute(Box::new(|| {})));
+        assert!(!handle.try_execute(Box::new(|| {})));
+        drop(gate_tx);
+        pool.stop();
     }
 }

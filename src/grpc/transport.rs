@@ -2,7 +2,8 @@
 //! connection service and the start-up dialer — started and stopped in order.
 //!
 //! Owns the threads of layer 1: grpcio's completion-queue threads (`grpc-server-*`,
-//! `grpc-client-*`), the `handshake-<i>` and `block-server-<i>` workers and the `dialer`. It is
+//! `grpc-client-*`), the `handshake-<i>`, `block-server-<i>` and `stream-server-<i>` workers
+//! and the `dialer`. It is
 //! transport only: the layer-2 objects it hands things to come in as [`Upcalls`], built by
 //! [`crate::node`], which also drains the peers' failure reports. Periodic work (expiry of
 //! unconfirmed peers, health checks, reconnection, discovery) is the OS layer's scheduler,
@@ -14,6 +15,7 @@ use super::connection::{ConnectionService, ConnectionSettings};
 use super::error::GrpcError;
 use super::server::auth::AuthChecker;
 use super::server::{PeerServiceImpl, BLOCK_SERVER_QUEUE, HANDSHAKE_QUEUE};
+use super::stream::dispatch::STREAM_SERVER_QUEUE;
 use super::tls::{server_credentials, TlsIdentity};
 use super::upcalls::Upcalls;
 use crate::network::endpoint::Endpoint;
@@ -44,6 +46,8 @@ pub struct GrpcTransportSettings {
     pub handshake_workers: usize,
     /// `[threads] block_servers`.
     pub block_servers: usize,
+    /// `[threads] stream_servers`: the block reads stream peers ask for.
+    pub stream_servers: usize,
 }
 
 /// A started transport. [`GrpcTransport::stop`] stops it in order.
@@ -52,6 +56,7 @@ pub struct GrpcTransport {
     connections: Arc<ConnectionService>,
     workers: WorkerPool,
     block_servers: WorkerPool,
+    stream_servers: WorkerPool,
     /// Dropping it stops the dialer.
     stop: Option<Sender<()>>,
     threads: Vec<JoinHandle<()>>,
@@ -83,6 +88,12 @@ impl GrpcTransport {
                 .build(),
         );
         let lifecycle = upcalls.lifecycle.clone();
+        let stream_servers = WorkerPool::start(
+            "stream-server",
+            settings.stream_servers,
+            STREAM_SERVER_QUEUE,
+        )
+        .map_err(GrpcError::Thread)?;
         let connections = Arc::new(ConnectionService::new(
             handshakes,
             client_env,
@@ -90,6 +101,7 @@ impl GrpcTransport {
             settings.connection.clone(),
             own_pubkey_hex,
             upcalls,
+            stream_servers.handle(),
         ));
         let workers = WorkerPool::start("handshake", settings.handshake_workers, HANDSHAKE_QUEUE)
             .map_err(GrpcError::Thread)?;
@@ -163,6 +175,7 @@ impl GrpcTransport {
             connections,
             workers,
             block_servers,
+            stream_servers,
             stop: Some(stop_tx),
             threads,
             local_addr,
@@ -180,13 +193,14 @@ impl GrpcTransport {
 
     /// Ordered stop: the dialer, then every peer is removed for [`Removal::Shutdown`] (told
     /// goodbye), then the server stops accepting and open calls are cancelled, then the
-    /// workers end.
+    /// workers end (the stream servers after the queued block reads).
     pub fn stop(self) {
         let GrpcTransport {
             mut server,
             connections,
             workers,
             block_servers,
+            stream_servers,
             stop,
             threads,
             ..
@@ -204,6 +218,8 @@ impl GrpcTransport {
         drop(server);
         workers.stop();
         block_servers.stop();
+        // Block reads still queued run and find their streams closed.
+        stream_servers.stop();
         info!("peer service stopped");
     }
 }
