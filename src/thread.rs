@@ -1,7 +1,7 @@
 //! The one place threads are started: every thread gets a name, and its owner keeps the handle.
 //! [`WorkerPool`] is the named worker threads on one bounded queue that the server, the stream
-//! peers and the scheduler run their blocking work on; a [`WorkerHandle`] submits to one
-//! without keeping it alive.
+//! peers and the scheduler run their blocking work on (bulk work on lowered-priority threads,
+//! [`WorkerPool::start_niced`]); a [`WorkerHandle`] submits to one without keeping it alive.
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::io;
@@ -66,6 +66,31 @@ impl Drop for StoppableThread {
     }
 }
 
+/// Lowers the calling thread's CPU priority by `niceness` (its own nice value on Linux, where
+/// each thread has one; a no-op elsewhere). Lowering needs no privilege.
+pub fn lower_current_priority(niceness: i32) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain system calls on the calling thread's id; no memory is shared.
+        let tid = unsafe { libc::gettid() };
+        let result = unsafe {
+            *libc::__errno_location() = 0;
+            let current = libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t);
+            libc::setpriority(
+                libc::PRIO_PROCESS,
+                tid as libc::id_t,
+                current.saturating_add(niceness).min(19),
+            )
+        };
+        if result != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = niceness;
+    Ok(())
+}
+
 /// A unit of work for a [`WorkerPool`].
 pub type Work = Box<dyn FnOnce() + Send>;
 
@@ -95,11 +120,29 @@ impl WorkerHandle {
 impl WorkerPool {
     /// Starts `count` (at least 1) threads on a queue of `capacity` (at least 1) jobs.
     pub fn start(name: &str, count: usize, capacity: usize) -> io::Result<WorkerPool> {
+        WorkerPool::start_niced(name, count, capacity, 0)
+    }
+
+    /// [`WorkerPool::start`] for bulk work that must leave the CPU to the threads answering
+    /// peers (completion queues, inbox threads) when the cores are busy: each thread lowers
+    /// its own priority by `niceness` first (see [`lower_current_priority`]).
+    pub fn start_niced(
+        name: &str,
+        count: usize,
+        capacity: usize,
+        niceness: i32,
+    ) -> io::Result<WorkerPool> {
         let (tx, rx) = bounded::<Work>(capacity.max(1));
         let threads = (0..count.max(1))
             .map(|i| {
                 let rx = rx.clone();
-                spawn(&format!("{name}-{i}"), move || {
+                let thread_name = format!("{name}-{i}");
+                spawn(&thread_name.clone(), move || {
+                    if niceness > 0 {
+                        if let Err(e) = lower_current_priority(niceness) {
+                            log::debug!("{thread_name} keeps its priority: {e}");
+                        }
+                    }
                     while let Ok(work) = rx.recv() {
                         work();
                     }
@@ -160,6 +203,29 @@ mod tests {
         pool.stop();
         assert!(!handle.try_execute(Box::new(|| {})));
         assert!(!WorkerHandle::default().try_execute(Box::new(|| {})));
+    }
+
+    /// The calling thread's nice value (0 where threads have none).
+    fn own_nice() -> i32 {
+        #[cfg(target_os = "linux")]
+        // SAFETY: reads the calling thread's own nice value.
+        return unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
+        #[cfg(not(target_os = "linux"))]
+        0
+    }
+
+    #[test]
+    fn a_niced_pool_runs_its_work_on_lowered_threads() {
+        let pool = WorkerPool::start_niced("niced-test", 1, 1, 5).unwrap();
+        let (tx, rx) = bounded::<i32>(1);
+        assert!(pool.try_execute(Box::new(move || {
+            let _ = tx.send(own_nice());
+        })));
+        let theirs = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        if cfg!(target_os = "linux") {
+            assert_eq!(theirs, (own_nice() + 5).min(19));
+        }
+        pool.stop();
     }
 
     #[test]

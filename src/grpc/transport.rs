@@ -2,13 +2,13 @@
 //! connection service and the start-up dialer — started and stopped in order.
 //!
 //! Owns the threads of layer 1: grpcio's completion-queue threads (`grpc-server-*`,
-//! `grpc-client-*`), the `handshake-<i>`, `block-server-<i>` and `stream-server-<i>` workers
-//! and the `dialer`. It is
-//! transport only: the layer-2 objects it hands things to come in as [`Upcalls`], built by
-//! [`crate::node`], which also drains the peers' failure reports. Periodic work (expiry of
-//! unconfirmed peers, health checks, reconnection, discovery) is the OS layer's scheduler,
-//! which reaches the transport through [`crate::network::connector::PeerConnector`]. It must
-//! not touch the chain beyond what the handshake provider reads.
+//! `grpc-client-*`), the `handshake-<i>`, `block-server-<i>` and `stream-server-<i>` (at a
+//! lowered priority) workers and the `dialer`. It is transport only: the layer-2 objects it
+//! hands things to come in as [`Upcalls`], built by [`crate::node`], which also drains the
+//! peers' failure reports. Periodic work (expiry of unconfirmed peers, health checks,
+//! reconnection, discovery) is the OS layer's scheduler, which reaches the transport through
+//! [`crate::network::connector::PeerConnector`]. It must not touch the chain beyond what the
+//! handshake provider reads.
 
 use super::channel::server_channel_args;
 use super::connection::{ConnectionService, ConnectionSettings};
@@ -30,6 +30,10 @@ use log::{info, warn};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+
+/// How much lower the `stream-server-<i>` threads run than the rest (nice value): when the
+/// cores are busy, a peer's health check is answered before the next batch of blocks is read.
+pub const STREAM_SERVER_NICENESS: i32 = 10;
 
 /// What the transport needs to start.
 #[derive(Debug, Clone)]
@@ -88,10 +92,11 @@ impl GrpcTransport {
                 .build(),
         );
         let lifecycle = upcalls.lifecycle.clone();
-        let stream_servers = WorkerPool::start(
+        let stream_servers = WorkerPool::start_niced(
             "stream-server",
             settings.stream_servers,
             STREAM_SERVER_QUEUE,
+            STREAM_SERVER_NICENESS,
         )
         .map_err(GrpcError::Thread)?;
         let connections = Arc::new(ConnectionService::new(

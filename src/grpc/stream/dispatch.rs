@@ -6,13 +6,16 @@
 //! ones itself — HEALTH_CHECK, PING, CONFIRM_HAND_SHAKE, DISCONNECT, GET_NODES and the four
 //! broadcasts, which only parse and queue an event, so their order is kept. The block reads,
 //! REQUEST_BLOCK and REQUEST_BLOCKS, go to the node-wide `stream-server-<i>` workers
-//! (`[threads] stream_servers`, a queue of [`STREAM_SERVER_QUEUE`]), at most
-//! [`MAX_SERVING_PER_PEER`] of one peer's at a time; the peer's next ones wait in its backlog
-//! (at most [`BACKLOG_PER_PEER`]) and are handed on as the served ones finish. A block read
+//! (`[threads] stream_servers`, a queue of [`STREAM_SERVER_QUEUE`], at a lowered CPU priority,
+//! nice +10, set by the transport that owns them), at most [`MAX_SERVING_PER_PEER`] of one
+//! peer's at a time; the peer's next ones wait in its backlog (at most [`BACKLOG_PER_PEER`])
+//! and are handed on as the served ones finish. A block read
 //! that finds the backlog or the workers' queue full is answered at once with a "busy" error
 //! reply ([`ERROR_META_KEY`]) — a C# sender reads it as an empty answer (no blocks) and asks
 //! again or elsewhere instead of waiting out three timeouts and marking us unstable. Every
-//! reply, from the thread or a worker, goes through the link's single writer.
+//! reply, from the thread or a worker, goes through the link's single writer; all but the
+//! served block reads take its ahead lane, so they are not written after batches of blocks
+//! that were queued first.
 //!
 //! Must not touch pool membership except through the lifecycle (the closed stream, DISCONNECT),
 //! nor hold the peer itself in a worker job (a job keeps a clone of the link, which goes
@@ -153,7 +156,9 @@ impl BlockRead {
             result,
             self.session,
         );
-        send_reply(&self.link, &self.label, &self.request, reply);
+        // A served read is the large reply the ahead lane passes; a refused one is small.
+        let ahead = reply.message.is_empty();
+        send_reply(&self.link, &self.label, &self.request, reply, ahead);
     }
 
     /// Answers "busy" at once.
@@ -166,7 +171,7 @@ impl BlockRead {
             self.label
         );
         let reply = error_reply(&self.request, BUSY, self.session);
-        send_reply(&self.link, &self.label, &self.request, reply);
+        send_reply(&self.link, &self.label, &self.request, reply, true);
     }
 }
 
@@ -354,7 +359,7 @@ fn handle_request(
         result,
         session,
     );
-    let send = || send_reply(peer.link(), label, &request, reply);
+    let send = || send_reply(peer.link(), label, &request, reply, true);
     match after {
         After::Nothing => send(),
         After::Leave => {
@@ -396,15 +401,22 @@ fn answer(
     }
 }
 
-/// Writes `reply` to `request` through the link's single writer.
+/// Writes `reply` to `request` through the link's single writer: small replies (`ahead`) go
+/// before the block batches waiting there.
 fn send_reply(
     link: &Link,
     label: &dyn fmt::Display,
     request: &StreamMessage,
     reply: StreamMessage,
+    ahead: bool,
 ) {
     let kind = type_name(request);
-    match link.send(reply) {
+    let sent = if ahead {
+        link.send_ahead(reply)
+    } else {
+        link.send(reply)
+    };
+    match sent {
         Ok(()) => debug!(
             "answered {kind} request {} from {label} (latency {:?} ms)",
             request.request_id,
