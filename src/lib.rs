@@ -44,9 +44,10 @@
 //! | `grpc-client-*` | completion queues of our outgoing channels (same count) | replies to our calls | dropping the last channel |
 //! | `handshake-<i>` | inbound handshakes with dial-back, disconnects (`[threads] handshake_workers`) | a bounded work queue | [`grpc::transport::GrpcTransport::stop`] |
 //! | `peer-<id>` | one peer's outgoing requests | that peer's bounded request queue | the peer's `disconnect` |
-//! | `stream-<id>` | one stream-mode peer's incoming requests | that peer's bounded inbox | the peer's `disconnect` |
+//! | `stream-<id>` | one stream-mode peer's incoming requests: authentication, the cheap ones answered, block reads handed on (at most 4 out, a bounded backlog) | that peer's bounded inbox, its finished block reads | the peer's `disconnect` |
 //! | `send-<id>-blk`, `-tx`, `-ann` | one peer's outgoing blocks, transactions, announcements | that peer's bounded send queue of the kind (`[network] *_queue_capacity`) | the peer's `disconnect` |
 //! | `block-server-<i>` | reading blocks for RequestBlock(s) (`[threads] block_servers`) | a bounded work queue | `GrpcTransport::stop` |
+//! | `stream-server-<i>` | serving the REQUEST_BLOCK(S) stream peers send, replying through their links (`[threads] stream_servers`; nice +10, so the threads answering peers go first) | a bounded work queue | `GrpcTransport::stop` |
 //! | `net-failures` | the failure policy for failed sends and requests (spec 5.5) | the bounded failure queue | [`node::Node::shutdown`] |
 //! | `os-events` | network and chain events to actions (spec 9) | the bounded event queues and chain events | [`node::Node::shutdown`] |
 //! | `block-sync` | fetching and downloading missing blocks | a bounded job queue | [`node::Node::shutdown`] |

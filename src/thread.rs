@@ -1,9 +1,11 @@
 //! The one place threads are started: every thread gets a name, and its owner keeps the handle.
-//! [`WorkerPool`] is the named worker threads on one bounded queue that the server and the
-//! scheduler run their blocking work on.
+//! [`WorkerPool`] is the named worker threads on one bounded queue that the server, the stream
+//! peers and the scheduler run their blocking work on (bulk work on lowered-priority threads,
+//! [`WorkerPool::start_niced`]); a [`WorkerHandle`] submits to one without keeping it alive.
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::io;
+use std::sync::{Arc, Weak};
 use std::thread::{Builder, JoinHandle};
 
 /// Spawns a named thread. The caller stores the handle and joins it on shutdown; a failure of
@@ -64,23 +66,83 @@ impl Drop for StoppableThread {
     }
 }
 
+/// Lowers the calling thread's CPU priority by `niceness` (its own nice value on Linux, where
+/// each thread has one; a no-op elsewhere). Lowering needs no privilege.
+pub fn lower_current_priority(niceness: i32) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain system calls on the calling thread's id; no memory is shared.
+        let tid = unsafe { libc::gettid() };
+        let result = unsafe {
+            *libc::__errno_location() = 0;
+            let current = libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t);
+            libc::setpriority(
+                libc::PRIO_PROCESS,
+                tid as libc::id_t,
+                current.saturating_add(niceness).min(19),
+            )
+        };
+        if result != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = niceness;
+    Ok(())
+}
+
 /// A unit of work for a [`WorkerPool`].
 pub type Work = Box<dyn FnOnce() + Send>;
 
 /// `count` threads named `<name>-<i>` taking work from one bounded queue.
 pub struct WorkerPool {
-    queue: Option<Sender<Work>>,
+    queue: Option<Arc<Sender<Work>>>,
     threads: Vec<JoinHandle<()>>,
+}
+
+/// Submits work to a [`WorkerPool`] without owning it: once the pool stops, every submission
+/// is refused (a [`WorkerPool::sender`] clone, by contrast, keeps the queue open and the
+/// pool's `stop` waiting). For owners whose lifetime the pool's owner does not control.
+#[derive(Clone, Default)]
+pub struct WorkerHandle {
+    queue: Weak<Sender<Work>>,
+}
+
+impl WorkerHandle {
+    /// Queues `work`; `false` when the queue is full or the pool stopped (or there is none).
+    pub fn try_execute(&self, work: Work) -> bool {
+        self.queue
+            .upgrade()
+            .is_some_and(|queue| queue.try_send(work).is_ok())
+    }
 }
 
 impl WorkerPool {
     /// Starts `count` (at least 1) threads on a queue of `capacity` (at least 1) jobs.
     pub fn start(name: &str, count: usize, capacity: usize) -> io::Result<WorkerPool> {
+        WorkerPool::start_niced(name, count, capacity, 0)
+    }
+
+    /// [`WorkerPool::start`] for bulk work that must leave the CPU to the threads answering
+    /// peers (completion queues, inbox threads) when the cores are busy: each thread lowers
+    /// its own priority by `niceness` first (see [`lower_current_priority`]).
+    pub fn start_niced(
+        name: &str,
+        count: usize,
+        capacity: usize,
+        niceness: i32,
+    ) -> io::Result<WorkerPool> {
         let (tx, rx) = bounded::<Work>(capacity.max(1));
         let threads = (0..count.max(1))
             .map(|i| {
                 let rx = rx.clone();
-                spawn(&format!("{name}-{i}"), move || {
+                let thread_name = format!("{name}-{i}");
+                spawn(&thread_name.clone(), move || {
+                    if niceness > 0 {
+                        if let Err(e) = lower_current_priority(niceness) {
+                            log::debug!("{thread_name} keeps its priority: {e}");
+                        }
+                    }
                     while let Ok(work) = rx.recv() {
                         work();
                     }
@@ -89,14 +151,22 @@ impl WorkerPool {
             })
             .collect::<io::Result<Vec<_>>>()?;
         Ok(WorkerPool {
-            queue: Some(tx),
+            queue: Some(Arc::new(tx)),
             threads,
         })
     }
 
-    /// The queue, for callers that submit from elsewhere (`None` once stopped).
+    /// The queue, for callers that submit from elsewhere (`None` once stopped). Every clone
+    /// must be dropped before [`WorkerPool::stop`] can end.
     pub fn sender(&self) -> Option<Sender<Work>> {
-        self.queue.clone()
+        self.queue.as_deref().cloned()
+    }
+
+    /// A handle that submits to the pool but does not keep it running.
+    pub fn handle(&self) -> WorkerHandle {
+        WorkerHandle {
+            queue: self.queue.as_ref().map(Arc::downgrade).unwrap_or_default(),
+        }
     }
 
     /// Queues `work`; `false` when the queue is full or the pool stopped.
@@ -112,5 +182,67 @@ impl WorkerPool {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_handle_submits_while_the_pool_runs_and_does_not_keep_it_running() {
+        let pool = WorkerPool::start("handle-test", 1, 4).unwrap();
+        let handle = pool.handle();
+        let (tx, rx) = bounded::<u32>(1);
+        assert!(handle.try_execute(Box::new(move || {
+            let _ = tx.send(7);
+        })));
+        assert_eq!(rx.recv_timeout(Duration::from_secs(30)), Ok(7));
+        // `stop` returns although the handle lives on; the handle refuses from then on.
+        pool.stop();
+        assert!(!handle.try_execute(Box::new(|| {})));
+        assert!(!WorkerHandle::default().try_execute(Box::new(|| {})));
+    }
+
+    /// The calling thread's nice value (0 where threads have none).
+    fn own_nice() -> i32 {
+        #[cfg(target_os = "linux")]
+        // SAFETY: reads the calling thread's own nice value.
+        return unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
+        #[cfg(not(target_os = "linux"))]
+        0
+    }
+
+    #[test]
+    fn a_niced_pool_runs_its_work_on_lowered_threads() {
+        let pool = WorkerPool::start_niced("niced-test", 1, 1, 5).unwrap();
+        let (tx, rx) = bounded::<i32>(1);
+        assert!(pool.try_execute(Box::new(move || {
+            let _ = tx.send(own_nice());
+        })));
+        let theirs = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        if cfg!(target_os = "linux") {
+            assert_eq!(theirs, (own_nice() + 5).min(19));
+        }
+        pool.stop();
+    }
+
+    #[test]
+    fn a_handle_refuses_work_when_the_queue_is_full() {
+        let pool = WorkerPool::start("handle-full", 1, 1).unwrap();
+        let handle = pool.handle();
+        let (gate_tx, gate) = bounded::<()>(0);
+        let (started_tx, started) = bounded::<()>(1);
+        // The worker holds the first job until the gate opens; the second fills the queue.
+        assert!(handle.try_execute(Box::new(move || {
+            let _ = started_tx.send(());
+            let _ = gate.recv();
+        })));
+        started.recv_timeout(Duration::from_secs(30)).unwrap();
+        assert!(handle.try_execute(Box::new(|| {})));
+        assert!(!handle.try_execute(Box::new(|| {})));
+        drop(gate_tx);
+        pool.stop();
     }
 }

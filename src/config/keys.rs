@@ -203,6 +203,9 @@ config_table! {
         handshake_workers: usize = 2, Threads;
         /// Threads that read blocks to answer block requests.
         block_servers: usize = 2, Threads;
+        /// Threads that serve the block requests (REQUEST_BLOCK, REQUEST_BLOCKS) of stream-mode
+        /// peers, so they never hold up a peer's other requests.
+        stream_servers: usize = 2, Threads;
         /// The scheduler's dials, pings, health checks and discovery rounds.
         scheduler_workers: usize = 4, Threads;
         /// The operator API (a peer added through it is dialed on the worker, so two keep the
@@ -315,7 +318,7 @@ mod tests {
 
     #[test]
     fn every_key_has_a_dotted_name_once() {
-        assert_eq!(Config::KEYS.len(), 61);
+        assert_eq!(Config::KEYS.len(), 62);
         let mut seen = std::collections::HashSet::new();
         for key in Config::KEYS {
             assert!(seen.insert(key), "{key} twice");

@@ -2,18 +2,20 @@
 //! connection service and the start-up dialer — started and stopped in order.
 //!
 //! Owns the threads of layer 1: grpcio's completion-queue threads (`grpc-server-*`,
-//! `grpc-client-*`), the `handshake-<i>` and `block-server-<i>` workers and the `dialer`. It is
-//! transport only: the layer-2 objects it hands things to come in as [`Upcalls`], built by
-//! [`crate::node`], which also drains the peers' failure reports. Periodic work (expiry of
-//! unconfirmed peers, health checks, reconnection, discovery) is the OS layer's scheduler,
-//! which reaches the transport through [`crate::network::connector::PeerConnector`]. It must
-//! not touch the chain beyond what the handshake provider reads.
+//! `grpc-client-*`), the `handshake-<i>`, `block-server-<i>` and `stream-server-<i>` (at a
+//! lowered priority) workers and the `dialer`. It is transport only: the layer-2 objects it
+//! hands things to come in as [`Upcalls`], built by [`crate::node`], which also drains the
+//! peers' failure reports. Periodic work (expiry of unconfirmed peers, health checks,
+//! reconnection, discovery) is the OS layer's scheduler, which reaches the transport through
+//! [`crate::network::connector::PeerConnector`]. It must not touch the chain beyond what the
+//! handshake provider reads.
 
 use super::channel::server_channel_args;
 use super::connection::{ConnectionService, ConnectionSettings};
 use super::error::GrpcError;
 use super::server::auth::AuthChecker;
 use super::server::{PeerServiceImpl, BLOCK_SERVER_QUEUE, HANDSHAKE_QUEUE};
+use super::stream::dispatch::STREAM_SERVER_QUEUE;
 use super::tls::{server_credentials, TlsIdentity};
 use super::upcalls::Upcalls;
 use crate::network::endpoint::Endpoint;
@@ -28,6 +30,10 @@ use log::{info, warn};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+
+/// How much lower the `stream-server-<i>` threads run than the rest (nice value): when the
+/// cores are busy, a peer's health check is answered before the next batch of blocks is read.
+pub const STREAM_SERVER_NICENESS: i32 = 10;
 
 /// What the transport needs to start.
 #[derive(Debug, Clone)]
@@ -47,6 +53,8 @@ pub struct GrpcTransportSettings {
     pub handshake_workers: usize,
     /// `[threads] block_servers`.
     pub block_servers: usize,
+    /// `[threads] stream_servers`: the block reads stream peers ask for.
+    pub stream_servers: usize,
 }
 
 /// A started transport. [`GrpcTransport::stop`] stops it in order.
@@ -57,6 +65,7 @@ pub struct GrpcTransport {
     block_servers: WorkerPool,
     /// Whether [`GrpcTransport::stop`] tells peers goodbye.
     goodbye_on_shutdown: bool,
+    stream_servers: WorkerPool,
     /// Dropping it stops the dialer.
     stop: Option<Sender<()>>,
     threads: Vec<JoinHandle<()>>,
@@ -88,6 +97,13 @@ impl GrpcTransport {
                 .build(),
         );
         let lifecycle = upcalls.lifecycle.clone();
+        let stream_servers = WorkerPool::start_niced(
+            "stream-server",
+            settings.stream_servers,
+            STREAM_SERVER_QUEUE,
+            STREAM_SERVER_NICENESS,
+        )
+        .map_err(GrpcError::Thread)?;
         let connections = Arc::new(ConnectionService::new(
             handshakes,
             client_env,
@@ -95,6 +111,7 @@ impl GrpcTransport {
             settings.connection.clone(),
             own_pubkey_hex,
             upcalls,
+            stream_servers.handle(),
         ));
         let workers = WorkerPool::start("handshake", settings.handshake_workers, HANDSHAKE_QUEUE)
             .map_err(GrpcError::Thread)?;
@@ -169,6 +186,7 @@ impl GrpcTransport {
             workers,
             block_servers,
             goodbye_on_shutdown: settings.goodbye_on_shutdown,
+            stream_servers,
             stop: Some(stop_tx),
             threads,
             local_addr,
@@ -187,7 +205,8 @@ impl GrpcTransport {
     /// Ordered stop: the dialer, then every peer is removed for [`Removal::Shutdown`] (told
     /// goodbye only with `goodbye_on_shutdown`; by default, as the C# node, the connections
     /// just close and the peers will dial us again), then the server stops accepting and open
-    /// calls are cancelled, then the workers end.
+    /// calls are cancelled, then the workers end (the stream servers after the queued block
+    /// reads).
     pub fn stop(self) {
         let GrpcTransport {
             mut server,
@@ -195,6 +214,7 @@ impl GrpcTransport {
             workers,
             block_servers,
             goodbye_on_shutdown,
+            stream_servers,
             stop,
             threads,
             ..
@@ -214,6 +234,8 @@ impl GrpcTransport {
         drop(server);
         workers.stop();
         block_servers.stop();
+        // Block reads still queued run and find their streams closed.
+        stream_servers.stop();
         info!("peer service stopped");
     }
 }

@@ -95,6 +95,7 @@ pub(super) fn transport_settings(config: &Config) -> GrpcTransportSettings {
         completion_queues: config.threads.grpc_completion_queues,
         handshake_workers: config.threads.handshake_workers,
         block_servers: config.threads.block_servers,
+        stream_servers: config.threads.stream_servers,
     }
 }
 

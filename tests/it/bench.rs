@@ -17,7 +17,7 @@ fn every_bench_scenario_runs_and_reports() {
         .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
-    for scenario in ["fanout", "slow", "sync", "propagate", "peers"] {
+    for scenario in ["fanout", "slow", "sync", "propagate", "peers", "serve"] {
         let rows: Vec<&serde_json::Value> = results
             .iter()
             .filter(|r| r["scenario"] == scenario)

@@ -4,7 +4,7 @@
 //! mode, and a raw `RequestByStream` client built from the generated stubs (not our peer code)
 //! that checks the listener's authentication, reply routing and teardown.
 
-use crate::support::chain::genesis_chain;
+use crate::support::chain::{genesis_chain, grow_with_bulky_blocks};
 use crate::support::node::TestNode;
 use crate::support::wait::DEADLINE;
 use crate::support::wire_peer::raw_client;
@@ -15,8 +15,8 @@ use aelf_net::grpc::stream::stream_peer::StreamRole;
 use aelf_net::network::handshake::{Authorization, HandshakeProvider};
 use aelf_net::network::lifecycle::Removal;
 use aelf_net::pb::network_types::{
-    ConfirmHandshakeRequest, Handshake, HandshakeError, HandshakeReply, HandshakeRequest, NodeList,
-    NodesRequest,
+    BlockList, BlocksRequest, ConfirmHandshakeRequest, Handshake, HandshakeError, HandshakeReply,
+    HandshakeRequest, NodeList, NodesRequest,
 };
 use aelf_net::pb::peer_service::{
     HealthCheckRequest, MessageType, StreamMessage, StreamType, VoidReply,
@@ -465,4 +465,65 @@ fn an_invalid_stream_handshake_is_refused_and_the_call_stays_open() {
         HandshakeError::HANDSHAKE_OK
     );
     assert_eq!(b.peer_count(), 1);
+}
+
+#[test]
+fn a_health_check_is_answered_while_the_same_peer_waits_for_big_block_batches() {
+    let b = TestNode::start(STREAM);
+    // 50 blocks of 200 transactions with 1 KB of params each: ~10 MB per REQUEST_BLOCKS reply.
+    let first = grow_with_bulky_blocks(&b.chain, 50, 200, 1_000);
+    let key = NodeKey::generate();
+    let mut raw = RawStream::open(&b, &key);
+    let (reply, _) = raw.handshake("hs");
+    let session = hex::encode(&reply.handshake.session_id);
+    raw.request(
+        "confirm",
+        MessageType::CONFIRM_HAND_SHAKE,
+        &ConfirmHandshakeRequest::new(),
+        Some(&session),
+    );
+    assert_eq!(raw.next().request_id, "confirm");
+
+    // Several batches of 50 blocks, then a HEALTH_CHECK, back to back on the one stream.
+    const BATCHES: usize = 6;
+    let request = BlocksRequest {
+        previous_block_hash: MessageField::some(first.to_proto()),
+        count: 50,
+        ..Default::default()
+    };
+    for i in 0..BATCHES {
+        raw.request(
+            &format!("blocks-{i}"),
+            MessageType::REQUEST_BLOCKS,
+            &request,
+            Some(&session),
+        );
+    }
+    raw.request(
+        "health",
+        MessageType::HEALTH_CHECK,
+        &HealthCheckRequest::new(),
+        None,
+    );
+    let order: Vec<String> = (0..=BATCHES)
+        .map(|_| {
+            let reply = raw.next();
+            if reply.request_id.starts_with("blocks-") {
+                assert!(!reply.meta.contains_key("error"), "{:?}", reply.meta);
+                let list = BlockList::parse_from_bytes(&reply.message).unwrap();
+                assert_eq!(list.blocks.len(), 50, "every batch is served in full");
+            }
+            reply.request_id
+        })
+        .collect();
+    let health = order.iter().position(|id| id == "health").unwrap();
+    let last_batch = order
+        .iter()
+        .rposition(|id| id.starts_with("blocks-"))
+        .unwrap();
+    // Today's single thread per peer answers strictly in order: the check comes last.
+    assert!(
+        health < last_batch,
+        "the HEALTH_CHECK waited for every batch: {order:?}"
+    );
 }

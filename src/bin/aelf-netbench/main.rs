@@ -1,6 +1,7 @@
 //! `aelf-netbench`: measures aelf-net against raw grpcio on the same machine in the same run
 //! (`make bench`). Scenarios: fanout (ours vs raw), propagate, sync (legacy, stream, raw),
-//! peers (RSS, threads, handshakes/s) and slow peer. Each result is printed as a table row and
+//! peers (RSS, threads, handshakes/s), slow peer and serve (health checks on a stream busy
+//! with block requests). Each result is printed as a table row and
 //! one JSON line; `--markdown FILE` writes the report `docs/bench.md` is made of.
 //!
 //! Sizes: `--smoke` (seconds: the test suite runs it so the bench cannot rot), the default
@@ -36,7 +37,7 @@ struct Args {
     /// The full sizes (minutes).
     #[arg(long, global = true)]
     full: bool,
-    /// Only these scenarios (comma-separated: fanout,propagate,sync,peers,slow).
+    /// Only these scenarios (comma-separated: fanout,propagate,sync,peers,slow,serve).
     #[arg(long, global = true, value_delimiter = ',')]
     only: Vec<String>,
     /// Also write the Markdown report here.
@@ -76,6 +77,8 @@ pub struct Sizes {
     pub peer_counts: Vec<usize>,
     /// slow peer: transactions per run.
     pub slow_items: usize,
+    /// serve: health checks measured on the busy stream.
+    pub serve_checks: usize,
 }
 
 impl Sizes {
@@ -91,6 +94,7 @@ impl Sizes {
             sync_height: 60,
             peer_counts: vec![4],
             slow_items: 300,
+            serve_checks: 10,
         }
     }
 
@@ -106,6 +110,7 @@ impl Sizes {
             sync_height: 5_000,
             peer_counts: vec![10, 100, 500],
             slow_items: 50_000,
+            serve_checks: 500,
         }
     }
 
@@ -121,6 +126,7 @@ impl Sizes {
             sync_height: 20_000,
             peer_counts: vec![10, 100, 500],
             slow_items: 100_000,
+            serve_checks: 2_000,
         }
     }
 }
@@ -194,12 +200,13 @@ fn main() -> ExitCode {
     let started = std::time::Instant::now();
     let mut failed = false;
     type Scenario = fn(&Sizes, &mut Report) -> Result<(), String>;
-    let all: [(&str, Scenario); 5] = [
+    let all: [(&str, Scenario); 6] = [
         ("fanout", scenarios::fanout::run),
         ("slow", scenarios::slow::run),
         ("sync", scenarios::sync::run),
         ("propagate", scenarios::propagate::run),
         ("peers", scenarios::peers::run),
+        ("serve", scenarios::serve::run),
     ];
     for (name, run) in all {
         if !wanted(name) {

@@ -33,6 +33,7 @@ use crate::network::peer_pool::admission::Arrival;
 use crate::network::peer_pool::{AdmissionRefusal, PeerPool};
 use crate::pb::network_types::{Handshake, HandshakeData, HandshakeError, HandshakeReply};
 use crate::pb::peer_service::StreamMessage;
+use crate::thread::WorkerHandle;
 use crate::types::{Clock, NodeVersion};
 use crossbeam_channel::{bounded, Sender};
 use grpcio::{Environment, RpcStatus};
@@ -65,6 +66,8 @@ pub struct ConnectionService {
     clock: Arc<dyn Clock>,
     settings: ConnectionSettings,
     own_pubkey_hex: String,
+    /// The `stream-server-<i>` workers every stream peer's block reads go to.
+    stream_servers: WorkerHandle,
 }
 
 impl ConnectionService {
@@ -75,6 +78,7 @@ impl ConnectionService {
         settings: ConnectionSettings,
         own_pubkey_hex: String,
         upcalls: Upcalls,
+        stream_servers: WorkerHandle,
     ) -> ConnectionService {
         ConnectionService {
             handshakes,
@@ -83,6 +87,7 @@ impl ConnectionService {
             clock,
             settings,
             own_pubkey_hex,
+            stream_servers,
         }
     }
 
@@ -166,6 +171,7 @@ impl ConnectionService {
                 own_pubkey_hex: self.own_pubkey_hex.clone(),
                 handshakes: &self.handshakes,
                 upcalls: self.upcalls.clone(),
+                servers: self.stream_servers.clone(),
                 unary_session: theirs.session_id.clone(),
                 received: their_data.clone(),
                 sent: our_data.clone(),
@@ -406,7 +412,12 @@ impl ConnectionService {
         }
         let ours = self.reply_handshake(entry.as_ref());
         let (inbox_tx, inbox) = bounded(INBOX_CAPACITY);
-        if let Err(e) = start_serving(&peer, self.upcalls.clone(), inbox) {
+        if let Err(e) = start_serving(
+            &peer,
+            self.upcalls.clone(),
+            self.stream_servers.clone(),
+            inbox,
+        ) {
             warn!("cannot start the stream thread for {peer}: {e}");
             self.lifecycle().remove(&entry, Removal::Unconfirmed);
             return Err(HandshakeError::INVALID_CONNECTION);

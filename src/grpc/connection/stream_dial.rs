@@ -19,6 +19,7 @@ use crate::network::handshake::HandshakeProvider;
 use crate::network::peer::{handshake_time_ns, Peer as _};
 use crate::pb::network_types::{HandshakeData, HandshakeError, HandshakeReply, HandshakeRequest};
 use crate::pb::peer_service::MessageType;
+use crate::thread::WorkerHandle;
 use log::{debug, info};
 use protobuf::{Message, MessageField};
 use std::collections::HashMap;
@@ -34,6 +35,8 @@ pub struct StreamDial<'a> {
     pub handshakes: &'a HandshakeProvider,
     /// What the stream peer's inbox thread hands received requests to.
     pub upcalls: Upcalls,
+    /// The workers its block reads go to.
+    pub servers: WorkerHandle,
     /// The session id of the remote's unary reply: presented on the stream HAND_SHAKE.
     pub unary_session: Vec<u8>,
     /// The unary reply's handshake data (chain tips and tie-break time, spec 4.2 step 9).
@@ -151,7 +154,7 @@ pub fn dial_stream(d: StreamDial<'_>) -> Result<Arc<StreamPeer>, GrpcError> {
     // The stream handshake's session, the unary handshake's stamp (spec 4.2 step 9).
     peer.core()
         .record_sent_handshake(ours.session_id.clone(), handshake_time_ns(&d.sent));
-    if let Err(e) = start_serving(&peer, d.upcalls, inbox) {
+    if let Err(e) = start_serving(&peer, d.upcalls, d.servers, inbox) {
         return fail(GrpcError::Thread(e));
     }
     Ok(peer)

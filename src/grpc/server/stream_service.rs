@@ -5,7 +5,8 @@
 //! replaces, which can block), and the reader waits for the outcome without blocking the
 //! completion queue. On success the connection service has put a back peer — a
 //! [`StreamPeer`](crate::grpc::stream::stream_peer::StreamPeer) writing on this call — in the pool, and
-//! later requests go to its inbox thread. Before that, HEALTH_CHECK and PING are answered
+//! later requests go to its inbox thread (which hands block reads on to the stream-server
+//! workers). Before that, HEALTH_CHECK and PING are answered
 //! directly (they need no peer) and other requests are dropped unauthenticated. The call stays
 //! open after a refused handshake, as in the C# node.
 

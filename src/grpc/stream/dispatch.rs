@@ -1,6 +1,26 @@
 //! What a stream peer's `stream-<id>` thread does with the requests the remote sends (C#
 //! `StreamService`, spec 7.5): authentication, the handlers, and the reply on the same stream.
 //!
+//! Requests do not wait for each other (the C# node starts each one without awaiting the
+//! previous). The inbox thread takes them in order, authenticates them and answers the cheap
+//! ones itself — HEALTH_CHECK, PING, CONFIRM_HAND_SHAKE, DISCONNECT, GET_NODES and the four
+//! broadcasts, which only parse and queue an event, so their order is kept. The block reads,
+//! REQUEST_BLOCK and REQUEST_BLOCKS, go to the node-wide `stream-server-<i>` workers
+//! (`[threads] stream_servers`, a queue of [`STREAM_SERVER_QUEUE`], at a lowered CPU priority,
+//! nice +10, set by the transport that owns them), at most [`MAX_SERVING_PER_PEER`] of one
+//! peer's at a time; the peer's next ones wait in its backlog (at most [`BACKLOG_PER_PEER`])
+//! and are handed on as the served ones finish. A block read
+//! that finds the backlog or the workers' queue full is answered at once with a "busy" error
+//! reply ([`ERROR_META_KEY`]) — a C# sender reads it as an empty answer (no blocks) and asks
+//! again or elsewhere instead of waiting out three timeouts and marking us unstable. Every
+//! reply, from the thread or a worker, goes through the link's single writer; all but the
+//! served block reads take its ahead lane, so they are not written after batches of blocks
+//! that were queued first.
+//!
+//! Must not touch pool membership except through the lifecycle (the closed stream, DISCONNECT),
+//! nor hold the peer itself in a worker job (a job keeps a clone of the link, which goes
+//! nowhere once the peer closed it).
+//!
 //! Authentication applies to requests of every type except PING, HAND_SHAKE and HEALTH_CHECK:
 //! the pool's entry for the remote's key must be this very stream peer, and
 //! `meta["session-id-bin"]` must be the hex of the session id we gave it. Anything else is
@@ -10,8 +30,9 @@
 //! A malformed inner message, or an item the receive rules refuse, ends only that message: it is
 //! logged and answered with an error reply ([`error_reply`]).
 
+use super::link::Link;
 use super::stream_peer::StreamPeer;
-use super::{needs_auth, request_latency_ms, type_name, ERROR_META_KEY};
+use super::{needs_auth, request_latency_ms, type_name, StreamError, ERROR_META_KEY};
 use crate::grpc::metadata::SESSION_ID_METADATA_KEY;
 use crate::grpc::upcalls::Upcalls;
 use crate::network::broadcast::BroadcastKind;
@@ -19,6 +40,7 @@ use crate::network::inbound::InboundError;
 use crate::network::lifecycle::Removal;
 use crate::network::peer::{short_key, Peer};
 use crate::network::penalty::Offence;
+use crate::network::service::NetworkService;
 use crate::pb::aelf_core::Transaction;
 use crate::pb::network_types::{
     BlockAnnouncement, BlockRequest, BlockWithTransactions, BlocksRequest, DisconnectReason,
@@ -27,12 +49,32 @@ use crate::pb::network_types::{
 use crate::pb::peer_service::{
     HealthCheckReply, MessageType, PongReply, StreamMessage, StreamType, VoidReply,
 };
-use crossbeam_channel::{select, Receiver};
+use crate::thread::WorkerHandle;
+use crossbeam_channel::{bounded, select, Receiver, Sender};
 use log::{debug, info, warn};
 use protobuf::{EnumOrUnknown, Message};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
+
+/// Block reads of one peer on the stream-server workers at most (queued or running).
+pub const MAX_SERVING_PER_PEER: usize = 4;
+/// Block reads of one peer waiting for one of its [`MAX_SERVING_PER_PEER`] places at most;
+/// more are answered "busy".
+pub const BACKLOG_PER_PEER: usize = 64;
+/// Block reads waiting for a stream-server worker, over all peers, at most; more are answered
+/// "busy". Room for 64 peers at their [`MAX_SERVING_PER_PEER`].
+pub const STREAM_SERVER_QUEUE: usize = 256;
+/// The reason in a "busy" error reply.
+pub const BUSY: &str = "busy: too many block requests in flight";
+
+static BUSY_REFUSED: AtomicU64 = AtomicU64::new(0);
+
+/// Stream block requests answered "busy", over the whole process.
+pub fn busy_refused() -> u64 {
+    BUSY_REFUSED.load(Ordering::Relaxed)
+}
 
 static UNAUTHENTICATED: AtomicU64 = AtomicU64::new(0);
 
@@ -47,28 +89,34 @@ pub(crate) fn note_unauthenticated() {
 }
 
 /// Starts `peer`'s inbox thread on the requests its reader forwards to `inbox`: they are
-/// handled one after another until the reader ends (the stream closed: the peer leaves the
-/// pool as failed) or the peer stops the thread.
+/// taken one after another — block reads handed to `servers` — until the reader ends (the
+/// stream closed: the peer leaves the pool as failed) or the peer stops the thread.
 pub fn start_serving(
     peer: &Arc<StreamPeer>,
     upcalls: Upcalls,
+    servers: WorkerHandle,
     inbox: Receiver<StreamMessage>,
 ) -> std::io::Result<()> {
-    peer.start(move |peer, stop| run_inbox(&peer, &upcalls, &inbox, &stop))
+    peer.start(move |peer, stop| {
+        let mut reads = BlockReads::new(servers);
+        run_inbox(&peer, &upcalls, &mut reads, &inbox, &stop)
+    })
 }
 
 fn run_inbox(
     peer: &Weak<StreamPeer>,
     upcalls: &Upcalls,
+    reads: &mut BlockReads,
     inbox: &Receiver<StreamMessage>,
     stop: &Receiver<()>,
 ) {
+    let finished = reads.finished.clone();
     loop {
         select! {
             recv(inbox) -> message => match message {
                 Ok(message) => {
                     let Some(peer) = peer.upgrade() else { return };
-                    handle_request(&peer, upcalls, message);
+                    handle_request(&peer, upcalls, reads, message);
                 }
                 Err(_) => {
                     if let Some(peer) = peer.upgrade() {
@@ -80,7 +128,115 @@ fn run_inbox(
                     return;
                 }
             },
+            recv(finished) -> _ => reads.one_finished(),
             recv(stop) -> _ => return,
+        }
+    }
+}
+
+/// A block read handed to a worker: what it needs to answer without the peer.
+struct BlockRead {
+    request: StreamMessage,
+    session: Option<String>,
+    link: Link,
+    network: Arc<NetworkService>,
+    pubkey_hex: String,
+    /// The peer, for logs.
+    label: String,
+}
+
+impl BlockRead {
+    fn serve(self) {
+        let result = serve_block_read(&self.network, &self.pubkey_hex, &self.request);
+        let reply = answer(
+            &self.network,
+            &self.pubkey_hex,
+            &self.label,
+            &self.request,
+            result,
+            self.session,
+        );
+        // A served read is the large reply the ahead lane passes; a refused one is small.
+        let ahead = reply.message.is_empty();
+        send_reply(&self.link, &self.label, &self.request, reply, ahead);
+    }
+
+    /// Answers "busy" at once.
+    fn refuse(self) {
+        BUSY_REFUSED.fetch_add(1, Ordering::Relaxed);
+        debug!(
+            "{} request {} from {}: {BUSY}",
+            type_name(&self.request),
+            self.request.request_id,
+            self.label
+        );
+        let reply = error_reply(&self.request, BUSY, self.session);
+        send_reply(&self.link, &self.label, &self.request, reply, true);
+    }
+}
+
+/// One peer's block reads: how many are on the workers, the ones waiting for a place, and the
+/// channel on which the workers say one finished. Owned by the inbox thread.
+struct BlockReads {
+    servers: WorkerHandle,
+    serving: usize,
+    backlog: VecDeque<BlockRead>,
+    done: Sender<()>,
+    finished: Receiver<()>,
+}
+
+impl BlockReads {
+    fn new(servers: WorkerHandle) -> BlockReads {
+        // Never full: at most MAX_SERVING_PER_PEER reads are out, each sends once.
+        let (done, finished) = bounded(MAX_SERVING_PER_PEER);
+        BlockReads {
+            servers,
+            serving: 0,
+            backlog: VecDeque::new(),
+            done,
+            finished,
+        }
+    }
+
+    /// Serves `read` on a worker when the peer has a place, queues it in the backlog
+    /// otherwise; answers "busy" when neither has room.
+    fn offer(&mut self, read: BlockRead) {
+        if self.serving < MAX_SERVING_PER_PEER {
+            self.submit(read);
+        } else if self.backlog.len() < BACKLOG_PER_PEER {
+            self.backlog.push_back(read);
+        } else {
+            read.refuse();
+        }
+    }
+
+    fn submit(&mut self, read: BlockRead) {
+        // The read goes back out of the job if the queue refuses it, to be answered "busy".
+        let slot = Arc::new(parking_lot::Mutex::new(Some(read)));
+        let job_slot = slot.clone();
+        let done = self.done.clone();
+        let job = Box::new(move || {
+            let read = job_slot.lock().take();
+            if let Some(read) = read {
+                read.serve();
+            }
+            let _ = done.try_send(());
+        });
+        if self.servers.try_execute(job) {
+            self.serving += 1;
+        } else if let Some(read) = slot.lock().take() {
+            read.refuse();
+        }
+    }
+
+    /// A worker finished one: the next in the backlog takes its place.
+    fn one_finished(&mut self) {
+        self.serving = self.serving.saturating_sub(1);
+        while self.serving < MAX_SERVING_PER_PEER {
+            let Some(read) = self.backlog.pop_front() else {
+                break;
+            };
+            self.submit(read);
         }
     }
 }
@@ -155,61 +311,128 @@ enum After {
     Leave,
 }
 
-/// Handles one request from `peer`'s remote and writes the reply on the same stream.
-fn handle_request(peer: &Arc<StreamPeer>, upcalls: &Upcalls, request: StreamMessage) {
-    let kind = type_name(&request);
+/// Whether a request is a block read, served on a stream-server worker.
+pub fn is_block_read(request: &StreamMessage) -> bool {
+    let t = request.message_type.value();
+    t == MessageType::REQUEST_BLOCK as i32 || t == MessageType::REQUEST_BLOCKS as i32
+}
+
+/// Handles one request from `peer`'s remote: a block read goes to `reads`, anything else is
+/// answered here on the same stream.
+fn handle_request(
+    peer: &Arc<StreamPeer>,
+    upcalls: &Upcalls,
+    reads: &mut BlockReads,
+    request: StreamMessage,
+) {
     let auth = needs_auth(&request);
     if auth && !authenticated(peer, upcalls, &request) {
         note_unauthenticated();
         peer.count_unauthenticated();
         debug!(
-            "dropping unauthenticated {kind} request {} from {peer}",
+            "dropping unauthenticated {} request {} from {peer}",
+            type_name(&request),
             request.request_id
         );
         return;
     }
     let session = auth.then(|| peer.outbound_session_hex());
-    let (reply, after) = match handle(peer, upcalls, &request) {
-        Ok((payload, after)) => (reply_to(&request, payload, session), after),
-        Err(e) => {
-            warn!(
-                "refusing {kind} request {} from {peer}: {e}",
-                request.request_id
-            );
-            if let HandleError::Codec(codec) = &e {
-                upcalls.network.report(
-                    peer.pubkey_hex(),
-                    Offence::MalformedMessage,
-                    format!("undecodable {kind} request: {codec}"),
-                );
-            }
-            (
-                error_reply(&request, &e.to_string(), session),
-                After::Nothing,
-            )
-        }
+    if is_block_read(&request) {
+        reads.offer(BlockRead {
+            request,
+            session,
+            link: peer.link().clone(),
+            network: upcalls.network.clone(),
+            pubkey_hex: peer.pubkey_hex().to_owned(),
+            label: peer.to_string(),
+        });
+        return;
+    }
+    let label: &dyn fmt::Display = peer.as_ref();
+    let (result, after) = match handle(peer, upcalls, &request) {
+        Ok((payload, after)) => (Ok(payload), after),
+        Err(e) => (Err(e), After::Nothing),
     };
-    let send_reply = || {
-        if let Err(e) = peer.link().send(reply) {
-            warn!(
-                "cannot reply to {kind} request {} from {peer}: {e}",
-                request.request_id
-            );
-        }
-        debug!(
-            "answered {kind} request {} from {peer} (latency {:?} ms)",
-            request.request_id,
-            request_latency_ms(&request.request_id)
-        );
-    };
+    let reply = answer(
+        &upcalls.network,
+        peer.pubkey_hex(),
+        label,
+        &request,
+        result,
+        session,
+    );
+    let send = || send_reply(peer.link(), label, &request, reply, true);
     match after {
-        After::Nothing => send_reply(),
+        After::Nothing => send(),
         After::Leave => {
             let entry: Arc<dyn Peer> = peer.clone();
             upcalls
                 .lifecycle
-                .remove_then(&entry, Removal::GoodbyeReceived, send_reply);
+                .remove_then(&entry, Removal::GoodbyeReceived, send);
         }
+    }
+}
+
+/// The reply to `request` from what handling it gave: the payload, or an error reply (logged;
+/// an undecodable request is reported as an offence of `pubkey_hex`).
+fn answer(
+    network: &NetworkService,
+    pubkey_hex: &str,
+    label: &dyn fmt::Display,
+    request: &StreamMessage,
+    result: Result<Vec<u8>, HandleError>,
+    session: Option<String>,
+) -> StreamMessage {
+    match result {
+        Ok(payload) => reply_to(request, payload, session),
+        Err(e) => {
+            let kind = type_name(request);
+            warn!(
+                "refusing {kind} request {} from {label}: {e}",
+                request.request_id
+            );
+            if let HandleError::Codec(codec) = &e {
+                network.report(
+                    pubkey_hex,
+                    Offence::MalformedMessage,
+                    format!("undecodable {kind} request: {codec}"),
+                );
+            }
+            error_reply(request, &e.to_string(), session)
+        }
+    }
+}
+
+/// Writes `reply` to `request` through the link's single writer: small replies (`ahead`) go
+/// before the block batches waiting there.
+fn send_reply(
+    link: &Link,
+    label: &dyn fmt::Display,
+    request: &StreamMessage,
+    reply: StreamMessage,
+    ahead: bool,
+) {
+    let kind = type_name(request);
+    let sent = if ahead {
+        link.send_ahead(reply)
+    } else {
+        link.send(reply)
+    };
+    match sent {
+        Ok(()) => debug!(
+            "answered {kind} request {} from {label} (latency {:?} ms)",
+            request.request_id,
+            request_latency_ms(&request.request_id)
+        ),
+        // The peer is gone (a block read finishing after its DISCONNECT, say).
+        Err(StreamError::Closed) => debug!(
+            "not answering {kind} request {} from {label}: the stream is closed",
+            request.request_id
+        ),
+        Err(e) => warn!(
+            "cannot reply to {kind} request {} from {label}: {e}",
+            request.request_id
+        ),
     }
 }
 
@@ -232,6 +455,30 @@ fn received(result: Result<(), InboundError>) -> Result<(), HandleError> {
     result.map_err(HandleError::Refused)
 }
 
+/// The reply payload of a REQUEST_BLOCK or REQUEST_BLOCKS from `requester` (a VoidReply for
+/// any other type).
+fn serve_block_read(
+    network: &NetworkService,
+    requester: &str,
+    request: &StreamMessage,
+) -> Result<Vec<u8>, HandleError> {
+    let body = &request.message[..];
+    Ok(match request.message_type.enum_value() {
+        Ok(MessageType::REQUEST_BLOCK) => {
+            let request = BlockRequest::parse_from_bytes(body)?;
+            network
+                .serve_block(Some(requester), &request)
+                .write_to_bytes()?
+        }
+        Ok(MessageType::REQUEST_BLOCKS) => {
+            let request = BlocksRequest::parse_from_bytes(body)?;
+            network.serve_blocks(&request).write_to_bytes()?
+        }
+        _ => VoidReply::new().write_to_bytes()?,
+    })
+}
+
+/// The reply payload of a request answered on the inbox thread, and what follows it.
 fn handle(
     peer: &Arc<StreamPeer>,
     upcalls: &Upcalls,
@@ -266,16 +513,9 @@ fn handle(
             );
             return Ok((void()?, After::Leave));
         }
-        Ok(MessageType::REQUEST_BLOCK) => {
-            let request = BlockRequest::parse_from_bytes(body)?;
-            upcalls
-                .network
-                .serve_block(Some(peer.pubkey_hex()), &request)
-                .write_to_bytes()?
-        }
-        Ok(MessageType::REQUEST_BLOCKS) => {
-            let request = BlocksRequest::parse_from_bytes(body)?;
-            upcalls.network.serve_blocks(&request).write_to_bytes()?
+        // Served on a worker (`serve_block_read`); never reaches here.
+        Ok(MessageType::REQUEST_BLOCK) | Ok(MessageType::REQUEST_BLOCKS) => {
+            return serve_block_read(&upcalls.network, sender, request).map(|p| (p, After::Nothing))
         }
         Ok(MessageType::BLOCK_BROADCAST) => {
             count_received(BroadcastKind::Block, body.len());

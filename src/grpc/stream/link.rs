@@ -1,5 +1,7 @@
-//! The transport of one `RequestByStream` call, for either side: the bounded write queue and
-//! the future that drains it into the gRPC sink, the reader's controls, and the orderly close.
+//! The transport of one `RequestByStream` call, for either side: the bounded write queues (a
+//! normal lane, and an ahead lane for small replies that must not wait behind large ones) and
+//! the future that drains them into the gRPC sink, the reader's controls, and the orderly
+//! close.
 //!
 //! Both futures run on a completion-queue thread (the client's `spawn` or the server's
 //! `ctx.spawn`) and never block it: sending is a `try_send` into the queue, and received
@@ -14,6 +16,7 @@ use crate::pb::peer_service_grpc::PeerServiceClient;
 use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError, TrySendError};
 use futures_channel::{mpsc, oneshot};
 use futures_util::future::{self, Either};
+use futures_util::stream::PollNext;
 use futures_util::{Sink, SinkExt as _, StreamExt as _};
 use grpcio::{CallOption, Channel, MetadataBuilder, WriteFlags};
 use log::{debug, warn};
@@ -23,24 +26,52 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Messages waiting in a link's ahead lane at most (small replies; see
+/// [`StreamWriter::send_ahead`]). A peer's inbox thread answers one request at a time, so a
+/// few would do.
+pub const AHEAD_LANE_CAPACITY: usize = 64;
+
 /// A future to run on a completion queue.
 pub type CqFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
-/// The write half: a bounded queue drained into the call by a completion-queue future.
+/// The write half: two bounded queues drained into the call by a completion-queue future,
+/// the ahead lane first (see [`StreamWriter::send_ahead`]).
 pub struct StreamWriter {
-    /// `None` once closed; dropping the sender lets the drain future finish what is queued and
-    /// then end its half of the call.
-    queue: Mutex<Option<mpsc::Sender<StreamMessage>>>,
+    /// `None` once closed; dropping the senders lets the drain future finish what is queued
+    /// and then end its half of the call.
+    queue: Mutex<Option<Lanes>>,
     /// Disconnected when the drain future has ended.
     done: Receiver<()>,
+}
+
+struct Lanes {
+    normal: mpsc::Sender<StreamMessage>,
+    ahead: mpsc::Sender<StreamMessage>,
 }
 
 impl StreamWriter {
     /// Queues `message`. Never blocks: a full queue fails this send.
     pub fn send(&self, message: StreamMessage) -> Result<(), StreamError> {
+        self.queue_on(message, false)
+    }
+
+    /// Queues `message` ahead of everything waiting in the normal lane (messages of the ahead
+    /// lane keep their own order). For small replies that must not wait behind large ones
+    /// already queued: a health check's behind a few batches of blocks. Never blocks: a full
+    /// lane ([`AHEAD_LANE_CAPACITY`]) fails this send.
+    pub fn send_ahead(&self, message: StreamMessage) -> Result<(), StreamError> {
+        self.queue_on(message, true)
+    }
+
+    fn queue_on(&self, message: StreamMessage, ahead: bool) -> Result<(), StreamError> {
         let mut queue = self.queue.lock();
-        let Some(sender) = queue.as_mut() else {
+        let Some(lanes) = queue.as_mut() else {
             return Err(StreamError::Closed);
+        };
+        let sender = if ahead {
+            &mut lanes.ahead
+        } else {
+            &mut lanes.normal
         };
         match sender.try_send(message) {
             Ok(()) => Ok(()),
@@ -124,14 +155,18 @@ impl Link {
     where
         S: Sink<(StreamMessage, WriteFlags), Error = grpcio::Error> + Unpin + Send + 'static,
     {
-        let (queue, items) = mpsc::channel::<StreamMessage>(MAX_BUFFERED_STREAM_COUNT);
+        let (normal, items) = mpsc::channel::<StreamMessage>(MAX_BUFFERED_STREAM_COUNT);
+        let (ahead, ahead_items) = mpsc::channel::<StreamMessage>(AHEAD_LANE_CAPACITY);
         let (writer_done_tx, writer_done) = bounded::<()>(1);
+        let items = futures_util::stream::select_with_strategy(ahead_items, items, |_: &mut ()| {
+            PollNext::Left
+        });
         spawn(Box::pin(drain(label, sink, items, writer_done_tx)));
         let (kill_tx, kill) = oneshot::channel();
         let (reader_done_tx, reader_done) = bounded::<()>(1);
         let link = Link {
             writer: Arc::new(StreamWriter {
-                queue: Mutex::new(Some(queue)),
+                queue: Mutex::new(Some(Lanes { normal, ahead })),
                 done: writer_done,
             }),
             reader: Arc::new(ReaderControl {
@@ -155,6 +190,11 @@ impl Link {
     /// Queues `message` (see [`StreamWriter::send`]).
     pub fn send(&self, message: StreamMessage) -> Result<(), StreamError> {
         self.writer.send(message)
+    }
+
+    /// Queues `message` ahead of the normal lane (see [`StreamWriter::send_ahead`]).
+    pub fn send_ahead(&self, message: StreamMessage) -> Result<(), StreamError> {
+        self.writer.send_ahead(message)
     }
 
     /// Either half ended, or we closed it.
@@ -188,13 +228,10 @@ impl Link {
 
 /// Writes everything queued, then ends the write half. On a write failure the sink is dropped
 /// without closing, which cancels the call, so the reader ends too.
-async fn drain<S>(
-    label: String,
-    mut sink: S,
-    items: mpsc::Receiver<StreamMessage>,
-    done: Sender<()>,
-) where
+async fn drain<S, I>(label: String, mut sink: S, items: I, done: Sender<()>)
+where
     S: Sink<(StreamMessage, WriteFlags), Error = grpcio::Error> + Unpin,
+    I: futures_util::Stream<Item = StreamMessage> + Unpin,
 {
     // The C# node writes practically every stream message uncompressed (spec 3.5).
     let flags = WriteFlags::default().force_no_compress(true);
@@ -292,5 +329,46 @@ pub fn route(label: &str, message: StreamMessage, inbox: &Sender<StreamMessage>)
             type_name(&message),
             message.request_id
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protobuf::EnumOrUnknown;
+
+    fn message(id: &str) -> StreamMessage {
+        StreamMessage {
+            stream_type: EnumOrUnknown::new(StreamType::REPLY),
+            request_id: id.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_ahead_lane_passes_what_waits_in_the_normal_one() {
+        // A sink that takes nothing until the test reads it: the drain future can hold at most
+        // a couple of messages, the rest wait in the lanes.
+        let (sink, written) = mpsc::channel::<(StreamMessage, WriteFlags)>(0);
+        let sink = sink.sink_map_err(|_| grpcio::Error::RemoteStopped);
+        let (link, _guard) = Link::start("test".into(), sink, |drain| {
+            std::thread::spawn(move || futures_executor::block_on(drain));
+        });
+        for i in 0..10 {
+            link.send(message(&format!("batch-{i}"))).unwrap();
+        }
+        link.send_ahead(message("health")).unwrap();
+        link.writer().close();
+        let order: Vec<String> = futures_executor::block_on_stream(written)
+            .map(|(m, _)| m.request_id)
+            .collect();
+        assert_eq!(order.len(), 11, "{order:?}");
+        let health = order.iter().position(|id| id == "health").unwrap();
+        assert!(health < 9, "{order:?}");
+        // The normal lane keeps its order.
+        let batches: Vec<&String> = order.iter().filter(|id| *id != "health").collect();
+        let expected: Vec<String> = (0..10).map(|i| format!("batch-{i}")).collect();
+        assert_eq!(batches, expected.iter().collect::<Vec<_>>());
+        assert_eq!(link.send_ahead(message("late")), Err(StreamError::Closed));
     }
 }

@@ -12,15 +12,19 @@
 //! * `stream_peer` — [`stream_peer::StreamPeer`], the pool object of either side (the dialer's
 //!   stream peer, the listener's back peer), with its send queues and inbox thread.
 //! * `dispatch` — what the inbox thread does with a received request: authentication, the
-//!   handlers (through [`crate::grpc::upcalls::Upcalls`]), the reply.
+//!   handlers (through [`crate::grpc::upcalls::Upcalls`]), the reply; block reads handed to
+//!   the node-wide stream-server workers so they never hold up the peer's other requests.
 //!
 //! Opening a stream is the connection service's ([`crate::grpc::connection::stream_dial`]);
 //! the server side of the call is the server's ([`crate::grpc::server::stream_service`]). These
 //! modules import neither.
 //!
 //! Threads: nothing here blocks a completion-queue thread. Each stream peer has one
-//! `stream-<id>` thread that handles the requests the remote sends; it is joined by the peer's
-//! `disconnect`. Replies to our own requests are completed directly by the reader future.
+//! `stream-<id>` thread that takes the requests the remote sends; it is joined by the peer's
+//! `disconnect`. REQUEST_BLOCK and REQUEST_BLOCKS are served on the `stream-server-<i>`
+//! workers the transport owns (reached through a [`crate::thread::WorkerHandle`]), which
+//! reply through the peer's link. Replies to our own requests are completed directly by the
+//! reader future.
 
 pub mod dispatch;
 pub mod link;

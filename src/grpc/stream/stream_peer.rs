@@ -4,7 +4,8 @@
 //!
 //! Owns the peer's [`Link`], its requests over the stream (through [`super::request`]), its
 //! send queues and its `stream-<id>` inbox thread, which runs the serving loop of
-//! [`super::dispatch`]. Identity and confirmation state live in the shared [`PeerCore`]. It
+//! [`super::dispatch`] (block reads it hands on to workers that hold a clone of the link, not
+//! the peer). Identity and confirmation state live in the shared [`PeerCore`]. It
 //! must not decide pool membership: [`crate::network::lifecycle::PeerLifecycle`] does, also
 //! when the stream closes.
 

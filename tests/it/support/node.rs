@@ -157,6 +157,7 @@ impl TestNode {
             completion_queues: 1,
             handshake_workers: 2,
             block_servers: 1,
+            stream_servers: 1,
         };
         let failures =
             FailureHandler::start(core.network.clone(), core.failures).expect("net-failures");

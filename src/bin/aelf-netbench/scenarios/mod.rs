@@ -1,7 +1,7 @@
-//! The five scenarios, one module each: `fanout`, `slow` (a slow peer), `sync`, `propagate`,
-//! `peers`. Each measures ours and, where the issue asks, the raw grpcio baseline in the same
-//! run, and adds rows to the report. `sinks` drives the sink child process fanout and slow
-//! share.
+//! The six scenarios, one module each: `fanout`, `slow` (a slow peer), `sync`, `propagate`,
+//! `peers`, `serve` (health checks on a stream busy with block requests). Each measures ours
+//! and, where the issue asks, the raw grpcio baseline in the same run, and adds rows to the
+//! report. `sinks` drives the sink child process fanout and slow share.
 //!
 //! This file owns what every scenario shares: scratch folders, the CPU clock, waiting with a
 //! deadline, starting a node in this process, percentiles, channels to sinks. It must not
@@ -10,6 +10,7 @@
 pub mod fanout;
 pub mod peers;
 pub mod propagate;
+pub mod serve;
 mod sinks;
 pub mod slow;
 pub mod sync;
