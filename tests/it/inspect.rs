@@ -482,3 +482,95 @@ fn netctl_inspect_computes_the_testnet_transaction_id_from_a_file() {
     assert_eq!(code, 1);
     assert!(err.contains("neither JSON nor hex"), "{err}");
 }
+
+#[test]
+fn a_round_changing_header_shows_time_slots_and_the_carried_irreversible_height() {
+    use aelf_net::inspect::consensus::consensus_of_header;
+    use aelf_net::pb::aedpos::{
+        AElfConsensusHeaderInformation, MinerInRound, Round, RoundMinerEntry,
+    };
+    use aelf_net::pb::aelf_block::{BlockHeader, BlockHeaderExtraDataEntry};
+    use protobuf::well_known_types::timestamp::Timestamp;
+    // Two miners, as a NEXT_ROUND header lists them (aedpos-follow.md §1.3).
+    let keys: Vec<NodeKey> = (1..=2u8)
+        .map(|i| NodeKey::from_bytes([i; 32]).unwrap())
+        .collect();
+    let miners = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| RoundMinerEntry {
+            key: k.pubkey_hex(),
+            value: Some(MinerInRound {
+                order: i as i32 + 1,
+                is_extra_block_producer: i == 0,
+                expected_mining_time: Some(Timestamp {
+                    seconds: 1_700_000_000 + 4 * i as i64,
+                    ..Default::default()
+                })
+                .into(),
+                pubkey: k.pubkey_hex(),
+                ..Default::default()
+            })
+            .into(),
+            ..Default::default()
+        })
+        .collect();
+    let info = AElfConsensusHeaderInformation {
+        sender_pubkey: keys[1].pubkey().to_vec(),
+        round: Some(Round {
+            round_number: 10,
+            term_number: 2,
+            confirmed_irreversible_block_height: 77,
+            confirmed_irreversible_block_round_number: 8,
+            real_time_miners_information: miners,
+            ..Default::default()
+        })
+        .into(),
+        behaviour: AElfConsensusBehaviour::NEXT_ROUND.into(),
+        ..Default::default()
+    };
+    let header = BlockHeader {
+        height: 100,
+        signer_pubkey: keys[1].pubkey().to_vec(),
+        extra_data: vec![BlockHeaderExtraDataEntry {
+            key: "Consensus".into(),
+            value: info.write_to_bytes().unwrap(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let c = consensus_of_header(&header).unwrap().unwrap();
+    assert_eq!(c.behaviour, "NEXT_ROUND");
+    assert!(c.sender_is_signer);
+    assert_eq!((c.round_number, c.term_number), (10, 2));
+    assert_eq!(c.confirmed_irreversible_block_height, 77);
+    assert!(
+        c.irreversible_note.contains("77"),
+        "{}",
+        c.irreversible_note
+    );
+    let times: Vec<_> = c
+        .miners
+        .iter()
+        .map(|m| (m.order, m.expected_mining_time.clone().unwrap()))
+        .collect();
+    assert_eq!(
+        times,
+        [
+            (1, "2023-11-14T22:13:20Z".to_owned()),
+            (2, "2023-11-14T22:13:24Z".to_owned())
+        ]
+    );
+    assert!(c.miners[0].is_extra_block_producer);
+    // A sender other than the signer is shown as such (the C# node rejects that block).
+    let other = BlockHeader {
+        signer_pubkey: keys[0].pubkey().to_vec(),
+        ..header
+    };
+    assert!(
+        !consensus_of_header(&other)
+            .unwrap()
+            .unwrap()
+            .sender_is_signer
+    );
+}
