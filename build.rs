@@ -15,6 +15,7 @@ const PROTOS: &[&str] = &[
     "proto/aelf_block.proto",
     "proto/network_types.proto",
     "proto/peer_service.proto",
+    "proto/aedpos.proto",
 ];
 
 fn main() {

@@ -31,6 +31,8 @@
 //!   [`metrics`] the Prometheus counters every layer bumps; [`daemon`] the process around a
 //!   node (signals, reload); [`ports`] picks free local ports for what starts nodes. The
 //!   binaries in `src/bin` stay thin.
+//! * [`inspect`] — what aelf computes for a block or transaction given as hex or web API JSON
+//!   (`aelf-netctl inspect`), with the AEDPoS consensus data decoded; touches no network.
 //! * [`crawl`] — the network crawler of `aelf-netctl crawl`, a client of layer 1 that is no
 //!   part of a node.
 //!
@@ -84,6 +86,7 @@ pub mod daemon;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod grpc;
+pub mod inspect;
 pub mod logging;
 pub mod metrics;
 pub mod network;

@@ -5,7 +5,8 @@
 //!
 //! Modules: `aelf_core` (Hash, Address, Transaction), `aelf_block` (BlockHeader, BlockBody,
 //! Block), `network_types` and `peer_service` (both without a protobuf package, as on the wire),
-//! and `peer_service_grpc` (client and server stubs, RPC paths `/PeerService/<Method>`).
+//! `peer_service_grpc` (client and server stubs, RPC paths `/PeerService/<Method>`), and `aedpos`
+//! (the AEDPoS consensus data of block headers, package `AEDPoS`).
 
 #![allow(clippy::all, clippy::pedantic, missing_docs, unused_qualifications)]
 

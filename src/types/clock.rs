@@ -93,6 +93,79 @@ pub fn iso8601(seconds: i64, nanos: i32) -> String {
     text
 }
 
+/// Reads a UTC time as .NET writes it (the inverse of [`iso8601`]): `2023-02-22T03:01:56.4141789Z`,
+/// 0 to 9 fraction digits (7 from .NET: nanos = digits × 100), the `Z` optional. `None` when the
+/// text is not of that form or names no real date.
+pub fn parse_iso8601(text: &str) -> Option<(i64, i32)> {
+    let text = text.strip_suffix('Z').unwrap_or(text);
+    let (main, fraction) = match text.split_once('.') {
+        Some((m, f)) => (m, f),
+        None => (text, ""),
+    };
+    let b = main.as_bytes();
+    let sep_ok = b.len() == 19
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && matches!(b[10], b'T' | b't' | b' ')
+        && b[13] == b':'
+        && b[16] == b':';
+    if !sep_ok || fraction.len() > 9 || !fraction.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = main.get(r)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())
+            .flatten()
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let days = days_from_civil(year, month, day)?;
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let nanos = if fraction.is_empty() {
+        0
+    } else {
+        format!("{fraction:0<9}").parse::<i32>().ok()?
+    };
+    Some((days * 86_400 + hour * 3600 + minute * 60 + second, nanos))
+}
+
+/// (year, month, day) to days since 1970-01-01, `None` for a date that does not exist
+/// (H. Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> Option<i64> {
+    if !(1..=12).contains(&month) || day < 1 {
+        return None;
+    }
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if day > month_days[(month - 1) as usize] {
+        return None;
+    }
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
 /// (H. Hinnant's `civil_from_days`).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
@@ -123,6 +196,33 @@ mod tests {
         );
         assert_eq!(iso8601(-1, 0), "1969-12-31T23:59:59Z");
         assert_eq!(iso8601(0, 50), "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn dotnet_times_read_back() {
+        assert_eq!(
+            parse_iso8601("2023-02-22T03:01:56.4141789Z"),
+            Some((1_677_034_916, 414_178_900))
+        );
+        for (s, n) in [
+            (0, 0),
+            (951_782_400, 120_000_000),
+            (253_402_300_799, 999_999_900),
+        ] {
+            assert_eq!(parse_iso8601(&iso8601(s, n)), Some((s, n)));
+        }
+        assert_eq!(parse_iso8601("1970-01-01T00:00:00"), Some((0, 0)));
+        for bad in [
+            "",
+            "2023-02-30T00:00:00Z",
+            "2023-13-01T00:00:00Z",
+            "2023-02-22T24:00:00Z",
+            "2023-02-22T03:01:56.1234567890Z",
+            "2023-02-22T03:01:5xZ",
+            "2023-2-22T03:01:56Z",
+        ] {
+            assert_eq!(parse_iso8601(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -16,8 +16,8 @@ mod version;
 pub use address::Address;
 pub use chain_id::{chain_id_from_name, chain_id_to_name};
 pub use clock::{
-    iso8601, timestamp_from_millis, timestamp_millis, timestamp_nanos, Clock, ManualClock,
-    SystemClock, UnixMillis,
+    iso8601, parse_iso8601, timestamp_from_millis, timestamp_millis, timestamp_nanos, Clock,
+    ManualClock, SystemClock, UnixMillis,
 };
 pub use error::TypesError;
 pub use hash::{sha256, Hash};

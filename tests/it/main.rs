@@ -29,6 +29,8 @@ mod devnet;
 mod faults;
 // The fuzz targets replayed over saved crashes and a short deterministic mutation run.
 mod fuzz_replay;
+// `aelf-netctl inspect` and the library behind it on real aelf chain data (shared/testdata).
+mod inspect;
 // Handshake building and its validation outcomes, in the C# node's order.
 mod handshake;
 // Scripted attacks on a running daemon, each with an exact outcome; the node keeps serving.

@@ -1,6 +1,8 @@
 //! `aelf-netctl`: the operator's command-line tool. Node commands talk to a running node's
 //! HTTP API (`[api] listen`); `keygen` and `pubkey` work on key files; `crawl` walks a network
-//! through the peer service (the crawler is `aelf_net::crawl`; this file only prints it).
+//! through the peer service (the crawler is `aelf_net::crawl`; this file only prints it);
+//! `inspect` reads a block or transaction offline (`aelf_net::inspect`; this file only reads the
+//! input and prints the report).
 //!
 //! Human-readable output by default, `--json` for scripts (the API's JSON, unchanged). Exit
 //! status 0 on success, 1 when the node refuses or cannot be reached, 2 on a usage error.
@@ -10,10 +12,13 @@ mod crawl;
 use aelf_net::api::client::{ApiClient, ClientError};
 use aelf_net::config::Config;
 use aelf_net::crypto::{load_key_file, write_new_key_file, NodeKey};
+use aelf_net::inspect::{inspect, InputKind, InspectOptions};
 use aelf_net::types::iso8601;
+use base64::Engine as _;
 use clap::{Parser, Subcommand};
 use crawl::{run_crawl, CrawlArgs};
 use serde_json::{json, Value};
+use std::io::Read as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -111,6 +116,19 @@ enum Command {
     /// than 1.4.0.0 dial the crawler back (legacy handshakes): --listen must be reachable
     /// from those.
     Crawl(CrawlArgs),
+    /// Read a block or transaction and print what aelf computes: hash or id, size, signer and
+    /// address, signature and merkle checks, the decoded consensus data. Offline: no node needed.
+    Inspect {
+        /// Protobuf hex, or the aelf web API's JSON (a block, transaction or transaction result);
+        /// a file name, or `-` for stdin.
+        input: String,
+        /// What protobuf hex holds: auto, block, block-with-transactions, header, transaction.
+        #[arg(long = "type", default_value = "auto")]
+        kind: String,
+        /// The encoded Params (hex or base64) of a transaction whose JSON shows them decoded.
+        #[arg(long)]
+        params: Option<String>,
+    },
 }
 
 /// Why a command failed; printed as `aelf-netctl: <reason>`.
@@ -447,7 +465,10 @@ fn run(args: &Args) -> Result<(), Failure> {
                 println!("  {}", text(id));
             }
         }
-        Command::Keygen { .. } | Command::Pubkey { .. } | Command::Crawl(_) => {
+        Command::Keygen { .. }
+        | Command::Pubkey { .. }
+        | Command::Crawl(_)
+        | Command::Inspect { .. } => {
             unreachable!("handled in main")
         }
     }
@@ -457,6 +478,51 @@ fn run(args: &Args) -> Result<(), Failure> {
 /// Percent-encodes a query value.
 fn encode(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// `inspect`: the input from the argument, a file or stdin; the report as text or JSON.
+fn run_inspect(input: &str, kind: &str, params: Option<&str>, json: bool) -> Result<(), Failure> {
+    let kind = match kind {
+        "auto" => InputKind::Auto,
+        "block" => InputKind::Block,
+        "block-with-transactions" => InputKind::BlockWithTransactions,
+        "header" => InputKind::Header,
+        "transaction" => InputKind::Transaction,
+        other => {
+            return Err(format!(
+                "--type {other:?}: expected auto, block, block-with-transactions, header or \
+                 transaction"
+            ))
+        }
+    };
+    let params = params
+        .map(|p| {
+            hex::decode(p.trim())
+                .or_else(|_| base64::engine::general_purpose::STANDARD.decode(p.trim()))
+                .map_err(|_| format!("--params {p:?} is neither hex nor base64"))
+        })
+        .transpose()?;
+    let text = if input == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("reading stdin: {e}"))?;
+        text
+    } else if std::path::Path::new(input).is_file() {
+        std::fs::read_to_string(input).map_err(|e| format!("reading {input}: {e}"))?
+    } else {
+        input.to_owned()
+    };
+    let report = inspect(&text, &InspectOptions { kind, params }).map_err(|e| e.to_string())?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+        );
+    } else {
+        print!("{report}");
+    }
+    Ok(())
 }
 
 fn print_identity(key: &NodeKey) {
@@ -483,6 +549,11 @@ fn main() -> ExitCode {
             .map(|key| print_identity(&key))
             .map_err(|e| e.to_string()),
         Command::Crawl(crawl) => run_crawl(crawl, args.json),
+        Command::Inspect {
+            input,
+            kind,
+            params,
+        } => run_inspect(input, kind, params.as_deref(), args.json),
         _ => run(&args),
     };
     match result {
