@@ -97,6 +97,10 @@ pub type Work = Box<dyn FnOnce() + Send>;
 /// `count` threads named `<name>-<i>` taking work from one bounded queue.
 pub struct WorkerPool {
     queue: Option<Arc<Sender<Work>>>,
+    /// Dropped by [`WorkerPool::stop`]: the threads finish what is queued and end, even while
+    /// a [`WorkerPool::sender`] clone is still alive somewhere (a gRPC handler the C-core has
+    /// not released yet, say), which would otherwise keep them waiting for the queue to close.
+    stop: Option<Sender<()>>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -133,9 +137,10 @@ impl WorkerPool {
         niceness: i32,
     ) -> io::Result<WorkerPool> {
         let (tx, rx) = bounded::<Work>(capacity.max(1));
+        let (stop, stopped) = bounded::<()>(0);
         let threads = (0..count.max(1))
             .map(|i| {
-                let rx = rx.clone();
+                let (rx, stopped) = (rx.clone(), stopped.clone());
                 let thread_name = format!("{name}-{i}");
                 spawn(&thread_name.clone(), move || {
                     if niceness > 0 {
@@ -143,15 +148,27 @@ impl WorkerPool {
                             log::debug!("{thread_name} keeps its priority: {e}");
                         }
                     }
-                    while let Ok(work) = rx.recv() {
-                        work();
+                    loop {
+                        crossbeam_channel::select! {
+                            recv(rx) -> work => match work {
+                                Ok(work) => work(),
+                                Err(_) => return Ok(()),
+                            },
+                            recv(stopped) -> _ => {
+                                // Stopping: what is already queued still runs.
+                                while let Ok(work) = rx.try_recv() {
+                                    work();
+                                }
+                                return Ok(());
+                            }
+                        }
                     }
-                    Ok(())
                 })
             })
             .collect::<io::Result<Vec<_>>>()?;
         Ok(WorkerPool {
             queue: Some(Arc::new(tx)),
+            stop: Some(stop),
             threads,
         })
     }
@@ -176,9 +193,11 @@ impl WorkerPool {
             .is_some_and(|queue| queue.try_send(work).is_ok())
     }
 
-    /// Stops taking work and joins the threads after the queued work is done.
+    /// Stops taking work and joins the threads after the queued work is done, whoever still
+    /// holds a sender clone.
     pub fn stop(mut self) {
         self.queue.take();
+        drop(self.stop.take());
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -203,6 +222,25 @@ mod tests {
         pool.stop();
         assert!(!handle.try_execute(Box::new(|| {})));
         assert!(!WorkerHandle::default().try_execute(Box::new(|| {})));
+    }
+
+    #[test]
+    fn stop_ends_the_threads_while_a_sender_clone_lives_and_runs_what_was_queued() {
+        let pool = WorkerPool::start("stop-test", 1, 4).unwrap();
+        let kept = pool.sender().unwrap();
+        let (tx, rx) = bounded::<u32>(4);
+        for i in 0..3 {
+            let tx = tx.clone();
+            kept.send(Box::new(move || {
+                let _ = tx.send(i);
+            }))
+            .unwrap();
+        }
+        // Without its own stop signal the pool would wait for `kept` to be dropped.
+        pool.stop();
+        let ran: Vec<u32> = rx.try_iter().collect();
+        assert_eq!(ran, vec![0, 1, 2]);
+        drop(kept);
     }
 
     /// The calling thread's nice value (0 where threads have none).
