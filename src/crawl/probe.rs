@@ -25,7 +25,7 @@ use crate::grpc::stream::request::request;
 use crate::grpc::stream::{peer_info, RETRY_COUNT_META_KEY};
 use crate::grpc::tls::{fetch_certificate, TlsError};
 use crate::network::endpoint::Endpoint;
-use crate::network::handshake::{new_session_id, PROTOCOL_VERSION};
+use crate::network::handshake::{sign_handshake, PROTOCOL_VERSION};
 use crate::pb::network_types::{
     Handshake, HandshakeData, HandshakeError, HandshakeReply, HandshakeRequest,
 };
@@ -333,13 +333,7 @@ impl Prober {
             node_version: CRAWLER_NODE_VERSION.to_owned(),
             ..Default::default()
         };
-        let signature = self.key.sign(&handshake_hash(&data)).to_vec();
-        Handshake {
-            handshake_data: MessageField::some(data),
-            signature,
-            session_id: new_session_id().to_vec(),
-            ..Default::default()
-        }
+        sign_handshake(&self.key, data)
     }
 
     /// The reply's data, once its signature matches its key and the key is not ours. Its chain

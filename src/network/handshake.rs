@@ -139,13 +139,7 @@ impl HandshakeProvider {
             node_version: self.node_version.clone(),
             ..Default::default()
         };
-        let signature = self.key.sign(&handshake_hash(&data)).to_vec();
-        Handshake {
-            handshake_data: MessageField::some(data),
-            signature,
-            session_id: new_session_id().to_vec(),
-            ..Default::default()
-        }
+        sign_handshake(&self.key, data)
     }
 
     /// The C# node's checks, in its order: authorization, chain id, protocol version, freshness,
@@ -175,6 +169,18 @@ impl HandshakeProvider {
             return Err(HandshakeRejection::SelfConnection);
         }
         Ok(())
+    }
+}
+
+/// `data` signed by `key` over aelf's handshake hash, with a fresh session id: the handshake
+/// a node (or a crawler, with data of its own) sends.
+pub fn sign_handshake(key: &NodeKey, data: HandshakeData) -> Handshake {
+    let signature = key.sign(&handshake_hash(&data)).to_vec();
+    Handshake {
+        handshake_data: MessageField::some(data),
+        signature,
+        session_id: new_session_id().to_vec(),
+        ..Default::default()
     }
 }
 
