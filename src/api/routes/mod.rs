@@ -2,8 +2,8 @@
 //! status codes and aelf's error codes, and the query and body parsing every handler uses. The
 //! handlers are in `chain` (`/api/blockChain/*`) and `net` (`/api/net/*`, `/metrics`).
 //!
-//! Owns the table and the shared parsing and replies. It must not reach the node except through [`ApiBackend`], and never answers 500 for
-//! a client's mistake.
+//! Owns the table and the shared parsing and replies. It must not reach the node except
+//! through [`ApiBackend`], and never answers 500 for a client's mistake.
 //!
 //! Statuses follow the C# node where a client can tell: what it refuses with one of its
 //! `Error` codes (a `UserFriendlyException`, which ABP answers 403) is 403 here too, with that
