@@ -71,24 +71,13 @@ fn a_hand_written_peer_completes_a_legacy_handshake_with_dial_back() {
 
     // The daemon.
     let dir = tempfile::tempdir().unwrap();
-    let daemon_port = free_port();
-    let config = write_config_with(dir.path(), daemon_port, "goodbye_on_shutdown = true", "");
-    let mut daemon = Daemon::start(&config, &[]);
-    daemon.wait_for("node started");
+    let (mut daemon, daemon_port, client) =
+        daemon_and_client(&env, dir.path(), "goodbye_on_shutdown = true");
 
     // Handshake data built field by field and signed over SHA-256 of its encoding.
     let key = NodeKey::generate();
     let our_session = vec![9, 8, 7, 6, 5];
     let request = signed_handshake(&key, our_port, &our_session, "1.3.0.0");
-    let (channel, _) = connect(
-        "127.0.0.1",
-        daemon_port,
-        env.clone(),
-        Duration::from_secs(10),
-        DEFAULT_MAX_MESSAGE_LENGTH,
-    )
-    .unwrap();
-    let client = PeerServiceClient::new(channel);
     let reply = client
         .do_handshake_opt(&request, headers(&key.pubkey_hex(), None))
         .unwrap();
@@ -156,6 +145,28 @@ fn a_hand_written_peer_completes_a_legacy_handshake_with_dial_back() {
     );
 
     stop(server);
+}
+
+/// An `aelf-netd` in `dir` with `network_lines` in its `[network]` section, started, and a
+/// client of its peer service: (daemon, its P2P port, client).
+fn daemon_and_client(
+    env: &Arc<grpcio::Environment>,
+    dir: &std::path::Path,
+    network_lines: &str,
+) -> (Daemon, u16, PeerServiceClient) {
+    let daemon_port = free_port();
+    let config = write_config_with(dir, daemon_port, network_lines, "");
+    let mut daemon = Daemon::start(&config, &[]);
+    daemon.wait_for("node started");
+    let (channel, _) = connect(
+        "127.0.0.1",
+        daemon_port,
+        env.clone(),
+        Duration::from_secs(10),
+        DEFAULT_MAX_MESSAGE_LENGTH,
+    )
+    .unwrap();
+    (daemon, daemon_port, PeerServiceClient::new(channel))
 }
 
 /// Stops a test server: shutdown, open calls cancelled.
@@ -232,19 +243,7 @@ fn a_replacing_handshake_is_answered_with_a_handshake_stamped_after_the_replacem
     let (new_server, new_port) = serve(&env, silent);
 
     let dir = tempfile::tempdir().unwrap();
-    let daemon_port = free_port();
-    let config = write_config_with(dir.path(), daemon_port, "", "");
-    let mut daemon = Daemon::start(&config, &[]);
-    daemon.wait_for("node started");
-    let (channel, _) = connect(
-        "127.0.0.1",
-        daemon_port,
-        env.clone(),
-        Duration::from_secs(10),
-        DEFAULT_MAX_MESSAGE_LENGTH,
-    )
-    .unwrap();
-    let client = PeerServiceClient::new(channel);
+    let (mut daemon, _, client) = daemon_and_client(&env, dir.path(), "");
     let key = NodeKey::generate();
 
     // The first connection: handshake, confirm; the daemon now holds a confirmed peer.
