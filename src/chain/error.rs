@@ -36,6 +36,12 @@ pub enum ChainError {
         #[source]
         source: SignatureError,
     },
+    #[error("block {block} breaks the consensus rules: {source}")]
+    Consensus {
+        block: Hash,
+        #[source]
+        source: super::aedpos::ConsensusError,
+    },
     #[error("block {block} builds on unknown block {parent}")]
     UnknownParent { block: Hash, parent: Hash },
     #[error("block {block} claims height {got}, its parent makes it {expected}")]

@@ -22,6 +22,7 @@
 //! * `embedded` — [`EmbeddedChain`], gluing the above together.
 //! * `producer` — [`BlockProducer`], [`build_block`], [`build_block_on`] and [`synthetic_transactions`].
 
+pub mod aedpos;
 mod api;
 mod embedded;
 mod error;
