@@ -4,11 +4,9 @@
 use crate::pb::aedpos::{AElfConsensusBehaviour, AElfConsensusHeaderInformation};
 use crate::pb::aelf_block::BlockHeader;
 use crate::types::{canonical_extra_data, iso8601, Address};
-use protobuf::Message;
 use serde::Serialize;
 
-/// The `extra_data` key of the consensus data.
-pub const CONSENSUS_KEY: &str = "Consensus";
+pub use crate::chain::aedpos::CONSENSUS_KEY;
 
 /// What a header's consensus data says.
 #[derive(Debug, Clone, Serialize)]
@@ -60,19 +58,13 @@ pub struct MinerReport {
     pub final_order_of_next_round: i32,
 }
 
-/// Decodes a consensus value; an error for bytes that are not an `AElfConsensusHeaderInformation`
-/// or that carry no round.
+/// Decodes a consensus value (the chain's decoding); an error for bytes that are not an
+/// `AElfConsensusHeaderInformation` or that carry no round.
 pub fn decode_consensus(bytes: &[u8]) -> Result<AElfConsensusHeaderInformation, String> {
-    if bytes.is_empty() {
-        return Err("the consensus value is empty".into());
-    }
-    let info = AElfConsensusHeaderInformation::parse_from_bytes(bytes).map_err(|e| {
-        format!("the consensus value is not an AElfConsensusHeaderInformation: {e}")
-    })?;
-    if info.round.is_none() {
-        return Err("the consensus value has no round".into());
-    }
-    Ok(info)
+    crate::chain::aedpos::decode_consensus(bytes).map_err(|e| match e {
+        crate::chain::aedpos::ConsensusError::Missing => "the consensus value is empty".into(),
+        e => e.to_string(),
+    })
 }
 
 /// The consensus report of a header: `Ok(None)` when it has no `Consensus` entry (height 1).

@@ -97,7 +97,7 @@ fn address_field(
 }
 
 /// The `BlockHeader` a `BlockDto.Header` shows (no signature: the DTO does not carry it).
-pub(super) fn header_from_json(h: &Value) -> Result<BlockHeader, InspectError> {
+pub(crate) fn header_from_json(h: &Value) -> Result<BlockHeader, InspectError> {
     const P: &str = "Header.";
     let chain = string(h, P, "ChainId")?;
     let chain_id = chain_id_from_name(chain).map_err(|e| bad("Header.ChainId", e.to_string()))?;

@@ -2,14 +2,30 @@
 //!
 //! Owns the consensus state a block leaves behind ([`ConsensusState`]: the round in force, the
 //! previous round, the term, the continuous-blocks counter and the confirmed irreversible
-//! height), the checks of a header against its parent's state ([`apply_header`]), the last
-//! irreversible block rule, and what the development producer writes ([`next_production`]).
+//! height), the checks of a header against its parent's state ([`apply_header`], in
+//! `rules.rs`), the last irreversible block rule, the state's storage encoding (`state.rs`) and
+//! what the development producer writes ([`next_production`]).
 //! Pure: it must not read the store, the clock or the network; the chain hands it headers and
 //! keeps one state per block.
 //!
-//! SKELETON: the bodies below are placeholders that accept every header and never advance the
-//! irreversible height; the rules replace them.
+//! Learning phase after a checkpoint ([`ConsensusState::from_checkpoint`]): from an
+//! UPDATE_VALUE/TINY_BLOCK header only the miner keys, the round number and the round id are
+//! known, so until the first NEXT_ROUND/NEXT_TERM arrives the time-slot window is not checked
+//! (a wrong `round_id_for_validation` is still refused), the continuous-blocks counter is not
+//! checked until a second signer has produced, a NEXT_TERM's term + 1 is not checked while the
+//! term is unknown, and `previous_in_value` is not checked until a previous round was seen. The
+//! irreversible height is the one NEXT_ROUND/NEXT_TERM headers carry until the 2/3 + 1 rule
+//! over a whole previous round of reports yields one; from then on it is only computed.
+//!
+//! The development producer (`next_production`) is not written yet: it returns `None`.
 
+mod round;
+mod rules;
+mod state;
+
+pub use rules::{apply_header, decode_consensus, hash_of_hash, header_consensus};
+
+use crate::pb::aedpos::{AElfConsensusBehaviour, Round};
 use crate::pb::aelf_block::BlockHeader;
 use std::sync::Arc;
 use thiserror::Error;
@@ -26,6 +42,20 @@ pub enum ConsensusError {
     Unparseable(String),
     #[error("the consensus state is corrupt: {0}")]
     CorruptState(String),
+    #[error("the consensus sender is not the block's signer")]
+    SenderNotSigner,
+    #[error("unsupported consensus behaviour {0}")]
+    Behaviour(i32),
+    #[error("the signer {0} is not a miner of the round")]
+    NotAMiner(String),
+    #[error("the header's round does not match the round in force: {0}")]
+    WrongRound(String),
+    #[error("the block is outside the signer's time slot: {0}")]
+    TimeSlot(String),
+    #[error("the signer produced too many continuous blocks")]
+    TooManyContinuousBlocks,
+    #[error("the update value is invalid: {0}")]
+    UpdateValue(String),
 }
 
 /// The consensus state after one block. Cheap to clone.
@@ -36,10 +66,26 @@ pub struct ConsensusState {
 
 #[derive(Debug, Clone, PartialEq, Default)]
 struct StateInner {
-    irreversible_height: i64,
-    round_number: i64,
+    /// The round in force (full when `cur_full`, else the stripped round of a checkpoint,
+    /// patched by the headers since).
+    cur: Round,
+    cur_full: bool,
+    /// The previous round as it ended; `None` while unknown.
+    prev: Option<Round>,
+    /// The miners that produced in the round before `prev` (for the max-blocks rule).
+    mined_before_prev: Vec<String>,
+    /// 0 while unknown.
     term_number: i64,
-    miners: Vec<String>,
+    irreversible_height: i64,
+    irreversible_round: i64,
+    /// True once the 2/3 + 1 rule gave the irreversible height (header-carried values are
+    /// then no longer adopted).
+    lib_computed: bool,
+    /// `LatestPubkeyToTinyBlocksCount`: the last signer and its remaining count.
+    counter_pubkey: String,
+    counter_count: i64,
+    /// False after a checkpoint until another signer resets the counter.
+    counter_known: bool,
 }
 
 /// What a producer writes into its block.
@@ -75,37 +121,64 @@ pub fn development_key(i: u32) -> crate::crypto::NodeKey {
 }
 
 impl ConsensusState {
-    /// The state before block 2 of a development chain: round 1 of term 1.
+    fn from_inner(inner: StateInner) -> ConsensusState {
+        ConsensusState {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The state before block 2 of a development chain: round 1 of term 1 (orders by
+    /// candidate order, E_k = start + (k − 1)·I, order 1 the extra block producer).
     pub fn development(params: &DevelopmentParams) -> Result<ConsensusState, ConsensusError> {
-        Ok(ConsensusState {
-            inner: Arc::new(StateInner {
-                round_number: 1,
-                term_number: 1,
-                miners: params.candidates.iter().map(hex::encode).collect(),
-                ..Default::default()
-            }),
-        })
+        if params.candidates.is_empty() || params.mining_interval_ms <= 0 {
+            return Err(ConsensusError::CorruptState(
+                "a development chain needs candidates and a positive interval".into(),
+            ));
+        }
+        let mut cur = Round::new();
+        cur.round_number = 1;
+        cur.term_number = 1;
+        for (k, key) in params.candidates.iter().enumerate() {
+            let mut m = crate::pb::aedpos::MinerInRound::new();
+            m.order = k as i32 + 1;
+            m.is_extra_block_producer = k == 0;
+            m.pubkey = hex::encode(key);
+            m.expected_mining_time = protobuf::MessageField::some(round::ms_ts(
+                params.start_ms + (k as i64) * params.mining_interval_ms,
+            ));
+            let mut e = crate::pb::aedpos::RoundMinerEntry::new();
+            e.key = m.pubkey.clone();
+            e.value = protobuf::MessageField::some(m);
+            cur.real_time_miners_information.push(e);
+        }
+        Ok(ConsensusState::from_inner(StateInner {
+            cur,
+            cur_full: true,
+            term_number: 1,
+            counter_known: true,
+            ..Default::default()
+        }))
     }
 
-    /// What a follower knows after a trusted checkpoint block, from its header alone.
+    /// What a follower knows after a trusted checkpoint block, from its header alone (see the
+    /// module doc for what the learning phase does not check).
     pub fn from_checkpoint(header: &BlockHeader) -> Result<ConsensusState, ConsensusError> {
-        let _ = header;
-        Ok(ConsensusState {
-            inner: Arc::new(StateInner::default()),
-        })
-    }
-
-    /// The state as stored beside its block.
-    pub fn encode(&self) -> Vec<u8> {
-        Vec::new()
-    }
-
-    /// A state written by [`ConsensusState::encode`].
-    pub fn decode(bytes: &[u8]) -> Result<ConsensusState, ConsensusError> {
-        let _ = bytes;
-        Ok(ConsensusState {
-            inner: Arc::new(StateInner::default()),
-        })
+        let info = rules::header_consensus(header)?;
+        let round = info.round.get_or_default().clone();
+        let behaviour = info.behaviour.value();
+        let full = behaviour == AElfConsensusBehaviour::NEXT_ROUND as i32
+            || behaviour == AElfConsensusBehaviour::NEXT_TERM as i32;
+        let cur_full = full && round::is_full(&round);
+        Ok(ConsensusState::from_inner(StateInner {
+            term_number: if full { round.term_number } else { 0 },
+            irreversible_height: round.confirmed_irreversible_block_height.max(0),
+            irreversible_round: round.confirmed_irreversible_block_round_number.max(0),
+            cur: round,
+            cur_full,
+            counter_pubkey: hex::encode(&header.signer_pubkey),
+            counter_known: false,
+            ..Default::default()
+        }))
     }
 
     /// The confirmed irreversible height after this block; 0 while none is known.
@@ -114,7 +187,7 @@ impl ConsensusState {
     }
 
     pub fn round_number(&self) -> i64 {
-        self.inner.round_number
+        self.inner.cur.round_number
     }
 
     pub fn term_number(&self) -> i64 {
@@ -123,18 +196,8 @@ impl ConsensusState {
 
     /// The miners of the round in force, hex public keys.
     pub fn miners(&self) -> Vec<String> {
-        self.inner.miners.clone()
+        round::keys(&self.inner.cur)
     }
-}
-
-/// Checks `header` (its hash and signature already verified by the chain) against the state
-/// after its parent; returns the state after it.
-pub fn apply_header(
-    parent: &ConsensusState,
-    header: &BlockHeader,
-) -> Result<ConsensusState, ConsensusError> {
-    let _ = header;
-    Ok(parent.clone())
 }
 
 /// What the miner `pubkey` writes if it may produce the block at `parent_height + 1` on top of
@@ -149,3 +212,6 @@ pub fn next_production(
     let _ = (params, parent, parent_height, pubkey, now_ms);
     None
 }
+
+#[cfg(test)]
+mod tests;
