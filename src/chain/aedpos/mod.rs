@@ -17,12 +17,13 @@
 //! irreversible height is the one NEXT_ROUND/NEXT_TERM headers carry until the 2/3 + 1 rule
 //! over a whole previous round of reports yields one; from then on it is only computed.
 //!
-//! The development producer (`next_production`) is not written yet: it returns `None`.
 
+mod produce;
 mod round;
 mod rules;
 mod state;
 
+pub use produce::{in_value, next_production, term_miners};
 pub use rules::{apply_header, decode_consensus, hash_of_hash, header_consensus};
 
 use crate::pb::aedpos::{AElfConsensusBehaviour, Round};
@@ -198,19 +199,6 @@ impl ConsensusState {
     pub fn miners(&self) -> Vec<String> {
         round::keys(&self.inner.cur)
     }
-}
-
-/// What the miner `pubkey` writes if it may produce the block at `parent_height + 1` on top of
-/// `parent` at `now_ms`; `None` when it is not its turn.
-pub fn next_production(
-    params: &DevelopmentParams,
-    parent: &ConsensusState,
-    parent_height: i64,
-    pubkey: &[u8],
-    now_ms: i64,
-) -> Option<Production> {
-    let _ = (params, parent, parent_height, pubkey, now_ms);
-    None
 }
 
 #[cfg(test)]

@@ -363,3 +363,54 @@ fn the_mainnet_header_is_a_checkpoint_of_19_miners() {
         Err(ConsensusError::SenderNotSigner)
     );
 }
+
+/// Drives `next_production` for miners 1..=3 from `now`, one attempt every `step` ms, and
+/// applies what they write; returns the heights and states.
+fn produce_chain(until_height: i64, now: i64, step: i64) -> (Vec<ConsensusState>, i64) {
+    let p = params();
+    let mut s = ConsensusState::development(&p).unwrap();
+    let mut states = vec![s.clone(), s.clone()];
+    let mut height = 1;
+    let mut t = now;
+    while height < until_height {
+        for m in 1..=3 {
+            if let Some(prod) = next_production(&p, &s, height, &key(m), t) {
+                let info =
+                    AElfConsensusHeaderInformation::parse_from_bytes(&prod.consensus).unwrap();
+                s = apply_header(&s, &header(&key(m), &key(m), height + 1, info))
+                    .unwrap_or_else(|e| panic!("height {}: {e}", height + 1));
+                height += 1;
+                states.push(s.clone());
+                break;
+            }
+        }
+        t += step;
+    }
+    (states, t)
+}
+
+#[test]
+fn the_development_producer_writes_a_chain_the_rules_accept_and_its_lib_advances() {
+    // Start long after genesis: the first block terminates round 1 late (no empty rounds).
+    let (states, _) = produce_chain(80, START + 1_000 * I, I / 8);
+    assert!(
+        states[2].round_number() == 2,
+        "caught up in one round change"
+    );
+    let last = states.last().unwrap();
+    assert!(last.round_number() > 3);
+    // Height 2 ends round 1; each 8-block slot opens with an UPDATE_VALUE: round 2 at 3, 11,
+    // 19 (NEXT_ROUND at 27), round 3 at 28, 36, 44, round 4 at 53, 61, 69. At 44 all three
+    // have reported twice: LIB = min(3, 11, 19) = 3; at 69: min(28, 36, 44) = 28 (best − 8
+    // would be 72).
+    assert_eq!(states[43].irreversible_height(), 0);
+    assert_eq!(states[44].irreversible_height(), 3);
+    assert_eq!(states[68].irreversible_height(), 3);
+    assert_eq!(states[69].irreversible_height(), 28);
+    assert_eq!(last.irreversible_height(), 28);
+    let mut prev = 0;
+    for s in &states {
+        assert!(s.irreversible_height() >= prev);
+        prev = s.irreversible_height();
+    }
+}
