@@ -147,10 +147,7 @@ impl ConsensusState {
             m.expected_mining_time = protobuf::MessageField::some(round::ms_ts(
                 params.start_ms + (k as i64) * params.mining_interval_ms,
             ));
-            let mut e = crate::pb::aedpos::RoundMinerEntry::new();
-            e.key = m.pubkey.clone();
-            e.value = protobuf::MessageField::some(m);
-            cur.real_time_miners_information.push(e);
+            round::push_miner(&mut cur, m.pubkey.clone(), m);
         }
         Ok(ConsensusState::from_inner(StateInner {
             cur,

@@ -7,7 +7,7 @@ use super::round::{self, consent, miner, ms_ts, ts_ms};
 use super::rules::{hash_of_hash, max_blocks};
 use super::{ConsensusState, DevelopmentParams, Production};
 use crate::pb::aedpos::{
-    AElfConsensusBehaviour, AElfConsensusHeaderInformation, MinerInRound, Round, RoundMinerEntry,
+    AElfConsensusBehaviour, AElfConsensusHeaderInformation, MinerInRound, Round,
 };
 use crate::pb::aelf_core::Hash as PbHash;
 use protobuf::{Message, MessageField};
@@ -100,10 +100,7 @@ fn new_round(keys: &[String], number: i64, term: i64, time: i64, interval: i64) 
         // The last of the round terminates it (never first of the next: no long runs).
         v.is_extra_block_producer = k + 1 == n;
         v.expected_mining_time = MessageField::some(ms_ts(time + (k as i64 + 1) * interval));
-        let mut e = RoundMinerEntry::new();
-        e.key = key.clone();
-        e.value = MessageField::some(v);
-        r.real_time_miners_information.push(e);
+        round::push_miner(&mut r, key.clone(), v);
     }
     r
 }
@@ -193,10 +190,7 @@ pub fn next_production(
             w.final_order_of_next_round = v.final_order_of_next_round;
             w.previous_in_value = v.previous_in_value.clone();
         }
-        let mut ne = RoundMinerEntry::new();
-        ne.key = entry.key.clone();
-        ne.value = MessageField::some(w);
-        r.real_time_miners_information.push(ne);
+        round::push_miner(&mut r, entry.key.clone(), w);
     }
     let b = if update {
         AElfConsensusBehaviour::UPDATE_VALUE

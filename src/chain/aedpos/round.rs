@@ -1,7 +1,7 @@
 //! Reading an AEDPoS `Round` (the derived quantities of the C# `Round` type): miner keys,
 //! expected times, the interval, the round start and the round id. Pure helpers; owns no state.
 
-use crate::pb::aedpos::{MinerInRound, Round};
+use crate::pb::aedpos::{MinerInRound, Round, RoundMinerEntry};
 use protobuf::well_known_types::timestamp::Timestamp;
 
 /// The interval of a one-miner round (C# `MiningInterval` default).
@@ -129,4 +129,12 @@ pub fn mined(round: &Round) -> Vec<String> {
         .filter(|e| e.value.get_or_default().supposed_order_of_next_round != 0)
         .map(|e| e.key.clone())
         .collect()
+}
+
+/// Appends miner `key` with `value` to `round`.
+pub fn push_miner(round: &mut Round, key: String, value: MinerInRound) {
+    let mut e = RoundMinerEntry::new();
+    e.key = key;
+    e.value = protobuf::MessageField::some(value);
+    round.real_time_miners_information.push(e);
 }

@@ -3,7 +3,7 @@
 
 use super::round::{self, ms_ts};
 use super::*;
-use crate::pb::aedpos::{AElfConsensusHeaderInformation, MinerInRound, RoundMinerEntry};
+use crate::pb::aedpos::{AElfConsensusHeaderInformation, MinerInRound};
 use crate::pb::aelf_block::BlockHeaderExtraDataEntry;
 use crate::pb::aelf_core::Hash as PbHash;
 use protobuf::{Message, MessageField};
@@ -85,10 +85,7 @@ fn update_value(
             v.implied_irreversible_block_height = height;
             v.produced_blocks = 1;
         }
-        let mut ne = RoundMinerEntry::new();
-        ne.key = e.key.clone();
-        ne.value = MessageField::some(v);
-        r.real_time_miners_information.push(ne);
+        round::push_miner(&mut r, e.key.clone(), v);
     }
     let mut info = AElfConsensusHeaderInformation::new();
     info.round = MessageField::some(r);
@@ -131,10 +128,7 @@ fn new_round(
         v.order = k as i32 + 1;
         v.is_extra_block_producer = k == 0;
         v.expected_mining_time = MessageField::some(ms_ts(time + (k as i64 + 1) * I));
-        let mut e = RoundMinerEntry::new();
-        e.key = v.pubkey.clone();
-        e.value = MessageField::some(v);
-        r.real_time_miners_information.push(e);
+        round::push_miner(&mut r, v.pubkey.clone(), v);
     }
     let mut info = AElfConsensusHeaderInformation::new();
     info.round = MessageField::some(r);
