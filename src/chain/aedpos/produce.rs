@@ -65,7 +65,7 @@ fn termination_time(cur: &Round, me: &MinerInRound) -> i64 {
 }
 
 /// C# `NeedToChangeTerm`: ≥ C(N) miners' latest actual time lies past the current term.
-fn need_to_change_term(params: &DevelopmentParams, s: &ConsensusState, now_ms: i64) -> bool {
+fn need_to_change_term(params: &DevelopmentParams, s: &ConsensusState) -> bool {
     let cur = &s.inner.cur;
     let n = cur.real_time_miners_information.len();
     if cur.round_number == 1 || n <= 1 || params.term_period_seconds <= 0 {
@@ -75,14 +75,7 @@ fn need_to_change_term(params: &DevelopmentParams, s: &ConsensusState, now_ms: i
     let past = cur
         .real_time_miners_information
         .iter()
-        .filter_map(|e| {
-            e.value
-                .actual_mining_times
-                .iter()
-                .map(ts_ms)
-                .max()
-                .or(Some(now_ms).filter(|_| e.key.is_empty()))
-        })
+        .filter_map(|e| e.value.actual_mining_times.iter().map(ts_ms).max())
         .filter(|t| (t - params.start_ms).div_euclid(period) != s.term_number() - 1)
         .count();
     past >= consent(n)
@@ -126,7 +119,7 @@ pub fn next_production(
     let times = me.actual_mining_times.len() as i64;
     let last = me.actual_mining_times.iter().map(ts_ms).max();
     if now_ms >= termination_time(cur, me) {
-        let (keys, term, b) = if need_to_change_term(params, parent, now_ms) {
+        let (keys, term, b) = if need_to_change_term(params, parent) {
             let t = s.term_number + 1;
             (term_miners(params, t), t, AElfConsensusBehaviour::NEXT_TERM)
         } else {
@@ -136,6 +129,12 @@ pub fn next_production(
                 AElfConsensusBehaviour::NEXT_ROUND,
             )
         };
+        let mut keys = keys;
+        // As C# `BreakContinuousMining`: the terminating miner does not open the next round
+        // (its blocks would run on past the continuous-blocks limit).
+        if keys.len() > 1 && keys[0] == me_key {
+            keys.swap(0, 1);
+        }
         let mut r = new_round(&keys, cur.round_number + 1, term, now_ms, i);
         r.confirmed_irreversible_block_height = s.irreversible_height;
         r.confirmed_irreversible_block_round_number = s.irreversible_round;

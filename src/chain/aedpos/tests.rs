@@ -360,15 +360,19 @@ fn the_mainnet_header_is_a_checkpoint_of_19_miners() {
 
 /// Drives `next_production` for miners 1..=3 from `now`, one attempt every `step` ms, and
 /// applies what they write; returns the heights and states.
-fn produce_chain(until_height: i64, now: i64, step: i64) -> (Vec<ConsensusState>, i64) {
-    let p = params();
-    let mut s = ConsensusState::development(&p).unwrap();
+fn produce_chain(
+    p: &DevelopmentParams,
+    until_height: i64,
+    now: i64,
+    step: i64,
+) -> Vec<ConsensusState> {
+    let mut s = ConsensusState::development(p).unwrap();
     let mut states = vec![s.clone(), s.clone()];
     let mut height = 1;
     let mut t = now;
     while height < until_height {
         for m in 1..=3 {
-            if let Some(prod) = next_production(&p, &s, height, &key(m), t) {
+            if let Some(prod) = next_production(p, &s, height, &key(m), t) {
                 let info =
                     AElfConsensusHeaderInformation::parse_from_bytes(&prod.consensus).unwrap();
                 s = apply_header(&s, &header(&key(m), &key(m), height + 1, info))
@@ -380,13 +384,13 @@ fn produce_chain(until_height: i64, now: i64, step: i64) -> (Vec<ConsensusState>
         }
         t += step;
     }
-    (states, t)
+    states
 }
 
 #[test]
 fn the_development_producer_writes_a_chain_the_rules_accept_and_its_lib_advances() {
     // Start long after genesis: the first block terminates round 1 late (no empty rounds).
-    let (states, _) = produce_chain(80, START + 1_000 * I, I / 8);
+    let states = produce_chain(&params(), 80, START + 1_000 * I, I / 8);
     assert!(
         states[2].round_number() == 2,
         "caught up in one round change"
@@ -407,4 +411,31 @@ fn the_development_producer_writes_a_chain_the_rules_accept_and_its_lib_advances
         assert!(s.irreversible_height() >= prev);
         prev = s.irreversible_height();
     }
+}
+
+#[test]
+fn when_the_term_period_has_elapsed_the_producer_changes_term_and_the_miner_list_rotates() {
+    let mut p = params();
+    p.miners_per_term = 2;
+    p.term_period_seconds = 1;
+    let states = produce_chain(&p, 60, START + 1_000 * I, I / 8);
+    let terms: Vec<i64> = states.iter().map(|s| s.term_number()).collect();
+    let changed = states
+        .iter()
+        .find(|s| s.term_number() == 2)
+        .expect("term 2 was reached");
+    let mut want = changed.miners();
+    want.sort();
+    let mut listed = term_miners(&p, 2);
+    listed.sort();
+    assert_eq!(want, listed);
+    assert!(
+        states.last().unwrap().term_number() >= 3,
+        "terms: {terms:?}"
+    );
+    assert_eq!(
+        term_miners(&p, 2),
+        vec![hex::encode(key(2)), hex::encode(key(3))]
+    );
+    assert!(terms.windows(2).all(|w| w[1] == w[0] || w[1] == w[0] + 1));
 }
