@@ -153,7 +153,10 @@ impl ConnectionService {
     fn dial(&self, endpoint: &Endpoint) -> Result<Arc<dyn Peer>, GrpcError> {
         let client = self.open_client(endpoint)?;
         let ours = self.handshakes.build();
-        let reply = client.do_handshake(&ours, do_handshake_policy(self.settings.dial_timeout))?;
+        let (reply, full_blocks) = client.do_handshake_offering_full_blocks(
+            &ours,
+            do_handshake_policy(self.settings.dial_timeout),
+        )?;
         let error = reply.error.enum_value_or_default();
         if error != HandshakeError::HANDSHAKE_OK {
             return Err(GrpcError::Refused(error));
@@ -163,7 +166,7 @@ impl ConnectionService {
             .validate(theirs)
             .map_err(GrpcError::InvalidReply)?;
         let (our_data, their_data) = (data(&ours), data(theirs));
-        let info = self.peer_info(their_data, endpoint.clone(), false);
+        let info = self.peer_info(their_data, endpoint.clone(), false, full_blocks);
         if self.streams_with(&our_data.node_version, &their_data.node_version) {
             let peer = dial_stream(StreamDial {
                 client,
@@ -203,9 +206,16 @@ impl ConnectionService {
     }
 
     /// What a peer object records of the remote whose handshake said `theirs`, reached at
-    /// `endpoint`.
-    fn peer_info(&self, theirs: &HandshakeData, endpoint: Endpoint, inbound: bool) -> PeerInfo {
+    /// `endpoint`; `full_blocks`: its handshake offered to take relayed full blocks.
+    fn peer_info(
+        &self,
+        theirs: &HandshakeData,
+        endpoint: Endpoint,
+        inbound: bool,
+        full_blocks: bool,
+    ) -> PeerInfo {
         PeerInfo {
+            takes_relayed_blocks: full_blocks,
             pubkey: theirs.pubkey.clone(),
             pubkey_hex: hex::encode(&theirs.pubkey),
             endpoint,
@@ -241,6 +251,7 @@ impl ConnectionService {
         &self,
         caller: Option<IpAddr>,
         handshake: &Handshake,
+        full_blocks: bool,
     ) -> Result<HandshakeReply, RpcStatus> {
         let Some(ip) = caller else {
             return Ok(refusal(HandshakeError::INVALID_CONNECTION));
@@ -268,7 +279,8 @@ impl ConnectionService {
             debug!("stream-mode handshake from {ip} (node_version {their_version})");
             return Ok(accepted(self.handshakes.build()));
         }
-        match self.while_handshaking(ip, theirs, || self.accept_marked(ip, handshake, theirs)) {
+        let accept = || self.accept_marked(ip, handshake, theirs, full_blocks);
+        match self.while_handshaking(ip, theirs, accept) {
             Ok(result) => result,
             Err(reason) => {
                 debug!("refusing handshake from {ip}: {reason}");
@@ -300,6 +312,7 @@ impl ConnectionService {
         ip: IpAddr,
         handshake: &Handshake,
         theirs: &HandshakeData,
+        full_blocks: bool,
     ) -> Result<HandshakeReply, RpcStatus> {
         let port = u16::try_from(theirs.listening_port)
             .ok()
@@ -325,7 +338,7 @@ impl ConnectionService {
 
         let peer: Arc<dyn Peer> = Arc::new(
             GrpcPeer::start(
-                self.peer_info(theirs, endpoint, true),
+                self.peer_info(theirs, endpoint, true, full_blocks),
                 client,
                 handshake.session_id.clone(),
                 theirs,
@@ -350,6 +363,7 @@ impl ConnectionService {
         &self,
         caller: Option<IpAddr>,
         handshake: &Handshake,
+        full_blocks: bool,
         link: &Link,
     ) -> (HandshakeReply, Option<Sender<StreamMessage>>) {
         let Some(ip) = caller else {
@@ -363,7 +377,7 @@ impl ConnectionService {
             return (refusal(code), None);
         }
         let theirs = data(handshake);
-        let admit = || self.admit_back_peer(ip, handshake, theirs, link);
+        let admit = || self.admit_back_peer(ip, handshake, theirs, full_blocks, link);
         match self.while_handshaking(ip, theirs, admit) {
             Ok(Ok((reply, inbox))) => (reply, Some(inbox)),
             Ok(Err(code)) => (refusal(code), None),
@@ -379,6 +393,7 @@ impl ConnectionService {
         ip: IpAddr,
         handshake: &Handshake,
         theirs: &HandshakeData,
+        full_blocks: bool,
         link: &Link,
     ) -> Result<(HandshakeReply, Sender<StreamMessage>), HandshakeError> {
         let port = u16::try_from(theirs.listening_port)
@@ -391,7 +406,7 @@ impl ConnectionService {
         };
         let peer = Arc::new(StreamPeer::new(
             StreamPeerParts {
-                info: self.peer_info(theirs, endpoint, true),
+                info: self.peer_info(theirs, endpoint, true, full_blocks),
                 role: StreamRole::Back,
                 client: None,
                 own_pubkey_hex: self.own_pubkey_hex.clone(),
