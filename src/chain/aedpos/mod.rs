@@ -1,4 +1,6 @@
-//! AEDPoS from block headers: the consensus rules every chain mode runs.
+//! AEDPoS from block headers: the consensus rules a follower runs and what a development miner
+//! writes. Not yet called by the chain: `EmbeddedChain::attach_block` does not apply these
+//! rules and the chain's LIB is still best − `irreversible_depth` (issue 17 continues).
 //!
 //! Owns the consensus state a block leaves behind ([`ConsensusState`]: the round in force, the
 //! previous round, the term, the continuous-blocks counter and the confirmed irreversible
