@@ -5,7 +5,7 @@
 //! thread, so it must never be used from a completion-queue thread or a spawned future.
 
 use super::error::{classify, FailureKind, GrpcError};
-use super::metadata::{call_option, handshake_call_option, offers_full_blocks, CallPolicy};
+use super::metadata::{call_option, CallPolicy};
 use crate::metrics::metrics;
 use crate::pb::network_types::{
     BlockList, BlockReply, BlockRequest, BlocksRequest, ConfirmHandshakeRequest, DisconnectReason,
@@ -92,22 +92,11 @@ impl PeerClient {
         session: Option<&[u8]>,
         call: impl Fn(&PeerServiceClient, CallOption) -> grpcio::Result<R>,
     ) -> Result<R, GrpcError> {
-        let options = || call_option(&self.own_pubkey_hex, session, policy.timeout);
-        self.call_with(method, policy, options, call)
-    }
-
-    /// [`Self::call`] with the headers `options` makes for each attempt.
-    fn call_with<R>(
-        &self,
-        method: &'static str,
-        policy: CallPolicy,
-        options: impl Fn() -> CallOption,
-        call: impl Fn(&PeerServiceClient, CallOption) -> grpcio::Result<R>,
-    ) -> Result<R, GrpcError> {
         let started = Instant::now();
         let mut attempt = 0;
         let result = loop {
-            match call(&self.stub, options()) {
+            let opt = call_option(&self.own_pubkey_hex, session, policy.timeout);
+            match call(&self.stub, opt) {
                 Ok(reply) => break Ok(reply),
                 Err(e) if attempt >= policy.retries => {
                     let kind = classify(&e, self.channel.check_connectivity_state(false));
@@ -150,25 +139,6 @@ impl PeerClient {
         };
         self.call("DoHandshake", policy, None, |s, o| {
             s.do_handshake_opt(&request, o)
-        })
-    }
-
-    /// DoHandshake as an aelf-net node: the request offers to take relayed full blocks, and
-    /// the answer says whether the remote's reply headers offer the same (a C# node's do not).
-    pub fn do_handshake_offering_full_blocks(
-        &self,
-        handshake: &Handshake,
-        policy: CallPolicy,
-    ) -> Result<(HandshakeReply, bool), GrpcError> {
-        let request = HandshakeRequest {
-            handshake: MessageField::some(handshake.clone()),
-            ..Default::default()
-        };
-        let options = || handshake_call_option(&self.own_pubkey_hex, policy.timeout);
-        self.call_with("DoHandshake", policy, options, |s, o| {
-            let (headers, reply, _trailers) =
-                s.do_handshake_async_opt(&request, o)?.receive_sync()?;
-            Ok((reply, offers_full_blocks(&headers)))
         })
     }
 

@@ -19,13 +19,6 @@ pub const PEER_INFO_METADATA_KEY: &str = "peer-info";
 pub const GRPC_REQUEST_COMPRESS_KEY: &str = "grpc-internal-encoding-request";
 /// Value of [`GRPC_REQUEST_COMPRESS_KEY`] for gzip (C# `GrpcGzipConst`).
 pub const GRPC_GZIP: &str = "gzip";
-/// Not a C# header: an aelf-net node puts it on its DoHandshake request and reply and on the
-/// stream HAND_SHAKE meta to say it takes full blocks relayed by a peer that did not sign them
-/// (a C# node drops those, `BlockSyncValidationService.ValidateBlockBeforeSyncAsync`, and marks
-/// the block known, so it would ignore our later announcement of it). A C# peer ignores it.
-pub const FULL_BLOCKS_METADATA_KEY: &str = "aelf-net-full-blocks";
-/// The value of [`FULL_BLOCKS_METADATA_KEY`].
-pub const FULL_BLOCKS_METADATA_VALUE: &str = "1";
 
 /// Deadline and extra attempts of one kind of unary call (the C# RetryInterceptor's `timeout`
 /// and `retry-count`; spec 3.3). Each attempt gets a fresh deadline.
@@ -95,29 +88,6 @@ pub fn stream_call_option(own_pubkey_hex: &str, session_id: Option<&[u8]>) -> Ca
     CallOption::default().headers(md.build())
 }
 
-/// The headers of our DoHandshake call: those of [`call_option`], plus
-/// [`FULL_BLOCKS_METADATA_KEY`].
-pub fn handshake_call_option(own_pubkey_hex: &str, timeout: Duration) -> CallOption {
-    let mut md = MetadataBuilder::with_capacity(2);
-    // Valid header names and printable values: cannot fail (see `stream_call_option`).
-    let _ = md.add_str(PUBKEY_METADATA_KEY, own_pubkey_hex);
-    let _ = md.add_str(FULL_BLOCKS_METADATA_KEY, FULL_BLOCKS_METADATA_VALUE);
-    CallOption::default().headers(md.build()).timeout(timeout)
-}
-
-/// Response headers of our DoHandshake reply: [`FULL_BLOCKS_METADATA_KEY`].
-pub fn full_blocks_headers() -> Metadata {
-    let mut md = MetadataBuilder::with_capacity(1);
-    // A valid key and value: cannot fail.
-    let _ = md.add_str(FULL_BLOCKS_METADATA_KEY, FULL_BLOCKS_METADATA_VALUE);
-    md.build()
-}
-
-/// Whether headers `md` say their sender takes relayed full blocks.
-pub fn offers_full_blocks(md: &Metadata) -> bool {
-    header(md, FULL_BLOCKS_METADATA_KEY) == Some(FULL_BLOCKS_METADATA_VALUE.as_bytes())
-}
-
 /// Response headers that make C-core gzip the response (C# served blocks, spec 1.2 and 3.5).
 pub fn gzip_headers() -> Metadata {
     let mut md = MetadataBuilder::with_capacity(1);
@@ -157,15 +127,6 @@ pub fn caller_ip(peer: &str) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_the_full_blocks_header_offers_full_blocks() {
-        assert!(offers_full_blocks(&full_blocks_headers()));
-        assert!(!offers_full_blocks(&gzip_headers()));
-        let mut md = MetadataBuilder::new();
-        md.add_str(FULL_BLOCKS_METADATA_KEY, "0").unwrap();
-        assert!(!offers_full_blocks(&md.build()));
-    }
 
     #[test]
     fn caller_addresses_of_both_families_parse() {

@@ -139,9 +139,6 @@ pub struct PeerInfo {
     pub connection_time: UnixMillis,
     pub protocol_version: i32,
     pub node_version: String,
-    /// The remote's handshake offered to take full blocks relayed by a peer that did not sign
-    /// them (an aelf-net node; a C# node drops those).
-    pub takes_relayed_blocks: bool,
 }
 
 /// When a handshake was stamped, in unix ns (0 when it carries no time): what the cross-dial

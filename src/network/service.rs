@@ -28,7 +28,6 @@ use crate::pb::network_types::{
 use crate::types::{Clock, Hash, UnixMillis};
 use log::{debug, info, warn};
 use protobuf::MessageField;
-use rand::seq::SliceRandom;
 use std::sync::Arc;
 use std::time::Instant;
 use thiserror::Error;
@@ -52,12 +51,6 @@ pub enum NetworkError {
         peer: String,
         error: PeerRequestError,
     },
-}
-
-/// How many of `n` peers that lack a relayed block get it in full: ⌈√n⌉ (go-ethereum takes
-/// ⌊√n⌋; rounding up gives a node with 2 or 3 such peers 2 full copies instead of 1).
-pub fn relay_count(n: usize) -> usize {
-    (1..=n).find(|k| k * k >= n).unwrap_or(0)
 }
 
 /// Counts of one broadcast: how many peers got it queued, and why the others did not.
@@ -191,10 +184,14 @@ impl NetworkService {
         hash: Hash,
         first: Option<&str>,
     ) -> Result<BroadcastReport, EncodeError> {
-        let Some(height) = self.broadcast_height(block) else {
+        let Some(header) = block.header.as_ref() else {
             return Ok(BroadcastReport::default());
         };
-        let item = BroadcastItem::block(block, hash, height)?;
+        let time = header.time.as_ref().map(crate::types::timestamp_millis);
+        if !self.sync.is_finished() || time.is_none_or(|t| self.is_old_block(t)) {
+            return Ok(BroadcastReport::default());
+        }
+        let item = BroadcastItem::block(block, hash, header.height)?;
         let mut peers = self.pool.peers(false);
         if let Some(first) = first {
             if let Some(i) = peers.iter().position(|p| p.pubkey_hex() == first) {
@@ -203,43 +200,6 @@ impl NetworkService {
             }
         }
         Ok(self.fan_out(item, peers))
-    }
-
-    /// The height of `block` when it may be broadcast: this node has synced and the block has
-    /// a header stamped less than [`MAX_BLOCK_AGE_TO_BROADCAST_MS`] ago.
-    fn broadcast_height(&self, block: &BlockWithTransactions) -> Option<i64> {
-        let header = block.header.as_ref()?;
-        let time = header.time.as_ref().map(crate::types::timestamp_millis)?;
-        (self.sync.is_finished() && !self.is_old_block(time)).then_some(header.height)
-    }
-
-    /// Relays a block this node accepted but did not produce, in full, to [`relay_count`] of
-    /// the ready peers that do not know it yet and take relayed blocks (aelf-net nodes), chosen
-    /// at random, as go-ethereum does; the announcement that follows reaches the others. Beyond
-    /// the C# node, which only announces such a block: a C# peer drops a full block its sender
-    /// did not sign (and would then ignore our announcement of it), so it never gets one.
-    /// Same guards as [`Self::broadcast_block`].
-    pub fn relay_block(
-        &self,
-        block: &BlockWithTransactions,
-        hash: Hash,
-    ) -> Result<BroadcastReport, EncodeError> {
-        let Some(height) = self.broadcast_height(block) else {
-            return Ok(BroadcastReport::default());
-        };
-        let mut takers: Vec<Arc<dyn Peer>> = self
-            .pool
-            .peers(false)
-            .into_iter()
-            .filter(|p| p.core().info.takes_relayed_blocks && !p.knowledge().knows_block(&hash))
-            .collect();
-        if takers.is_empty() {
-            return Ok(BroadcastReport::default());
-        }
-        takers.shuffle(&mut rand::rng());
-        takers.truncate(relay_count(takers.len()));
-        let item = BroadcastItem::block(block, hash, height)?;
-        Ok(self.fan_out(item, takers))
     }
 
     /// Announces an accepted block stamped `block_time_ms` to every ready peer that does not

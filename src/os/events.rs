@@ -1,8 +1,8 @@
 //! `EventLoop`: the `os-events` thread that turns network and chain events into chain and
 //! network actions (spec 5.6, 8.6, 9): received transactions into the pool and on to the
 //! peers, received blocks and announcements into attaches or sync jobs, accepted blocks into
-//! announcements (first the full block: to every peer for our own blocks, to a few aelf-net
-//! peers for the others), new LIBs into LIB announcements, and the initial sync state.
+//! announcements (and, for our own blocks, the full-block broadcast first), new LIBs into LIB
+//! announcements, and the initial sync state.
 //!
 //! Owns the event handling order. It never waits on the network: broadcasts only enqueue and
 //! fetches go to the `block-sync` thread ([`super::block_sync`]). It must not touch the
@@ -162,19 +162,8 @@ impl Handler {
             .collect()
     }
 
-    /// Whether `peer` is an aelf-net node (its handshake offered relayed full blocks): it
-    /// relays blocks to us as we relay them to it.
-    fn takes_relayed_blocks(&self, peer: &str) -> bool {
-        self.parts
-            .network
-            .pool()
-            .get(peer)
-            .is_some_and(|p| p.core().info.takes_relayed_blocks)
-    }
-
-    /// A full block from its producer, or relayed by an aelf-net peer: attached when it is
-    /// near our best chain, otherwise a download toward it (C# `BlockReceivedEventHandler`,
-    /// which takes a full block from its producer only).
+    /// A full block from its producer: attached when it is near our best chain, otherwise a
+    /// download toward it (C# `BlockReceivedEventHandler`).
     fn on_block(&self, block: BlockWithTransactions, hash: Hash, height: i64, sender: &str) {
         let chain = &self.parts.chain;
         if height <= chain.last_irreversible().height || chain.has_block(&hash) {
@@ -185,7 +174,7 @@ impl Handler {
             .as_ref()
             .map(|h| hex::encode(&h.signer_pubkey))
             .unwrap_or_default();
-        if signer != sender && !self.takes_relayed_blocks(sender) {
+        if signer != sender {
             debug!(
                 "ignoring relayed block {height} {hash} from {}",
                 short_key(sender)
@@ -272,13 +261,10 @@ impl Handler {
                     .producer_pubkey
                     .as_deref()
                     .is_some_and(|key| hex::encode(&header.signer_pubkey) == key);
-                let sent = if ours {
-                    p.network.broadcast_block(&block, hash, None)
-                } else {
-                    p.network.relay_block(&block, hash)
-                };
-                if let Err(e) = sent {
-                    warn!("not broadcasting block {height} {hash}: {e}");
+                if ours {
+                    if let Err(e) = p.network.broadcast_block(&block, hash, None) {
+                        warn!("not broadcasting block {height} {hash}: {e}");
+                    }
                 }
                 if let Err(e) = p.network.broadcast_announcement(hash, height, time) {
                     warn!("not announcing block {height} {hash}: {e}");

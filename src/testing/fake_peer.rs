@@ -94,7 +94,6 @@ impl FakePeer {
                 connection_time: NOW,
                 protocol_version: 1,
                 node_version: "1.4.0.0".into(),
-                takes_relayed_blocks: false,
             },
             Vec::new(),
             0,
@@ -153,12 +152,6 @@ impl FakePeer {
     /// Its transaction queue's send has waited `ms`.
     pub fn stalled(self, ms: u64) -> FakePeer {
         self.stalled_ms.store(ms, Ordering::SeqCst);
-        self
-    }
-
-    /// Its handshake offered to take relayed full blocks (an aelf-net node).
-    pub fn taking_relayed_blocks(mut self) -> FakePeer {
-        self.core.info.takes_relayed_blocks = true;
         self
     }
 

@@ -10,9 +10,7 @@ use aelf_net::network::broadcast::BroadcastKind;
 use aelf_net::network::peer::{FailureKind, Peer, PeerRequestError};
 use aelf_net::network::peer_pool::{PeerPool, PoolLimits};
 use aelf_net::network::reconnection::Reconnections;
-use aelf_net::network::service::{
-    relay_count, NetworkError, NetworkService, MAX_BLOCK_AGE_TO_BROADCAST_MS,
-};
+use aelf_net::network::service::{NetworkError, NetworkService, MAX_BLOCK_AGE_TO_BROADCAST_MS};
 use aelf_net::network::sync_state::SyncState;
 use aelf_net::pb::network_types::{BlockRequest, BlocksRequest};
 use aelf_net::testing::{FakePeer, NOW};
@@ -105,65 +103,6 @@ fn a_fresh_block_goes_once_to_every_peer_and_is_marked_known() {
         assert_eq!(p.sent.lock()[0].kind, BroadcastKind::Block);
         assert!(p.knowledge.knows_block(&hash));
     }
-}
-
-#[test]
-fn relay_counts_are_the_ceiling_of_the_square_root() {
-    let counts: Vec<usize> = [0, 1, 2, 3, 4, 5, 9, 10, 16, 17]
-        .into_iter()
-        .map(relay_count)
-        .collect();
-    assert_eq!(counts, vec![0, 1, 2, 2, 2, 3, 3, 4, 4, 5]);
-}
-
-#[test]
-fn a_relayed_block_goes_in_full_only_to_square_root_of_the_aelf_net_peers_lacking_it() {
-    let (chain, _dir) = genesis_chain();
-    let pool = Arc::new(PeerPool::new(PoolLimits::unlimited()));
-    // Seeds 1-5: aelf-net peers (1 sent us the block); 6-7: C# peers.
-    let peers: Vec<Arc<FakePeer>> = (1..=7u8)
-        .map(|i| {
-            let peer = FakePeer::new(i, &format!("10.0.0.{i}:6800"), false);
-            Arc::new(if i <= 5 {
-                peer.taking_relayed_blocks()
-            } else {
-                peer
-            })
-        })
-        .collect();
-    for p in &peers {
-        pool.try_add(p.clone() as Arc<dyn Peer>, NOW).unwrap();
-    }
-    let (service, _reconnections, _reports) =
-        test_network_service(pool, chain.clone(), NOW, SyncState::finished());
-    let key = NodeKey::generate();
-    let block = build_block(chain.as_ref(), &key, NOW, Vec::new()).unwrap();
-    let hash = block_hash(block.header.as_ref().unwrap()).unwrap();
-    peers[0].knowledge.try_add_known_block(hash, NOW);
-
-    let report = service.relay_block(&block, hash).unwrap();
-    assert_eq!(report.queued, relay_count(4));
-    service.broadcast_announcement(hash, 2, NOW).unwrap();
-    let kinds =
-        |p: &FakePeer| -> Vec<BroadcastKind> { p.sent.lock().iter().map(|i| i.kind).collect() };
-    let full: Vec<usize> = (0..7)
-        .filter(|&i| kinds(&peers[i]) == vec![BroadcastKind::Block])
-        .collect();
-    assert_eq!(full.len(), 2, "two of the four aelf-net peers lacking it");
-    assert!(full.iter().all(|&i| (1..5).contains(&i)));
-    assert!(kinds(&peers[0]).is_empty(), "the sender knows it");
-    for i in (1..7).filter(|i| !full.contains(i)) {
-        assert_eq!(
-            kinds(&peers[i]),
-            vec![BroadcastKind::Announcement],
-            "peer {i}"
-        );
-    }
-    // An old block is not relayed at all.
-    let old = NOW - MAX_BLOCK_AGE_TO_BROADCAST_MS - 60_000;
-    let stale = build_block(chain.as_ref(), &key, old, Vec::new()).unwrap();
-    let stale_hash = block_hash(stale.header.as_ref().unwrap()).unwrap();
-    assert_eq!(service.relay_block(&stale, stale_hash).unwrap().queued, 0);
 }
 
 #[test]

@@ -153,10 +153,7 @@ impl ConnectionService {
     fn dial(&self, endpoint: &Endpoint) -> Result<Arc<dyn Peer>, GrpcError> {
         let client = self.open_client(endpoint)?;
         let ours = self.handshakes.build();
-        let (reply, full_blocks) = client.do_handshake_offering_full_blocks(
-            &ours,
-            do_handshake_policy(self.settings.dial_timeout),
-        )?;
+        let reply = client.do_handshake(&ours, do_handshake_policy(self.settings.dial_timeout))?;
         let error = reply.error.enum_value_or_default();
         if error != HandshakeError::HANDSHAKE_OK {
             return Err(GrpcError::Refused(error));
@@ -166,7 +163,7 @@ impl ConnectionService {
             .validate(theirs)
             .map_err(GrpcError::InvalidReply)?;
         let (our_data, their_data) = (data(&ours), data(theirs));
-        let info = self.peer_info(their_data, endpoint.clone(), false, full_blocks);
+        let info = self.peer_info(their_data, endpoint.clone(), false);
         if self.streams_with(&our_data.node_version, &their_data.node_version) {
             let peer = dial_stream(StreamDial {
                 client,
@@ -206,16 +203,9 @@ impl ConnectionService {
     }
 
     /// What a peer object records of the remote whose handshake said `theirs`, reached at
-    /// `endpoint`; `full_blocks`: its handshake offered to take relayed full blocks.
-    fn peer_info(
-        &self,
-        theirs: &HandshakeData,
-        endpoint: Endpoint,
-        inbound: bool,
-        full_blocks: bool,
-    ) -> PeerInfo {
+    /// `endpoint`.
+    fn peer_info(&self, theirs: &HandshakeData, endpoint: Endpoint, inbound: bool) -> PeerInfo {
         PeerInfo {
-            takes_relayed_blocks: full_blocks,
             pubkey: theirs.pubkey.clone(),
             pubkey_hex: hex::encode(&theirs.pubkey),
             endpoint,
@@ -251,7 +241,6 @@ impl ConnectionService {
         &self,
         caller: Option<IpAddr>,
         handshake: &Handshake,
-        full_blocks: bool,
     ) -> Result<HandshakeReply, RpcStatus> {
         let Some(ip) = caller else {
             return Ok(refusal(HandshakeError::INVALID_CONNECTION));
@@ -279,8 +268,7 @@ impl ConnectionService {
             debug!("stream-mode handshake from {ip} (node_version {their_version})");
             return Ok(accepted(self.handshakes.build()));
         }
-        let accept = || self.accept_marked(ip, handshake, theirs, full_blocks);
-        match self.while_handshaking(ip, theirs, accept) {
+        match self.while_handshaking(ip, theirs, || self.accept_marked(ip, handshake, theirs)) {
             Ok(result) => result,
             Err(reason) => {
                 debug!("refusing handshake from {ip}: {reason}");
@@ -312,7 +300,6 @@ impl ConnectionService {
         ip: IpAddr,
         handshake: &Handshake,
         theirs: &HandshakeData,
-        full_blocks: bool,
     ) -> Result<HandshakeReply, RpcStatus> {
         let port = u16::try_from(theirs.listening_port)
             .ok()
@@ -338,7 +325,7 @@ impl ConnectionService {
 
         let peer: Arc<dyn Peer> = Arc::new(
             GrpcPeer::start(
-                self.peer_info(theirs, endpoint, true, full_blocks),
+                self.peer_info(theirs, endpoint, true),
                 client,
                 handshake.session_id.clone(),
                 theirs,
@@ -363,7 +350,6 @@ impl ConnectionService {
         &self,
         caller: Option<IpAddr>,
         handshake: &Handshake,
-        full_blocks: bool,
         link: &Link,
     ) -> (HandshakeReply, Option<Sender<StreamMessage>>) {
         let Some(ip) = caller else {
@@ -377,7 +363,7 @@ impl ConnectionService {
             return (refusal(code), None);
         }
         let theirs = data(handshake);
-        let admit = || self.admit_back_peer(ip, handshake, theirs, full_blocks, link);
+        let admit = || self.admit_back_peer(ip, handshake, theirs, link);
         match self.while_handshaking(ip, theirs, admit) {
             Ok(Ok((reply, inbox))) => (reply, Some(inbox)),
             Ok(Err(code)) => (refusal(code), None),
@@ -393,7 +379,6 @@ impl ConnectionService {
         ip: IpAddr,
         handshake: &Handshake,
         theirs: &HandshakeData,
-        full_blocks: bool,
         link: &Link,
     ) -> Result<(HandshakeReply, Sender<StreamMessage>), HandshakeError> {
         let port = u16::try_from(theirs.listening_port)
@@ -406,7 +391,7 @@ impl ConnectionService {
         };
         let peer = Arc::new(StreamPeer::new(
             StreamPeerParts {
-                info: self.peer_info(theirs, endpoint, true, full_blocks),
+                info: self.peer_info(theirs, endpoint, true),
                 role: StreamRole::Back,
                 client: None,
                 own_pubkey_hex: self.own_pubkey_hex.clone(),

@@ -7,10 +7,7 @@
 
 use crate::grpc::client::PeerClient;
 use crate::grpc::error::{classify, GrpcError};
-use crate::grpc::metadata::{
-    FULL_BLOCKS_METADATA_KEY, FULL_BLOCKS_METADATA_VALUE, PEER_INFO_METADATA_KEY,
-    PUBKEY_METADATA_KEY, SESSION_ID_METADATA_KEY,
-};
+use crate::grpc::metadata::{PEER_INFO_METADATA_KEY, PUBKEY_METADATA_KEY, SESSION_ID_METADATA_KEY};
 use crate::grpc::peer::PeerInfo;
 use crate::grpc::stream::dispatch::start_serving;
 use crate::grpc::stream::link::open_client;
@@ -78,10 +75,6 @@ pub fn dial_stream(d: StreamDial<'_>) -> Result<Arc<StreamPeer>, GrpcError> {
         (
             SESSION_ID_METADATA_KEY.to_owned(),
             hex::encode(&d.unary_session),
-        ),
-        (
-            FULL_BLOCKS_METADATA_KEY.to_owned(),
-            FULL_BLOCKS_METADATA_VALUE.to_owned(),
         ),
     ]);
     let payload = HandshakeRequest {

@@ -13,9 +13,7 @@ pub mod stream_service;
 
 use super::connection::ConnectionService;
 use super::error::{inbound_status, overloaded};
-use super::metadata::{
-    caller_ip, caller_pubkey, full_blocks_headers, gzip_headers, offers_full_blocks,
-};
+use super::metadata::{caller_ip, caller_pubkey, gzip_headers};
 use super::upcalls::Upcalls;
 use crate::metrics::metrics;
 use crate::network::broadcast::BroadcastKind;
@@ -269,13 +267,10 @@ impl PeerService for PeerServiceImpl {
         sink: UnarySink<HandshakeReply>,
     ) {
         let caller = caller_ip(&ctx.peer());
-        let full_blocks = offers_full_blocks(ctx.request_headers());
         let connections = self.connections.clone();
-        let mut sink = sink;
-        sink.set_headers(full_blocks_headers());
         offload(&ctx, &self.workers, sink, move || {
             let handshake = req.handshake.into_option().unwrap_or_default();
-            let reply = connections.accept_handshake(caller, &handshake, full_blocks);
+            let reply = connections.accept_handshake(caller, &handshake);
             let result = match &reply {
                 Ok(r) => format!("{:?}", r.error.enum_value_or_default()),
                 Err(_) => "MALFORMED".to_owned(),

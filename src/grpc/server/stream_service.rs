@@ -11,7 +11,6 @@
 //! open after a refused handshake, as in the C# node.
 
 use crate::grpc::connection::{refusal, ConnectionService};
-use crate::grpc::metadata::{FULL_BLOCKS_METADATA_KEY, FULL_BLOCKS_METADATA_VALUE};
 use crate::grpc::stream::dispatch::{note_unauthenticated, reply_to, unauthenticated_reply};
 use crate::grpc::stream::link::{complete_reply, forward_request, CqFuture, Link, ReaderGuard};
 use crate::grpc::stream::type_name;
@@ -93,16 +92,8 @@ async fn read_server(
                         continue;
                     }
                 };
-                let full_blocks = message
-                    .meta
-                    .get(FULL_BLOCKS_METADATA_KEY)
-                    .is_some_and(|v| v == FULL_BLOCKS_METADATA_VALUE);
-                let offer = Offer {
-                    caller,
-                    full_blocks,
-                };
                 let (reply, attached) =
-                    handshake_on_worker(&submit, &connections, offer, handshake, &link).await;
+                    handshake_on_worker(&submit, &connections, caller, handshake, &link).await;
                 answer_handshake(&label, &link, &message, reply);
                 inbox = attached;
             }
@@ -142,18 +133,11 @@ async fn read_server(
     drop(guard);
 }
 
-/// Who sent a HAND_SHAKE: its address, and whether its meta offered to take relayed full
-/// blocks.
-struct Offer {
-    caller: Option<IpAddr>,
-    full_blocks: bool,
-}
-
 /// Runs the stream handshake on a worker and waits for it without blocking.
 async fn handshake_on_worker(
     submit: &impl Fn(Job) -> bool,
     connections: &Arc<ConnectionService>,
-    offer: Offer,
+    caller: Option<IpAddr>,
     handshake: Handshake,
     link: &Link,
 ) -> (HandshakeReply, Option<Sender<StreamMessage>>) {
@@ -161,12 +145,7 @@ async fn handshake_on_worker(
     let connections = connections.clone();
     let job_link = link.clone();
     let job: Job = Box::new(move || {
-        let (reply, inbox) = connections.accept_stream_handshake(
-            offer.caller,
-            &handshake,
-            offer.full_blocks,
-            &job_link,
-        );
+        let (reply, inbox) = connections.accept_stream_handshake(caller, &handshake, &job_link);
         let result = format!("{:?}", reply.error.enum_value_or_default());
         crate::metrics::metrics().handshake(true, &result);
         let _ = tx.send((reply, inbox));

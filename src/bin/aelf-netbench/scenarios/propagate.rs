@@ -201,7 +201,7 @@ pub fn run(sizes: &Sizes, report: &mut Report) -> Result<(), String> {
                     ("per_hop_over_raw", hop50 / raw_ms.max(1e-6)),
                 ],
                 note: format!(
-                    "mined to accepted at every node; a hop (relayed full block, or announce and request; validate, store) costs {:.1}x a raw delivery of the block's {} bytes",
+                    "mined to accepted at every node; a hop (announce, request, validate, store) costs {:.1}x a raw delivery of the block's {} bytes",
                     hop50 / raw_ms.max(1e-6),
                     sample.compute_size()
                 ),
