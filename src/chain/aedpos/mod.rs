@@ -146,9 +146,10 @@ impl ConsensusState {
             m.order = k as i32 + 1;
             m.is_extra_block_producer = k == 0;
             m.pubkey = hex::encode(key);
-            m.expected_mining_time = protobuf::MessageField::some(round::ms_ts(
-                params.start_ms + (k as i64) * params.mining_interval_ms,
-            ));
+            m.expected_mining_time =
+                protobuf::MessageField::some(crate::types::timestamp_from_millis(
+                    params.start_ms + (k as i64) * params.mining_interval_ms,
+                ));
             round::push_miner(&mut cur, m.pubkey.clone(), m);
         }
         Ok(ConsensusState::from_inner(StateInner {

@@ -3,13 +3,14 @@
 //! NEXT_ROUND by the extra block producer or late by any miner, NEXT_TERM when the term
 //! period has elapsed). Pure; reads no clock (the caller passes `now_ms`).
 
-use super::round::{self, consent, miner, ms_ts, ts_ms};
+use super::round::{self, consent, miner};
 use super::rules::{hash_of_hash, max_blocks};
 use super::{ConsensusState, DevelopmentParams, Production};
 use crate::pb::aedpos::{
     AElfConsensusBehaviour, AElfConsensusHeaderInformation, MinerInRound, Round,
 };
 use crate::pb::aelf_core::Hash as PbHash;
+use crate::types::{timestamp_from_millis, timestamp_millis};
 use protobuf::{Message, MessageField};
 
 /// The in_value of `pubkey` in round `round`. Deterministic per miner and round; NOTE: derived
@@ -75,7 +76,13 @@ fn need_to_change_term(params: &DevelopmentParams, s: &ConsensusState) -> bool {
     let past = cur
         .real_time_miners_information
         .iter()
-        .filter_map(|e| e.value.actual_mining_times.iter().map(ts_ms).max())
+        .filter_map(|e| {
+            e.value
+                .actual_mining_times
+                .iter()
+                .map(timestamp_millis)
+                .max()
+        })
         .filter(|t| (t - params.start_ms).div_euclid(period) != s.term_number() - 1)
         .count();
     past >= consent(n)
@@ -92,7 +99,8 @@ fn new_round(keys: &[String], number: i64, term: i64, time: i64, interval: i64) 
         v.order = k as i32 + 1;
         // The last of the round terminates it (never first of the next: no long runs).
         v.is_extra_block_producer = k + 1 == n;
-        v.expected_mining_time = MessageField::some(ms_ts(time + (k as i64 + 1) * interval));
+        v.expected_mining_time =
+            MessageField::some(timestamp_from_millis(time + (k as i64 + 1) * interval));
         round::push_miner(&mut r, key.clone(), v);
     }
     r
@@ -115,9 +123,9 @@ pub fn next_production(
         return None;
     }
     let i = round::interval_ms(cur);
-    let e = ts_ms(&me.expected_mining_time);
+    let e = timestamp_millis(&me.expected_mining_time);
     let times = me.actual_mining_times.len() as i64;
-    let last = me.actual_mining_times.iter().map(ts_ms).max();
+    let last = me.actual_mining_times.iter().map(timestamp_millis).max();
     if now_ms >= termination_time(cur, me) {
         let (keys, term, b) = if need_to_change_term(params, parent) {
             let t = s.term_number + 1;
@@ -162,7 +170,7 @@ pub fn next_production(
         if entry.key == me_key {
             w = v.clone();
             w.expected_mining_time = MessageField::none();
-            w.actual_mining_times.push(ms_ts(now_ms));
+            w.actual_mining_times.push(timestamp_from_millis(now_ms));
             w.produced_blocks += 1;
             w.produced_tiny_blocks += 1;
             if update {

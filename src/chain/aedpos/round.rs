@@ -2,23 +2,10 @@
 //! expected times, the interval, the round start and the round id. Pure helpers; owns no state.
 
 use crate::pb::aedpos::{MinerInRound, Round, RoundMinerEntry};
-use protobuf::well_known_types::timestamp::Timestamp;
+use crate::types::timestamp_millis;
 
 /// The interval of a one-miner round (C# `MiningInterval` default).
 pub const DEFAULT_INTERVAL_MS: i64 = 4000;
-
-pub fn ts_ms(t: &Timestamp) -> i64 {
-    t.seconds
-        .saturating_mul(1000)
-        .saturating_add(i64::from(t.nanos) / 1_000_000)
-}
-
-pub fn ms_ts(ms: i64) -> Timestamp {
-    let mut t = Timestamp::new();
-    t.seconds = ms.div_euclid(1000);
-    t.nanos = (ms.rem_euclid(1000) * 1_000_000) as i32;
-    t
-}
 
 pub fn keys(round: &Round) -> Vec<String> {
     round
@@ -72,7 +59,7 @@ fn expected_of_order(round: &Round, order: i32) -> Option<i64> {
         .iter()
         .map(|e| e.value.get_or_default())
         .find(|m| m.order == order)
-        .and_then(|m| m.expected_mining_time.as_ref().map(ts_ms))
+        .and_then(|m| m.expected_mining_time.as_ref().map(timestamp_millis))
 }
 
 /// I = |E(order 2) − E(order 1)|; 4000 ms for one miner.
@@ -99,7 +86,7 @@ pub fn check_round_time_slots(round: &Round) -> bool {
         .iter()
         .map(|e| {
             let m = e.value.get_or_default();
-            (m.order, ts_ms(&m.expected_mining_time))
+            (m.order, timestamp_millis(&m.expected_mining_time))
         })
         .collect();
     times.sort();

@@ -2,10 +2,11 @@
 //! C# pre-execution checks, `ValidateBeforeExecution`), then applied to give the block's state,
 //! with the last irreversible block rule. Pure; never stricter than the C# node.
 
-use super::round::{self, consent, interval_ms, mined, miner, miner_mut, ts_ms};
+use super::round::{self, consent, interval_ms, mined, miner, miner_mut};
 use super::{ConsensusError, ConsensusState, StateInner, CONSENSUS_KEY};
 use crate::pb::aedpos::{AElfConsensusBehaviour, AElfConsensusHeaderInformation, Round};
 use crate::pb::aelf_block::BlockHeader;
+use crate::types::timestamp_millis;
 use protobuf::Message;
 
 /// Blocks per time slot when the LIB keeps up (C# `MaximumTinyBlocksCount`).
@@ -73,7 +74,11 @@ pub fn apply_header(
         AElfConsensusBehaviour::UPDATE_VALUE => recover_from_update_value(&mut base, hdr, &signer),
         AElfConsensusBehaviour::TINY_BLOCK => recover_from_tiny_block(&mut base, hdr, &signer),
         AElfConsensusBehaviour::NEXT_ROUND | AElfConsensusBehaviour::NEXT_TERM => {}
-        AElfConsensusBehaviour::NOTHING => return Err(ConsensusError::Behaviour(3)),
+        AElfConsensusBehaviour::NOTHING => {
+            return Err(ConsensusError::Behaviour(
+                AElfConsensusBehaviour::NOTHING as i32,
+            ))
+        }
     }
 
     // (a) a single miner's early blocks are accepted without checks.
@@ -195,10 +200,10 @@ fn check_time_slot(base: &Round, signer: &str) -> Result<(), ConsensusError> {
     let Some(m) = miner(base, signer) else {
         return Ok(());
     };
-    let Some(latest) = m.actual_mining_times.iter().map(ts_ms).max() else {
+    let Some(latest) = m.actual_mining_times.iter().map(timestamp_millis).max() else {
         return Ok(());
     };
-    let expected = ts_ms(&m.expected_mining_time);
+    let expected = timestamp_millis(&m.expected_mining_time);
     let start = round::start_ms(base).unwrap_or(expected);
     let ok = if latest < expected {
         latest < start

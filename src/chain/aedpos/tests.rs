@@ -1,11 +1,12 @@
 //! Unit tests of the follower's rules: the real mainnet header as a checkpoint, a hand-built
 //! 3-miner chain accepted block by block with its LIB, and the refusals.
 
-use super::round::{self, ms_ts};
+use super::round;
 use super::*;
 use crate::pb::aedpos::{AElfConsensusHeaderInformation, MinerInRound};
 use crate::pb::aelf_block::BlockHeaderExtraDataEntry;
 use crate::pb::aelf_core::Hash as PbHash;
+use crate::types::timestamp_from_millis;
 use protobuf::{Message, MessageField};
 
 const START: i64 = 1_000_000_000;
@@ -81,7 +82,7 @@ fn update_value(
             }
             v.supposed_order_of_next_round = e.value.order;
             v.final_order_of_next_round = e.value.order;
-            v.actual_mining_times.push(ms_ts(time));
+            v.actual_mining_times.push(timestamp_from_millis(time));
             v.implied_irreversible_block_height = height;
             v.produced_blocks = 1;
         }
@@ -102,7 +103,7 @@ fn tiny(s: &ConsensusState, m: u32, times: &[i64]) -> AElfConsensusHeaderInforma
         *v = MinerInRound::new();
         if e.key == me {
             v.pubkey = me.clone();
-            v.actual_mining_times = times.iter().map(|t| ms_ts(*t)).collect();
+            v.actual_mining_times = times.iter().map(|t| timestamp_from_millis(*t)).collect();
         }
     }
     info.behaviour = AElfConsensusBehaviour::TINY_BLOCK.into();
@@ -127,7 +128,8 @@ fn new_round(
         v.pubkey = hex::encode(key(*m));
         v.order = k as i32 + 1;
         v.is_extra_block_producer = k == 0;
-        v.expected_mining_time = MessageField::some(ms_ts(time + (k as i64 + 1) * I));
+        v.expected_mining_time =
+            MessageField::some(timestamp_from_millis(time + (k as i64 + 1) * I));
         round::push_miner(&mut r, v.pubkey.clone(), v);
     }
     let mut info = AElfConsensusHeaderInformation::new();
@@ -157,7 +159,7 @@ fn apply(
 }
 
 fn expected(s: &ConsensusState, m: u32) -> i64 {
-    round::ts_ms(
+    crate::types::timestamp_millis(
         &round::miner(&s.inner.cur, &hex::encode(key(m)))
             .unwrap()
             .expected_mining_time,
