@@ -34,10 +34,13 @@ impl<'a> Reader<'a> {
         a.copy_from_slice(self.take(8)?);
         Ok(i64::from_le_bytes(a))
     }
-    fn bytes(&mut self) -> Result<&'a [u8], ConsensusError> {
+    fn u32(&mut self) -> Result<u32, ConsensusError> {
         let mut a = [0u8; 4];
         a.copy_from_slice(self.take(4)?);
-        let n = u32::from_le_bytes(a) as usize;
+        Ok(u32::from_le_bytes(a))
+    }
+    fn bytes(&mut self) -> Result<&'a [u8], ConsensusError> {
+        let n = self.u32()? as usize;
         if n > MAX_FIELD {
             return Err(ConsensusError::CorruptState("field too long".into()));
         }
@@ -108,9 +111,7 @@ impl ConsensusState {
         } else {
             None
         };
-        let mut a = [0u8; 4];
-        a.copy_from_slice(r.take(4)?);
-        let n = u32::from_le_bytes(a) as usize;
+        let n = r.u32()? as usize;
         let mut mined_before_prev = Vec::with_capacity(n.min(1024));
         for _ in 0..n {
             mined_before_prev.push(r.string()?);
