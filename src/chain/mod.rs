@@ -20,6 +20,8 @@
 //! * `store` — the redb layout.
 //! * `events` — bounded subscriber queues.
 //! * `embedded` — [`EmbeddedChain`], gluing the above together.
+//! * `aedpos` — the AEDPoS rules from headers and what a development miner writes (a library:
+//!   attach and the producer do not use it yet).
 //! * `producer` — [`BlockProducer`], [`build_block`], [`build_block_on`] and [`synthetic_transactions`].
 
 pub mod aedpos;
