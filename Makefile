@@ -14,13 +14,13 @@ SYSCONFDIR ?= /etc/aelf-net
 UNITDIR    ?= /etc/systemd/system
 STATEDIR   ?= /var/lib/aelf-net
 SERVICE_USER ?= aelf-net
-# Devnet: `make devnet N=8`; PRODUCERS lists the producing nodes (`1,3@700`: node 3 every
-# 700 ms). NETNS=1 (root) runs each node in a network namespace with LATENCY_MS, LOSS_PERCENT
+# Devnet: `make devnet N=8`; PRODUCERS lists the producing nodes (`1,3`), MINERS the chain's
+# AEDPoS miners (default one per producing node, shared out among them in turn). NETNS=1 (root) runs each node in a network namespace with LATENCY_MS, LOSS_PERCENT
 # and RATE_KBIT applied to its links; `make devnet-partition NODES=3,4` cuts those nodes off
 # from the rest, `make devnet-heal` joins them again.
 N            ?= 4
 PRODUCERS    ?= 1
-IRREVERSIBLE_DEPTH ?=
+MINERS       ?=
 NODES        ?=
 DEVNET_DIR   ?= .devnet
 NETNS        ?=
@@ -146,7 +146,7 @@ bench: release
 
 devnet: release
 	$(DEVNET) start --nodes $(N) --dir $(DEVNET_DIR) --bin target/release/aelf-netd \
-	    --producers $(PRODUCERS) $(if $(IRREVERSIBLE_DEPTH),--irreversible-depth $(IRREVERSIBLE_DEPTH)) \
+	    --producers $(PRODUCERS) $(if $(MINERS),--miners $(MINERS)) \
 	    $(if $(NETNS),--netns --latency-ms $(LATENCY_MS) --loss-percent $(LOSS_PERCENT) --rate-kbit $(RATE_KBIT))
 
 devnet-stop:

@@ -38,8 +38,13 @@ pub enum AttachOutcome {
 pub trait Chain: Send + Sync + 'static {
     /// The chain id every block and handshake must carry.
     fn chain_id(&self) -> i32;
-    /// The hash of the block at height 1.
+    /// The hash of the block at height 1 (zero when a follower was not told it).
     fn genesis_hash(&self) -> Hash;
+    /// A follower's checkpoint while it is not stored yet (then it is also the best block and
+    /// the LIB the chain names): block sync fetches it by hash first.
+    fn awaiting_checkpoint(&self) -> Option<ChainTip> {
+        None
+    }
     /// The tip of the best chain.
     fn best_chain(&self) -> ChainTip;
     /// The last irreversible block (on the best chain, never going backwards).

@@ -1,9 +1,12 @@
 //! [`EmbeddedChain`]: the [`Chain`] kept in `<data_dir>/chain.redb`.
 //!
-//! Owns the open store, the in-memory index and the subscribers, and the order of an attach:
-//! stateless checks (no lock), then — under the attach lock — the fork choice, one store
-//! commit, the index update and the events. It must not validate, choose forks or lay out the
-//! store itself (`validate`, `index` and `store` do).
+//! Owns the open store, the in-memory index, the consensus state of every block from the LIB
+//! up, and the subscribers, and the order of an attach: stateless checks (no lock), then —
+//! under the attach lock — the fork choice, the AEDPoS rules against the parent's consensus
+//! state, one store commit (block, index entry and consensus state together), the index update
+//! and the events. The LIB is the irreversible height the new best block's consensus state
+//! confirms (never a fixed depth). It must not validate, choose forks, apply consensus rules or
+//! lay out the store itself (`validate`, `index`, `aedpos` and `store` do).
 //!
 //! # Locking
 //!
@@ -12,26 +15,33 @@
 //! writer holds only for the in-memory update after the commit: reads never wait for the disk.
 //! The index is updated after the commit, so any hash it names is readable from the store.
 
+use super::aedpos::{self, ConsensusState};
 use super::events::Subscribers;
 use super::index::BlockIndex;
 use super::store::{BlockWrite, Store};
-use super::validate::{check_contents, identify};
+use super::validate::{check_contents, identify, Placement};
 use super::{
-    genesis_block, AttachOutcome, Chain, ChainError, ChainEvent, ChainSettings, ChainTip,
-    GENESIS_HEIGHT,
+    genesis_block, AttachOutcome, Chain, ChainError, ChainEvent, ChainMode, ChainSettings,
+    ChainTip, GENESIS_HEIGHT,
 };
 use crate::pb::network_types::BlockWithTransactions;
 use crate::thread::StoppableThread;
-use crate::types::{chain_id_to_name, BlockWithTransactionsExt, Hash};
+use crate::types::{
+    chain_id_to_name, timestamp_millis, BlockWithTransactionsExt, Clock, Hash, SystemClock,
+};
 use crossbeam_channel::Receiver;
 use log::{debug, info};
 use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// File name of the chain store inside the data directory.
 pub const CHAIN_FILE: &str = "chain.redb";
+/// A block whose time is further ahead of the local clock is refused (C#
+/// `KernelConstants.AllowedFutureBlockTimeSpan`, 4 seconds).
+pub const ALLOWED_FUTURE_BLOCK_MS: i64 = 4_000;
 
 /// How the store writes (see [`Store`]'s durability notes).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -50,9 +60,13 @@ pub struct EmbeddedChain {
     genesis: Hash,
     store: Arc<Store>,
     index: RwLock<BlockIndex>,
+    /// The consensus state after each block from the LIB up (with its height), so forks above
+    /// the LIB can be checked; pruned as the LIB advances.
+    states: RwLock<HashMap<Hash, (i64, ConsensusState)>>,
     /// Serialises attaches from the fork choice through the events.
     attach: Mutex<()>,
     subscribers: Subscribers,
+    clock: Arc<dyn Clock>,
 }
 
 impl EmbeddedChain {
@@ -73,42 +87,72 @@ impl EmbeddedChain {
             path: data_dir.to_owned(),
             source,
         })?;
-        let genesis_block = genesis_block(&settings);
-        let genesis = genesis_block
-            .block_hash()
-            .map_err(ChainError::InvalidBlock)?;
         let store = Arc::new(Store::open(
             &data_dir.join(CHAIN_FILE),
             options.flush_interval,
         )?);
-        let loaded = match store.load()? {
-            Some(loaded) => loaded,
-            None => {
-                store.init(settings.chain_id, genesis, &genesis_block, GENESIS_HEIGHT)?;
-                info!("chain store created with genesis {genesis}");
-                store.load()?.ok_or_else(|| {
-                    ChainError::Corrupt("the store is empty right after its creation".into())
-                })?
+        let (root, genesis) = match settings.mode {
+            ChainMode::Development => {
+                let genesis = genesis_block(&settings)
+                    .block_hash()
+                    .map_err(ChainError::InvalidBlock)?;
+                (genesis, genesis)
             }
+            ChainMode::Follow {
+                checkpoint,
+                genesis_hash,
+            } => (checkpoint.hash, genesis_hash),
         };
-        if loaded.chain_id != settings.chain_id || loaded.genesis != genesis {
-            let name = |id| chain_id_to_name(id).unwrap_or_else(|| "?".into());
-            return Err(ChainError::GenesisMismatch {
-                stored_chain_id: loaded.chain_id,
-                stored_name: name(loaded.chain_id),
-                stored_genesis: loaded.genesis,
-                config_chain_id: settings.chain_id,
-                config_name: name(settings.chain_id),
-                config_genesis: genesis,
-            });
+        let mut loaded = store.load()?;
+        if loaded.is_none() {
+            if let ChainMode::Development = settings.mode {
+                let block = genesis_block(&settings);
+                let state = ConsensusState::development(&settings.development_params()).map_err(
+                    |source| ChainError::Consensus {
+                        block: root,
+                        source,
+                    },
+                )?;
+                store.init(
+                    settings.chain_id,
+                    root,
+                    &block,
+                    GENESIS_HEIGHT,
+                    &state.encode(),
+                )?;
+                info!("chain store created with genesis {root}");
+                loaded = store.load()?;
+            }
         }
-        let index = BlockIndex::rebuild(
-            loaded.entries,
-            genesis,
-            loaded.best,
-            loaded.lib_height,
-            settings.irreversible_depth,
-        )?;
+        let (index, states) = match loaded {
+            Some(loaded) => {
+                if loaded.chain_id != settings.chain_id || loaded.genesis != root {
+                    let name = |id| chain_id_to_name(id).unwrap_or_else(|| "?".into());
+                    return Err(ChainError::GenesisMismatch {
+                        stored_chain_id: loaded.chain_id,
+                        stored_name: name(loaded.chain_id),
+                        stored_genesis: loaded.genesis,
+                        config_chain_id: settings.chain_id,
+                        config_name: name(settings.chain_id),
+                        config_genesis: root,
+                    });
+                }
+                let index =
+                    BlockIndex::rebuild(loaded.entries, root, loaded.best, loaded.lib_height)?;
+                let states = load_states(&store, &index)?;
+                (index, states)
+            }
+            None => match settings.mode {
+                ChainMode::Follow { checkpoint, .. } => {
+                    info!(
+                        "following from checkpoint {} at height {}: fetching it from peers",
+                        checkpoint.hash, checkpoint.height
+                    );
+                    (BlockIndex::awaiting(checkpoint), HashMap::new())
+                }
+                ChainMode::Development => return Err(empty_after_creation()),
+            },
+        };
         let flusher = if options.flush_interval.is_zero() {
             None
         } else {
@@ -127,9 +171,77 @@ impl EmbeddedChain {
             genesis,
             store,
             index: RwLock::new(index),
+            states: RwLock::new(states),
             attach: Mutex::new(()),
             subscribers: Subscribers::default(),
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// Stores a follower's first block: only the checkpoint itself is taken (anything else
+    /// builds on a block we do not have); its consensus state is learned from its header.
+    /// Called under the attach lock.
+    fn attach_checkpoint(
+        &self,
+        root: ChainTip,
+        block: &BlockWithTransactions,
+        placement: &Placement,
+    ) -> Result<AttachOutcome, ChainError> {
+        if placement.hash != root.hash {
+            return Err(ChainError::UnknownParent {
+                block: placement.hash,
+                parent: placement.parent,
+            });
+        }
+        if placement.height != root.height {
+            return Err(ChainError::WrongHeight {
+                block: placement.hash,
+                expected: root.height,
+                got: placement.height,
+            });
+        }
+        let header = block.header.as_ref().ok_or(ChainError::MissingHeader)?;
+        let state =
+            ConsensusState::from_checkpoint(header).map_err(|source| ChainError::Consensus {
+                block: root.hash,
+                source,
+            })?;
+        self.store.init(
+            self.settings.chain_id,
+            root.hash,
+            block,
+            root.height,
+            &state.encode(),
+        )?;
+        let loaded = self.store.load()?.ok_or_else(empty_after_creation)?;
+        let index = BlockIndex::rebuild(loaded.entries, root.hash, loaded.best, loaded.lib_height)?;
+        self.states
+            .write()
+            .insert(root.hash, (root.height, state.clone()));
+        *self.index.write() = index;
+        info!(
+            "checkpoint {} at height {} stored ({} miners in round {}): following from it",
+            root.hash,
+            root.height,
+            state.miners().len(),
+            state.round_number()
+        );
+        self.subscribers.send(&[ChainEvent::BlockAccepted {
+            hash: root.hash,
+            height: root.height,
+        }]);
+        Ok(AttachOutcome::Extended)
+    }
+
+    /// The chain reading the time (for the future-block rule) from `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> EmbeddedChain {
+        self.clock = clock;
+        self
+    }
+
+    /// The consensus state after a block from the LIB up (`None` below it or when unknown).
+    pub fn consensus_state(&self, hash: &Hash) -> Option<ConsensusState> {
+        self.states.read().get(hash).map(|(_, s)| s.clone())
     }
 
     pub fn settings(&self) -> &ChainSettings {
@@ -167,6 +279,32 @@ impl Drop for EmbeddedChain {
     }
 }
 
+/// A development store that is still empty after its creation.
+fn empty_after_creation() -> ChainError {
+    ChainError::Corrupt("the store is empty right after its creation".into())
+}
+
+/// The consensus states of the indexed blocks from the LIB up, read from the store.
+fn load_states(
+    store: &Store,
+    index: &BlockIndex,
+) -> Result<HashMap<Hash, (i64, ConsensusState)>, ChainError> {
+    let lib = index.lib().height;
+    let hashes = index.hashes_from(lib);
+    let encoded = store.consensus_states(&hashes)?;
+    let mut states = HashMap::with_capacity(hashes.len());
+    for (hash, bytes) in hashes.into_iter().zip(encoded) {
+        let bytes = bytes.ok_or_else(|| {
+            ChainError::Corrupt(format!("block {hash} has no stored consensus state"))
+        })?;
+        let state = ConsensusState::decode(&bytes)
+            .map_err(|e| ChainError::Corrupt(format!("consensus state of {hash}: {e}")))?;
+        let height = index.height_of(&hash).unwrap_or(lib);
+        states.insert(hash, (height, state));
+    }
+    Ok(states)
+}
+
 /// The `chain-flush` thread: every `interval`, makes pending commits durable.
 fn start_flusher(store: Arc<Store>, interval: Duration) -> std::io::Result<StoppableThread> {
     StoppableThread::spawn("chain-flush", move |stop| loop {
@@ -190,6 +328,10 @@ impl Chain for EmbeddedChain {
 
     fn genesis_hash(&self) -> Hash {
         self.genesis
+    }
+
+    fn awaiting_checkpoint(&self) -> Option<ChainTip> {
+        self.index.read().awaiting_root()
     }
 
     fn best_chain(&self) -> ChainTip {
@@ -247,8 +389,21 @@ impl Chain for EmbeddedChain {
             return Ok(AttachOutcome::AlreadyKnown);
         }
         check_contents(&block, &placement)?;
+        let header = block.header.as_ref().ok_or(ChainError::MissingHeader)?;
+        let time_ms = timestamp_millis(&header.time);
+        let now_ms = self.clock.now_millis();
+        if time_ms > now_ms.saturating_add(ALLOWED_FUTURE_BLOCK_MS) {
+            return Err(ChainError::FutureBlock {
+                block: placement.hash,
+                ahead_ms: time_ms - now_ms,
+            });
+        }
 
         let _attaching = self.attach.lock();
+        let awaiting = self.index.read().awaiting_root();
+        if let Some(root) = awaiting {
+            return self.attach_checkpoint(root, &block, &placement);
+        }
         let decision = {
             let index = self.index.read();
             if index.contains(&placement.hash) {
@@ -256,14 +411,45 @@ impl Chain for EmbeddedChain {
             }
             index.place(&placement)?
         };
+        let mut decision = decision;
+        // The parent is at or above the LIB (the fork choice refused anything below), so its
+        // consensus state is kept.
+        let parent_state = self.consensus_state(&placement.parent).ok_or_else(|| {
+            ChainError::Corrupt(format!(
+                "no consensus state for block {} (parent of {})",
+                placement.parent, placement.hash
+            ))
+        })?;
+        let state = aedpos::apply_header(&parent_state, header).map_err(|source| {
+            ChainError::Consensus {
+                block: placement.hash,
+                source,
+            }
+        })?;
         let extended = decision.outcome == AttachOutcome::Extended;
+        let lib_now = self.index.read().lib().height;
+        if extended {
+            let confirmed = state.irreversible_height().min(placement.height);
+            if confirmed > lib_now {
+                decision.new_lib_height = Some(confirmed);
+            }
+        }
+        let encoded = state.encode();
         self.store.write_block(&BlockWrite {
             hash: placement.hash,
             block: &block,
             entry: decision.entry,
+            consensus: &encoded,
             best: extended.then_some(placement.hash),
             lib_height: decision.new_lib_height,
         })?;
+        {
+            let mut states = self.states.write();
+            states.insert(placement.hash, (placement.height, state));
+            if let Some(lib) = decision.new_lib_height {
+                states.retain(|_, (height, _)| *height >= lib);
+            }
+        }
 
         let mut events: Vec<ChainEvent> = decision
             .newly_canonical

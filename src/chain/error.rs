@@ -42,6 +42,8 @@ pub enum ChainError {
         #[source]
         source: super::aedpos::ConsensusError,
     },
+    #[error("block {block} is {ahead_ms} ms ahead of the local clock (at most 4000 allowed)")]
+    FutureBlock { block: Hash, ahead_ms: i64 },
     #[error("block {block} builds on unknown block {parent}")]
     UnknownParent { block: Hash, parent: Hash },
     #[error("block {block} claims height {got}, its parent makes it {expected}")]

@@ -1,8 +1,10 @@
 //! [`ChainSettings`] and the deterministic genesis block.
 //!
-//! Owns what makes two nodes with the same config agree on block 1. It must not read the
+//! Owns what makes two nodes with the same config agree on block 1 (or, following a real
+//! chain, on the checkpoint they start from). It must not read the
 //! config file or the clock: everything comes from [`ChainSettings`].
 
+use super::aedpos::{development_key, DevelopmentParams};
 use crate::pb::aelf_block::BlockHeader;
 use crate::pb::network_types::BlockWithTransactions;
 use crate::types::Hash;
@@ -19,8 +21,90 @@ pub struct ChainSettings {
     pub chain_id: i32,
     /// The genesis block's time, in Unix seconds.
     pub genesis_time: i64,
-    /// How far below the best tip a block becomes irreversible (LIB = best − depth, ≥ 1).
-    pub irreversible_depth: i64,
+    /// The development chain's AEDPoS parameters (its miners and their time slots).
+    pub consensus: DevelopmentConsensus,
+    /// A development chain of our own, or following a real one from a checkpoint.
+    pub mode: ChainMode,
+}
+
+/// Where the chain starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChainMode {
+    /// Our own chain: the genesis block [`genesis_block`] makes, mined by the development
+    /// miners.
+    Development,
+    /// A real aelf chain, followed from a trusted checkpoint: the block with this hash at this
+    /// height is fetched from peers (by hash, so a peer cannot substitute another) and becomes
+    /// the first stored block and the first LIB; the AEDPoS rules are learned from its header.
+    Follow {
+        checkpoint: super::ChainTip,
+        /// The chain's genesis hash, shown by the API (`GenesisBlockHash`); zero when unknown.
+        genesis_hash: Hash,
+    },
+}
+
+/// What every node of a development chain must agree on for its consensus: the miners are the
+/// development keys 1..=`miners` ([`development_key`]), round 1 starts one interval after the
+/// genesis time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DevelopmentConsensus {
+    /// Candidates (development keys 1..=miners), ≥ 1.
+    pub miners: u32,
+    /// The time slot of one miner, in milliseconds (C# `MiningInterval`, 4000).
+    pub mining_interval_ms: i64,
+    /// Miners per term; 0 = every candidate.
+    pub miners_per_term: u32,
+    /// A term's length in seconds (C# `PeriodSeconds`, 604800 on mainnet).
+    pub term_period_seconds: i64,
+}
+
+impl Default for DevelopmentConsensus {
+    /// One miner, 4-second slots, week-long terms.
+    fn default() -> DevelopmentConsensus {
+        DevelopmentConsensus {
+            miners: 1,
+            mining_interval_ms: 4000,
+            miners_per_term: 0,
+            term_period_seconds: 604_800,
+        }
+    }
+}
+
+impl ChainSettings {
+    /// A development chain with the default consensus ([`DevelopmentConsensus::default`]).
+    pub fn development(chain_id: i32, genesis_time: i64) -> ChainSettings {
+        ChainSettings {
+            chain_id,
+            genesis_time,
+            consensus: DevelopmentConsensus::default(),
+            mode: ChainMode::Development,
+        }
+    }
+
+    /// The AEDPoS parameters the rules and the producer use.
+    pub fn development_params(&self) -> DevelopmentParams {
+        let c = &self.consensus;
+        let interval = c.mining_interval_ms.max(1);
+        DevelopmentParams {
+            candidates: (1..=c.miners.max(1))
+                .map(|i| development_key(i).pubkey().to_vec())
+                .collect(),
+            miners_per_term: c.miners_per_term as usize,
+            start_ms: self
+                .genesis_time
+                .saturating_mul(1000)
+                .saturating_add(interval),
+            mining_interval_ms: interval,
+            term_period_seconds: c.term_period_seconds,
+        }
+    }
+
+    /// The keys of the development miners (public knowledge: development chains only).
+    pub fn development_miner_keys(&self) -> Vec<crate::crypto::NodeKey> {
+        (1..=self.consensus.miners.max(1))
+            .map(development_key)
+            .collect()
+    }
 }
 
 /// Block 1 of the chain the settings describe: height 1, previous hash zero, the configured
@@ -59,11 +143,7 @@ mod tests {
     use crate::types::BlockWithTransactionsExt;
 
     fn settings(genesis_time: i64) -> ChainSettings {
-        ChainSettings {
-            chain_id: 9_992_731,
-            genesis_time,
-            irreversible_depth: 8,
-        }
+        ChainSettings::development(9_992_731, genesis_time)
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! The in-memory block index and the fork choice.
 //!
 //! Owns, for every stored block, its height, parent and arrival sequence, the best chain as a
-//! height → hash list, and the LIB height. Decides where a new block goes (best chain, side
+//! height → hash list from the root (genesis, or a follower's checkpoint), and the LIB height
+//! (set by the caller from the consensus state; the index only keeps it from going backwards). Decides where a new block goes (best chain, side
 //! branch, or refused) without changing anything ([`BlockIndex::place`]); the change is applied
 //! only after the store has committed it ([`BlockIndex::apply`]). It must not read or write the
 //! store, nor hold block bodies.
 
 use super::validate::Placement;
-use super::{AttachOutcome, ChainError, ChainTip, GENESIS_HEIGHT};
+use super::{AttachOutcome, ChainError, ChainTip};
 use crate::types::Hash;
 use std::collections::{HashMap, HashSet};
 
@@ -33,7 +34,7 @@ pub(super) struct Decision {
     pub fork_height: i64,
     /// When extended: the blocks that become canonical, in height order (the new block last).
     pub newly_canonical: Vec<ChainTip>,
-    /// The new LIB height, when it advances.
+    /// The new LIB height, when it advances (the caller fills it in from the consensus state).
     pub new_lib_height: Option<i64>,
 }
 
@@ -41,27 +42,34 @@ pub(super) struct Decision {
 #[derive(Debug)]
 pub(super) struct BlockIndex {
     entries: HashMap<Hash, IndexEntry>,
-    /// `canonical[i]` is the best chain's block at height `i + 1`.
+    /// `canonical[i]` is the best chain's block at height `root_height + i`.
     canonical: Vec<Hash>,
+    /// The height of the first stored block (1 for genesis).
+    root_height: i64,
+    /// A follower's checkpoint while it is not stored yet: the index is empty and names it as
+    /// its best block and LIB.
+    awaiting: Option<Hash>,
     /// Blocks no stored block builds on (every branch's tip, the best one included), with
     /// their heights.
     tips: HashMap<Hash, i64>,
     lib_height: i64,
     next_seq: u64,
-    irreversible_depth: i64,
 }
 
 impl BlockIndex {
-    /// Rebuilds the index from the stored entries, the best tip and the stored LIB height.
-    /// Fails (as corrupt) when a block's parent is missing or the best chain does not lead back
-    /// to `genesis`.
+    /// Rebuilds the index from the stored entries, the root (the first stored block), the best
+    /// tip and the stored LIB height. Fails (as corrupt) when a block's parent is missing or
+    /// the best chain does not lead back to `genesis`.
     pub fn rebuild(
         entries: HashMap<Hash, IndexEntry>,
         genesis: Hash,
         best: Hash,
         stored_lib_height: i64,
-        irreversible_depth: i64,
     ) -> Result<BlockIndex, ChainError> {
+        let root_height = entries
+            .get(&genesis)
+            .ok_or_else(|| ChainError::Corrupt(format!("root block {genesis} is not stored")))?
+            .height;
         for (hash, e) in &entries {
             if *hash != genesis && !entries.contains_key(&e.parent) {
                 return Err(ChainError::Corrupt(format!(
@@ -74,10 +82,12 @@ impl BlockIndex {
             .get(&best)
             .ok_or_else(|| ChainError::Corrupt(format!("best block {best} is not stored")))?
             .height;
-        // A best chain of height h holds h distinct blocks: a larger height is corrupt (and
-        // must not size an allocation).
-        let len = usize::try_from(best_height)
-            .ok()
+        // A best chain of height h holds h − root + 1 distinct blocks: a larger height is
+        // corrupt (and must not size an allocation).
+        let len = best_height
+            .checked_sub(root_height)
+            .and_then(|d| d.checked_add(1))
+            .and_then(|n| usize::try_from(n).ok())
             .filter(|&len| len >= 1 && len <= entries.len())
             .ok_or_else(|| {
                 ChainError::Corrupt(format!(
@@ -106,15 +116,35 @@ impl BlockIndex {
         let mut index = BlockIndex {
             entries,
             canonical,
+            root_height,
+            awaiting: None,
             tips,
-            lib_height: GENESIS_HEIGHT,
+            lib_height: root_height,
             next_seq,
-            irreversible_depth,
         };
-        index.lib_height = stored_lib_height
-            .max(index.lib_for(best_height))
-            .clamp(GENESIS_HEIGHT, best_height);
+        index.lib_height = stored_lib_height.clamp(root_height, best_height);
         Ok(index)
+    }
+
+    /// An empty index waiting for its root block `root` (a follower's checkpoint).
+    pub fn awaiting(root: ChainTip) -> BlockIndex {
+        BlockIndex {
+            entries: HashMap::new(),
+            canonical: Vec::new(),
+            root_height: root.height,
+            awaiting: Some(root.hash),
+            tips: HashMap::new(),
+            lib_height: root.height,
+            next_seq: 1,
+        }
+    }
+
+    /// The root block the index waits for, when it holds nothing yet.
+    pub fn awaiting_root(&self) -> Option<ChainTip> {
+        self.awaiting.map(|hash| ChainTip {
+            hash,
+            height: self.root_height,
+        })
     }
 
     pub fn contains(&self, hash: &Hash) -> bool {
@@ -122,6 +152,9 @@ impl BlockIndex {
     }
 
     pub fn best(&self) -> ChainTip {
+        if let Some(root) = self.awaiting_root() {
+            return root;
+        }
         let height = self.best_height();
         ChainTip {
             hash: self.canonical_at(height).unwrap_or(Hash::ZERO),
@@ -130,6 +163,9 @@ impl BlockIndex {
     }
 
     pub fn lib(&self) -> ChainTip {
+        if let Some(root) = self.awaiting_root() {
+            return root;
+        }
         ChainTip {
             hash: self.canonical_at(self.lib_height).unwrap_or(Hash::ZERO),
             height: self.lib_height,
@@ -138,7 +174,7 @@ impl BlockIndex {
 
     /// The best chain's block at `height`.
     pub fn canonical_at(&self, height: i64) -> Option<Hash> {
-        let i = usize::try_from(height.checked_sub(GENESIS_HEIGHT)?).ok()?;
+        let i = usize::try_from(height.checked_sub(self.root_height)?).ok()?;
         self.canonical.get(i).copied()
     }
 
@@ -146,8 +182,8 @@ impl BlockIndex {
     pub fn canonical_after(&self, hash: &Hash, max: usize) -> Vec<Hash> {
         match self.entries.get(hash) {
             Some(e) if self.canonical_at(e.height) == Some(*hash) => {
-                // `e.height` ≥ 1 is an index into `canonical` of the next block.
-                let start = usize::try_from(e.height).unwrap_or(usize::MAX);
+                // `e.height − root + 1` is the index into `canonical` of the next block.
+                let start = usize::try_from(e.height - self.root_height + 1).unwrap_or(usize::MAX);
                 self.canonical
                     .iter()
                     .skip(start)
@@ -192,7 +228,7 @@ impl BlockIndex {
             })?;
             cur = e.parent;
             cur_height = cur_height.saturating_sub(1);
-            if cur_height < GENESIS_HEIGHT {
+            if cur_height < self.root_height {
                 return Err(ChainError::Corrupt(format!(
                     "the branch of {} does not reach the best chain",
                     block.hash
@@ -225,13 +261,12 @@ impl BlockIndex {
             hash: block.hash,
             height: block.height,
         });
-        let lib = self.lib_for(block.height);
         Ok(Decision {
             outcome: AttachOutcome::Extended,
             entry,
             fork_height: cur_height,
             newly_canonical: branch,
-            new_lib_height: (lib > self.lib_height).then_some(lib),
+            new_lib_height: None,
         })
     }
 
@@ -242,13 +277,13 @@ impl BlockIndex {
         self.tips.insert(hash, decision.entry.height);
         self.next_seq = self.next_seq.max(decision.entry.seq.saturating_add(1));
         if decision.outcome == AttachOutcome::Extended {
-            let keep = usize::try_from(decision.fork_height).unwrap_or(0);
+            let keep = usize::try_from(decision.fork_height - self.root_height + 1).unwrap_or(0);
             self.canonical.truncate(keep);
             self.canonical
                 .extend(decision.newly_canonical.iter().map(|t| t.hash));
         }
         if let Some(lib) = decision.new_lib_height {
-            self.lib_height = self.lib_height.max(lib);
+            self.lib_height = self.lib_height.max(lib.min(self.best_height()));
         }
     }
 
@@ -269,15 +304,24 @@ impl BlockIndex {
         tips
     }
 
-    fn best_height(&self) -> i64 {
-        i64::try_from(self.canonical.len()).unwrap_or(i64::MAX)
+    pub fn best_height(&self) -> i64 {
+        i64::try_from(self.canonical.len())
+            .unwrap_or(i64::MAX)
+            .saturating_add(self.root_height - 1)
     }
 
-    /// The LIB height for a best tip at `best_height`: best − depth, never below genesis.
-    fn lib_for(&self, best_height: i64) -> i64 {
-        best_height
-            .saturating_sub(self.irreversible_depth.max(0))
-            .max(GENESIS_HEIGHT)
+    /// Every indexed block at or above `height` (any branch).
+    pub fn hashes_from(&self, height: i64) -> Vec<Hash> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.height >= height)
+            .map(|(hash, _)| *hash)
+            .collect()
+    }
+
+    /// The height of an indexed block.
+    pub fn height_of(&self, hash: &Hash) -> Option<i64> {
+        self.entries.get(hash).map(|e| e.height)
     }
 }
 
@@ -290,7 +334,7 @@ mod tests {
         sha256(name.as_bytes())
     }
 
-    /// g ← a2 ← a3, depth 1.
+    /// g ← a2 ← a3, LIB at a2.
     fn index() -> BlockIndex {
         let mut entries = HashMap::new();
         let e = |height, parent, seq| IndexEntry {
@@ -301,7 +345,7 @@ mod tests {
         entries.insert(h("g"), e(1, Hash::ZERO, 0));
         entries.insert(h("a2"), e(2, h("g"), 1));
         entries.insert(h("a3"), e(3, h("a2"), 2));
-        BlockIndex::rebuild(entries, h("g"), h("a3"), 1, 1).unwrap()
+        BlockIndex::rebuild(entries, h("g"), h("a3"), 2).unwrap()
     }
 
     fn placement(hash: &str, parent: &str, height: i64) -> Placement {
@@ -356,10 +400,10 @@ mod tests {
                 seq: 1,
             },
         );
-        let err = BlockIndex::rebuild(entries.clone(), h("g"), h("g"), 1, 1).unwrap_err();
+        let err = BlockIndex::rebuild(entries.clone(), h("g"), h("g"), 1).unwrap_err();
         assert!(matches!(err, ChainError::Corrupt(_)));
         entries.remove(&h("x"));
-        let err = BlockIndex::rebuild(entries, h("g"), h("missing"), 1, 1).unwrap_err();
+        let err = BlockIndex::rebuild(entries, h("g"), h("missing"), 1).unwrap_err();
         assert!(matches!(err, ChainError::Corrupt(_)));
     }
 
@@ -377,12 +421,13 @@ mod tests {
         let mut both = vec![tip("a3", 3), tip("b3", 3)];
         both.sort_by_key(|t| t.hash.0);
         assert_eq!(i.branches(), both);
-        let d = i.place(&placement("b4", "b3", 4)).unwrap();
+        let mut d = i.place(&placement("b4", "b3", 4)).unwrap();
         assert_eq!(d.outcome, AttachOutcome::Extended);
         assert_eq!(d.fork_height, 2);
         let hashes: Vec<_> = d.newly_canonical.iter().map(|t| t.hash).collect();
         assert_eq!(hashes, vec![h("b3"), h("b4")]);
-        assert_eq!(d.new_lib_height, Some(3));
+        assert_eq!(d.new_lib_height, None, "the consensus sets the LIB");
+        d.new_lib_height = Some(3);
         i.apply(h("b4"), &d);
         assert_eq!(
             i.best(),

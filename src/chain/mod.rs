@@ -20,9 +20,10 @@
 //! * `store` — the redb layout.
 //! * `events` — bounded subscriber queues.
 //! * `embedded` — [`EmbeddedChain`], gluing the above together.
-//! * `aedpos` — the AEDPoS rules from headers and what a development miner writes (a library:
-//!   attach and the producer do not use it yet).
-//! * `producer` — [`BlockProducer`], [`build_block`], [`build_block_on`] and [`synthetic_transactions`].
+//! * `aedpos` — the AEDPoS rules from headers (applied to every attached block; the LIB comes
+//!   from them) and what a development miner writes.
+//! * `producer` — [`BlockProducer`] (an AEDPoS development miner), the block builders
+//!   [`build_block`], [`build_block_on`], [`build_signed_block`], and [`synthetic_transactions`].
 
 pub mod aedpos;
 mod api;
@@ -36,11 +37,11 @@ mod store;
 mod validate;
 
 pub use api::{AttachOutcome, Chain, ChainEvent, ChainTip};
-pub use embedded::{EmbeddedChain, StoreOptions, CHAIN_FILE};
+pub use embedded::{EmbeddedChain, StoreOptions, ALLOWED_FUTURE_BLOCK_MS, CHAIN_FILE};
 pub use error::ChainError;
-pub use genesis::{genesis_block, ChainSettings, GENESIS_HEIGHT};
+pub use genesis::{genesis_block, ChainMode, ChainSettings, DevelopmentConsensus, GENESIS_HEIGHT};
 pub use producer::{
-    build_block, build_block_on, synthetic_transactions, BlockProducer, NoPendingTransactions,
-    PendingTransactions, ProducerSettings, MAX_PENDING_PER_BLOCK, SYNTHETIC_METHOD,
-    SYNTHETIC_SINK_SEED,
+    build_block, build_block_on, build_next, build_signed_block, synthetic_transactions,
+    BlockProducer, NoPendingTransactions, PendingTransactions, ProducerSettings,
+    MAX_PENDING_PER_BLOCK, SYNTHETIC_METHOD, SYNTHETIC_SINK_SEED,
 };

@@ -1,19 +1,28 @@
-//! The development block producer: builds, signs and attaches a block on the best tip at a fixed
-//! interval, filled with pending and synthetic transactions.
+//! The development block producer: a miner of the development chain's AEDPoS rounds. It builds,
+//! signs and attaches a block on the best tip whenever one of its miner keys may produce
+//! (its time slot, up to the max-blocks count spaced an eighth of a slot apart, the round's
+//! termination), writing the consensus data `aedpos::next_production` gives, and fills it
+//! with pending and synthetic transactions.
 //!
-//! Owns the `producer` thread, [`build_block`] and [`synthetic_transactions`]. It must not talk
-//! to peers (the `on_mined` callback hands mined blocks to whoever broadcasts them) nor read the
-//! system clock directly (time comes from a [`Clock`]). Errors are logged, never fatal.
+//! Owns the `producer` thread, the block builders ([`build_signed_block`] for any header,
+//! [`build_block`] / [`build_block_on`] / [`build_next`] for a valid next block of a
+//! development chain, as tests and benches use them) and [`synthetic_transactions`]. It must not talk to peers (the
+//! `on_mined` callback hands mined blocks to whoever broadcasts them) nor read the system clock
+//! directly (time comes from a [`Clock`]). Errors are logged, never fatal.
 
+use super::aedpos::{
+    apply_header, earliest_production, next_production, ConsensusError, ConsensusState,
+    Production as Consensus, CONSENSUS_KEY,
+};
 use super::validate::transactions_root;
-use super::{AttachOutcome, Chain, ChainError, ChainTip};
+use super::{AttachOutcome, Chain, ChainError, ChainSettings, ChainTip, EmbeddedChain};
 use crate::crypto::NodeKey;
-use crate::pb::aelf_block::BlockHeader;
+use crate::pb::aelf_block::{BlockHeader, BlockHeaderExtraDataEntry};
 use crate::pb::aelf_core::Transaction;
 use crate::pb::network_types::BlockWithTransactions;
 use crate::thread::StoppableThread;
 use crate::types::{block_hash, timestamp_from_millis, transaction_id, Address, Clock, Hash};
-use crossbeam_channel::{select, tick, Receiver, TryRecvError};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use log::{debug, info, warn};
 use protobuf::MessageField;
 use std::io;
@@ -26,14 +35,16 @@ pub const MAX_PENDING_PER_BLOCK: usize = 4096;
 pub const SYNTHETIC_SINK_SEED: &[u8] = b"aelf-net synthetic sink";
 /// The method name of synthetic transactions.
 pub const SYNTHETIC_METHOD: &str = "Transfer";
-/// The shortest production interval; a configured 0 is taken as this.
-const MIN_INTERVAL_MS: u64 = 1;
+/// The producer looks at the best tip at least this often (another miner's block changes whose
+/// turn it is).
+const POLL: Duration = Duration::from_millis(50);
 
-/// How often to produce and how many synthetic transactions to add.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which miners this node produces for, and how many synthetic transactions to add.
+#[derive(Clone)]
 pub struct ProducerSettings {
-    /// Time between two blocks, in milliseconds.
-    pub interval_ms: u64,
+    /// The development miner keys this node signs with (a subset of the chain's miners; a key
+    /// that is no miner of the round in force never produces).
+    pub miner_keys: Vec<NodeKey>,
     /// Synthetic transactions added to every block.
     pub transactions_per_block: u32,
 }
@@ -54,28 +65,97 @@ impl PendingTransactions for NoPendingTransactions {
     }
 }
 
-/// The next block on `chain`'s best tip, carrying `txs`, timed `now_millis` and signed by `key`.
-/// Fails only when a transaction cannot be hashed (see [`build_block_on`]).
+/// The next valid block of the development chain `chain` on its best tip, by the first of the
+/// chain's development miners that may produce at or after `not_before_ms` (see
+/// [`build_block_on`]).
 pub fn build_block(
-    chain: &dyn Chain,
-    key: &NodeKey,
-    now_millis: i64,
+    chain: &EmbeddedChain,
+    not_before_ms: i64,
     txs: Vec<Transaction>,
 ) -> Result<BlockWithTransactions, ChainError> {
-    build_block_on(&chain.best_chain(), chain.chain_id(), key, now_millis, txs)
+    let keys = chain.settings().development_miner_keys();
+    build_block_on(chain, &chain.best_chain(), &keys, not_before_ms, txs)
+}
+
+/// The next valid block on `parent` (any block of `chain` from the LIB up): of the `miners`,
+/// the one that may produce earliest at or after `not_before_ms` signs it, at that time, with
+/// the consensus data the development producer writes. Fails with [`ChainError::Consensus`]
+/// when none of them is a miner of the round in force, [`ChainError::UnknownParent`] when the
+/// parent's consensus state is not kept.
+pub fn build_block_on(
+    chain: &EmbeddedChain,
+    parent: &ChainTip,
+    miners: &[NodeKey],
+    not_before_ms: i64,
+    txs: Vec<Transaction>,
+) -> Result<BlockWithTransactions, ChainError> {
+    let state = chain
+        .consensus_state(&parent.hash)
+        .ok_or(ChainError::UnknownParent {
+            block: Hash::ZERO,
+            parent: parent.hash,
+        })?;
+    build_next(chain.settings(), parent, &state, miners, not_before_ms, txs).map(|(b, _)| b)
+}
+
+/// [`build_block_on`] without a chain: the next block on `parent`, whose consensus state is
+/// `parent_state`, and the consensus state after it (to build a branch before attaching it).
+pub fn build_next(
+    settings: &ChainSettings,
+    parent: &ChainTip,
+    parent_state: &ConsensusState,
+    miners: &[NodeKey],
+    not_before_ms: i64,
+    txs: Vec<Transaction>,
+) -> Result<(BlockWithTransactions, ConsensusState), ChainError> {
+    let params = settings.development_params();
+    let (key, production) = miners
+        .iter()
+        .filter_map(|key| {
+            earliest_production(
+                &params,
+                parent_state,
+                parent.height,
+                key.pubkey(),
+                not_before_ms,
+            )
+            .map(|p| (key, p))
+        })
+        .min_by_key(|(_, p)| p.time_ms)
+        .ok_or(ChainError::Consensus {
+            block: Hash::ZERO,
+            source: ConsensusError::NotAMiner("none of the given keys".into()),
+        })?;
+    let block = build_signed_block(parent, settings.chain_id, key, &production, txs)?;
+    let header = block.header.as_ref().ok_or(ChainError::MissingHeader)?;
+    let state = apply_header(parent_state, header).map_err(|source| ChainError::Consensus {
+        block: block_hash(header).unwrap_or(Hash::ZERO),
+        source,
+    })?;
+    Ok((block, state))
 }
 
 /// A block on `parent` (any block, not only the best tip): height `parent + 1`, the
-/// transactions' merkle root, world-state and status roots zero, time `now_millis`, signed by
-/// `key`. Fails when a transaction cannot be hashed, or the header breaks a hashing rule (a
-/// negative chain id or parent height).
-pub fn build_block_on(
+/// transactions' merkle root, world-state and status roots zero, the production's time and
+/// consensus data (none when empty), signed by `key`. Checks nothing about the consensus.
+/// Fails when a transaction cannot be hashed, or the header breaks a hashing rule (a negative
+/// chain id or parent height).
+pub fn build_signed_block(
     parent: &ChainTip,
     chain_id: i32,
     key: &NodeKey,
-    now_millis: i64,
+    production: &Consensus,
     txs: Vec<Transaction>,
 ) -> Result<BlockWithTransactions, ChainError> {
+    let extra_data = if production.consensus.is_empty() {
+        Vec::new()
+    } else {
+        vec![BlockHeaderExtraDataEntry {
+            key: CONSENSUS_KEY.to_owned(),
+            value: production.consensus.clone(),
+            ..Default::default()
+        }]
+    };
     let mut header = BlockHeader {
         version: 0,
         chain_id,
@@ -84,7 +164,8 @@ pub fn build_block_on(
         merkle_tree_root_of_world_state: MessageField::some(Hash::ZERO.to_proto()),
         merkle_tree_root_of_transaction_status: MessageField::some(Hash::ZERO.to_proto()),
         height: parent.height.saturating_add(1),
-        time: MessageField::some(timestamp_from_millis(now_millis)),
+        extra_data,
+        time: MessageField::some(timestamp_from_millis(production.time_ms)),
         signer_pubkey: key.pubkey().to_vec(),
         ..Default::default()
     };
@@ -135,8 +216,7 @@ pub struct BlockProducer {
 
 /// What the producer thread owns.
 struct Production {
-    chain: Arc<dyn Chain>,
-    key: NodeKey,
+    chain: Arc<EmbeddedChain>,
     settings: ProducerSettings,
     clock: Arc<dyn Clock>,
     pending: Arc<dyn PendingTransactions>,
@@ -146,12 +226,12 @@ struct Production {
 }
 
 impl BlockProducer {
-    /// Starts the `producer` thread: every `interval_ms` it builds a block on the best tip from
-    /// up to [`MAX_PENDING_PER_BLOCK`] pending transactions plus the synthetic ones, attaches it
-    /// and, when it extends the best chain, calls `on_mined` with it.
+    /// Starts the `producer` thread: whenever one of `settings.miner_keys` may produce on the
+    /// best tip, it builds a block from up to [`MAX_PENDING_PER_BLOCK`] pending transactions
+    /// plus the synthetic ones, attaches it and, when it extends the best chain, calls
+    /// `on_mined` with it.
     pub fn start(
-        chain: Arc<dyn Chain>,
-        key: NodeKey,
+        chain: Arc<EmbeddedChain>,
         settings: ProducerSettings,
         clock: Arc<dyn Clock>,
         pending: Arc<dyn PendingTransactions>,
@@ -159,7 +239,6 @@ impl BlockProducer {
     ) -> io::Result<BlockProducer> {
         let mut production = Production {
             chain,
-            key,
             settings,
             clock,
             pending,
@@ -181,24 +260,52 @@ impl BlockProducer {
 
 impl Production {
     fn run(&mut self, stop: &Receiver<()>) {
-        let interval = Duration::from_millis(self.settings.interval_ms.max(MIN_INTERVAL_MS));
-        let ticker = tick(interval);
+        let params = self.chain.settings().development_params();
+        // A block the chain refused (e.g. the continuous-blocks rule while this node's miners
+        // are cut off from the others) is not tried again on the same tip for one time slot.
+        let mut refused: Option<(Hash, i64)> = None;
         loop {
-            select! {
-                recv(stop) -> _ => return,
-                recv(ticker) -> _ => {
-                    // A stop that arrived together with the tick wins.
-                    if !matches!(stop.try_recv(), Err(TryRecvError::Empty)) {
-                        return;
+            let tip = self.chain.best_chain();
+            let now = self.clock.now_millis();
+            let mut wait = POLL;
+            let backing_off = refused.is_some_and(|(hash, until)| hash == tip.hash && now < until);
+            let state = if backing_off {
+                None
+            } else {
+                self.chain.consensus_state(&tip.hash)
+            };
+            if let Some(state) = state {
+                let mut next = None;
+                for key in &self.settings.miner_keys {
+                    if let Some(p) = next_production(&params, &state, tip.height, key.pubkey(), now)
+                    {
+                        next = Some((key.clone(), p));
+                        break;
                     }
-                    self.produce_one();
+                    if let Some(p) =
+                        earliest_production(&params, &state, tip.height, key.pubkey(), now)
+                    {
+                        let until = u64::try_from(p.time_ms.saturating_sub(now)).unwrap_or(0);
+                        wait = wait.min(Duration::from_millis(until.max(1)));
+                    }
                 }
+                if let Some((key, p)) = next {
+                    if self.produce_one(&tip, &key, &p) {
+                        wait = Duration::ZERO;
+                    } else {
+                        refused = Some((tip.hash, now + params.mining_interval_ms));
+                    }
+                }
+            }
+            match stop.recv_timeout(wait) {
+                Err(RecvTimeoutError::Timeout) => {}
+                _ => return,
             }
         }
     }
 
-    fn produce_one(&mut self) {
-        let tip = self.chain.best_chain();
+    /// Builds and attaches one block; true when it extended the best chain.
+    fn produce_one(&mut self, tip: &ChainTip, key: &NodeKey, consensus: &Consensus) -> bool {
         let mut txs = self.pending.take(MAX_PENDING_PER_BLOCK);
         txs.truncate(MAX_PENDING_PER_BLOCK);
         // One malformed pending transaction must not stop production.
@@ -211,36 +318,45 @@ impl Production {
             );
         }
         let count = self.settings.transactions_per_block as usize;
-        txs.extend(synthetic_transactions(&self.key, &tip, count, self.nonce));
+        txs.extend(synthetic_transactions(key, tip, count, self.nonce));
         self.nonce = self.nonce.wrapping_add(count as u64);
 
-        let block = match build_block(&*self.chain, &self.key, self.clock.now_millis(), txs) {
+        let block = match build_signed_block(tip, self.chain.chain_id(), key, consensus, txs) {
             Ok(block) => block,
             Err(e) => {
                 warn!("cannot build a block: {e}");
-                return;
+                return false;
             }
         };
         let (height, hash) = match block.header.as_ref().map(|h| (h.height, block_hash(h))) {
             Some((height, Ok(hash))) => (height, hash),
             _ => {
                 warn!("built a block without a hashable header");
-                return;
+                return false;
             }
         };
         match self.chain.attach_block(block.clone()) {
             Ok(AttachOutcome::Extended) => {
                 info!(
-                    "block mined: height {height} hash {hash} txs {}",
-                    block.transactions.len()
+                    "block mined: height {height} hash {hash} txs {} miner {}",
+                    block.transactions.len(),
+                    key.pubkey_hex()
                 );
                 (self.on_mined)(&block);
+                true
             }
             Ok(AttachOutcome::SideBranch) => {
-                warn!("mined block {hash} at height {height} landed on a side branch")
+                warn!("mined block {hash} at height {height} landed on a side branch");
+                false
             }
-            Ok(AttachOutcome::AlreadyKnown) => debug!("mined block {hash} was already known"),
-            Err(e) => warn!("cannot attach mined block at height {height}: {e}"),
+            Ok(AttachOutcome::AlreadyKnown) => {
+                debug!("mined block {hash} was already known");
+                false
+            }
+            Err(e) => {
+                warn!("cannot attach mined block at height {height}: {e}");
+                false
+            }
         }
     }
 }
@@ -280,16 +396,12 @@ mod tests {
         assert!(NoPendingTransactions.take(10).is_empty());
     }
 
-    const START_MS: i64 = 1_767_225_660_000;
+    const GENESIS_TIME: i64 = 1_767_225_600;
     const DEADLINE: Duration = Duration::from_secs(30);
 
     fn fresh() -> (EmbeddedChain, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let settings = ChainSettings {
-            chain_id: 9_992_731,
-            genesis_time: 1_767_225_600,
-            irreversible_depth: 8,
-        };
+        let settings = ChainSettings::development(9_992_731, GENESIS_TIME);
         (EmbeddedChain::open(dir.path(), settings).unwrap(), dir)
     }
 
@@ -305,11 +417,12 @@ mod tests {
     }
 
     #[test]
-    fn the_producer_mines_signed_blocks_and_stops_promptly() {
+    fn the_producer_mines_signed_aedpos_blocks_and_stops_promptly() {
         let (chain, _dir) = fresh();
         let chain = Arc::new(chain);
-        let key = NodeKey::generate();
-        let clock = ManualClock::new(START_MS);
+        let key = chain.settings().development_miner_keys().remove(0);
+        // A minute after genesis: round 1 is long over, so the first block opens round 2.
+        let clock = ManualClock::new(GENESIS_TIME * 1000 + 60_000);
         let pending_tx = synthetic_transactions(&key, &chain.best_chain(), 1, u64::MAX)
             .pop()
             .unwrap();
@@ -318,9 +431,8 @@ mod tests {
         let (mined_tx, mined_rx) = crossbeam_channel::bounded(64);
         let producer = BlockProducer::start(
             chain.clone(),
-            key.clone(),
             ProducerSettings {
-                interval_ms: 50,
+                miner_keys: vec![key.clone()],
                 transactions_per_block: 3,
             },
             Arc::new(clock.clone()),
@@ -331,21 +443,22 @@ mod tests {
         )
         .unwrap();
 
-        let mut mined = Vec::new();
-        while mined.len() < 3 {
-            mined.push(
-                mined_rx
-                    .recv_timeout(DEADLINE)
-                    .expect("a block mined in time"),
-            );
-            clock.advance(1000);
-        }
+        // Time moves only while the producer waits for it.
         let started = Instant::now();
+        let mut mined = Vec::new();
+        while mined.len() < 4 {
+            assert!(started.elapsed() < DEADLINE, "4 blocks mined in time");
+            match mined_rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(b) => mined.push(b),
+                Err(_) => clock.advance(250),
+            }
+        }
+        let stopping = Instant::now();
         producer.stop();
         assert!(
-            started.elapsed() < Duration::from_secs(5),
+            stopping.elapsed() < Duration::from_secs(5),
             "stop took {:?}",
-            started.elapsed()
+            stopping.elapsed()
         );
 
         assert_eq!(mined[0].header.height, 2);
@@ -356,6 +469,24 @@ mod tests {
         );
         assert_eq!(mined[0].transactions[0], pending_tx);
         assert_eq!(mined[1].transactions.len(), 3);
+        let behaviours: Vec<_> = mined
+            .iter()
+            .map(|b| {
+                let info = crate::chain::aedpos::header_consensus(b.header.as_ref().unwrap())
+                    .expect("consensus data");
+                info.behaviour.value()
+            })
+            .collect();
+        use crate::pb::aedpos::AElfConsensusBehaviour as B;
+        assert_eq!(
+            behaviours,
+            vec![
+                B::NEXT_ROUND as i32,
+                B::UPDATE_VALUE as i32,
+                B::TINY_BLOCK as i32,
+                B::TINY_BLOCK as i32
+            ]
+        );
         let mut ids = Vec::new();
         for b in &mined {
             assert!(chain.has_block(&b.block_hash().unwrap()));
@@ -376,21 +507,22 @@ mod tests {
 
         // Nothing is mined after stop returned.
         let height = chain.best_chain().height;
+        clock.advance(60_000);
         while mined_rx.try_recv().is_ok() {}
         assert_eq!(chain.best_chain().height, height);
     }
 
     #[test]
-    fn a_producer_stops_even_with_a_long_interval() {
+    fn a_key_that_is_no_miner_never_produces_and_the_producer_stops() {
         let (chain, _dir) = fresh();
+        let chain = Arc::new(chain);
         let producer = BlockProducer::start(
-            Arc::new(chain),
-            NodeKey::generate(),
+            chain.clone(),
             ProducerSettings {
-                interval_ms: 3_600_000,
+                miner_keys: vec![NodeKey::generate()],
                 transactions_per_block: 0,
             },
-            Arc::new(ManualClock::new(START_MS)),
+            Arc::new(ManualClock::new(GENESIS_TIME * 1000 + 60_000)),
             Arc::new(NoPendingTransactions),
             Box::new(|_| {}),
         )
@@ -398,5 +530,58 @@ mod tests {
         let started = Instant::now();
         producer.stop();
         assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(chain.best_chain().height, 1);
+    }
+
+    #[test]
+    fn built_blocks_follow_the_rules_and_the_lib_comes_from_the_consensus() {
+        let (chain, _dir) = fresh();
+        let settings = ChainSettings {
+            consensus: crate::chain::DevelopmentConsensus {
+                miners: 3,
+                ..Default::default()
+            },
+            ..*chain.settings()
+        };
+        drop(chain);
+        let dir = tempfile::tempdir().unwrap();
+        let chain = EmbeddedChain::open(dir.path(), settings).unwrap();
+        let mut signers = std::collections::HashSet::new();
+        let mut t = GENESIS_TIME * 1000;
+        for _ in 0..60 {
+            let b = build_block(&chain, t, Vec::new()).unwrap();
+            let h = b.header.as_ref().unwrap();
+            t = crate::types::timestamp_millis(&h.time);
+            signers.insert(h.signer_pubkey.clone());
+            assert_eq!(chain.attach_block(b).unwrap(), AttachOutcome::Extended);
+        }
+        assert_eq!(signers.len(), 3, "all three miners produced");
+        let lib = chain.last_irreversible().height;
+        assert!(
+            lib > 1 && lib < 61 - 8,
+            "a consensus LIB, not best − 8: {lib}"
+        );
+        // A block by a key that is no miner is refused and nothing is stored.
+        let stranger = NodeKey::generate();
+        let tip = chain.best_chain();
+        let state = chain.consensus_state(&tip.hash).unwrap();
+        let params = chain.settings().development_params();
+        let miner = &chain.settings().development_miner_keys()[0];
+        let p = earliest_production(&params, &state, tip.height, miner.pubkey(), t).unwrap();
+        let forged = build_signed_block(&tip, chain.chain_id(), &stranger, &p, vec![]).unwrap();
+        assert!(matches!(
+            chain.attach_block(forged.clone()),
+            Err(ChainError::Consensus { .. })
+        ));
+        assert!(!chain.has_block(&forged.block_hash().unwrap()));
+        // Reopened: the same tip, LIB and consensus state.
+        let best = chain.best_chain();
+        drop(chain);
+        let chain = EmbeddedChain::open(dir.path(), settings).unwrap();
+        assert_eq!(chain.best_chain(), best);
+        assert_eq!(chain.last_irreversible().height, lib);
+        assert_eq!(chain.consensus_state(&best.hash), Some(state));
+        let next = build_block(&chain, t, Vec::new()).unwrap();
+        assert_eq!(chain.attach_block(next).unwrap(), AttachOutcome::Extended);
     }
 }

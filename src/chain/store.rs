@@ -5,12 +5,13 @@
 //! it). It must not decide anything about blocks: validation and fork choice happen before a
 //! write is asked for.
 //!
-//! # Layout (format 1)
+//! # Layout (format 2)
 //!
 //! | table | key | value |
 //! |---|---|---|
 //! | `blocks` | block hash (32 bytes) | the `BlockWithTransactions`, protobuf-encoded |
 //! | `block_index` | block hash (32 bytes) | (height, parent hash, arrival sequence) |
+//! | `consensus_states` | block hash (32 bytes) | the AEDPoS state after the block (`aedpos` encoding) |
 //! | `meta` | `format` | `u32` little-endian, [`FORMAT`] |
 //! | | `chain_id` | `i32` little-endian |
 //! | | `genesis` | genesis hash (32 bytes) |
@@ -29,7 +30,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The layout version written to `meta/format`; a different value refuses to open.
-pub(super) const FORMAT: u32 = 1;
+/// Format 2 added `consensus_states`; a format-1 store (a chain with a fixed-depth LIB) is not
+/// read.
+pub(super) const FORMAT: u32 = 2;
 /// redb's page cache limit. Blocks are read on demand (served to syncing peers), so a modest
 /// cache suffices; redb's default is 1 GiB.
 const CACHE_BYTES: usize = 64 * 1024 * 1024;
@@ -37,6 +40,7 @@ const CACHE_BYTES: usize = 64 * 1024 * 1024;
 const BLOCKS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("blocks");
 const INDEX: TableDefinition<&[u8; 32], (i64, [u8; 32], u64)> = TableDefinition::new("block_index");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const CONSENSUS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("consensus_states");
 
 const META_FORMAT: &str = "format";
 const META_CHAIN_ID: &str = "chain_id";
@@ -59,6 +63,8 @@ pub(super) struct BlockWrite<'a> {
     pub hash: Hash,
     pub block: &'a BlockWithTransactions,
     pub entry: IndexEntry,
+    /// The encoded consensus state after the block.
+    pub consensus: &'a [u8],
     /// The new best tip, when the block extends the best chain.
     pub best: Option<Hash>,
     /// The new LIB height, when it advances.
@@ -160,16 +166,18 @@ impl Store {
         }))
     }
 
-    /// Writes a fresh chain: the genesis block, its index entry, and every `meta` key.
+    /// Writes a fresh chain: its first block (genesis, or a follower's checkpoint at `height`),
+    /// its index entry and consensus state, and every `meta` key.
     pub fn init(
         &self,
         chain_id: i32,
         genesis: Hash,
         block: &BlockWithTransactions,
-        lib_height: i64,
+        height: i64,
+        consensus: &[u8],
     ) -> Result<(), ChainError> {
         let entry = IndexEntry {
-            height: super::GENESIS_HEIGHT,
+            height,
             parent: Hash::ZERO,
             seq: 0,
         };
@@ -178,8 +186,9 @@ impl Store {
                 hash: genesis,
                 block,
                 entry,
+                consensus,
                 best: Some(genesis),
-                lib_height: Some(lib_height),
+                lib_height: Some(height),
             },
             &[
                 (META_FORMAT, FORMAT.to_le_bytes().to_vec()),
@@ -219,6 +228,21 @@ impl Store {
         Ok(out)
     }
 
+    /// The stored consensus states of these blocks, in order, read from one snapshot.
+    pub fn consensus_states(&self, hashes: &[Hash]) -> Result<Vec<Option<Vec<u8>>>, ChainError> {
+        let tx = self.db.begin_read().map_err(ChainError::store)?;
+        let table = tx.open_table(CONSENSUS).map_err(ChainError::store)?;
+        hashes
+            .iter()
+            .map(|hash| {
+                Ok(table
+                    .get(&hash.0)
+                    .map_err(ChainError::store)?
+                    .map(|v| v.value().to_vec()))
+            })
+            .collect()
+    }
+
     fn write(&self, w: &BlockWrite<'_>, extra_meta: &[(&str, Vec<u8>)]) -> Result<(), ChainError> {
         let bytes = w.block.write_to_bytes().map_err(ChainError::Encode)?;
         let mut tx = self.db.begin_write().map_err(ChainError::store)?;
@@ -238,6 +262,10 @@ impl Store {
             let mut index = tx.open_table(INDEX).map_err(ChainError::store)?;
             index
                 .insert(&w.hash.0, (w.entry.height, w.entry.parent.0, w.entry.seq))
+                .map_err(ChainError::store)?;
+            let mut states = tx.open_table(CONSENSUS).map_err(ChainError::store)?;
+            states
+                .insert(&w.hash.0, w.consensus)
                 .map_err(ChainError::store)?;
             let mut meta = tx.open_table(META).map_err(ChainError::store)?;
             for (key, value) in extra_meta {

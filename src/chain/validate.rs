@@ -98,16 +98,14 @@ mod tests {
     use crate::chain::{genesis_block, ChainSettings};
     use crate::types::{BlockWithTransactionsExt, TypesError};
 
-    const SETTINGS: ChainSettings = ChainSettings {
-        chain_id: 9_992_731,
-        genesis_time: 1_767_225_600,
-        irreversible_depth: 8,
-    };
+    fn settings() -> ChainSettings {
+        ChainSettings::development(9_992_731, 1_767_225_600)
+    }
 
     #[test]
     fn genesis_passes_both_stages() {
-        let g = genesis_block(&SETTINGS);
-        let p = identify(&g, SETTINGS.chain_id).unwrap();
+        let g = genesis_block(&settings());
+        let p = identify(&g, settings().chain_id).unwrap();
         assert_eq!(p.hash, g.block_hash().unwrap());
         assert_eq!((p.parent, p.height), (Hash::ZERO, 1));
         check_contents(&g, &p).unwrap();
@@ -115,22 +113,22 @@ mod tests {
 
     #[test]
     fn malformed_hashes_in_the_header_are_errors_not_panics() {
-        let mut g = genesis_block(&SETTINGS);
+        let mut g = genesis_block(&settings());
         if let Some(h) = g.header.as_mut() {
             h.previous_block_hash.mut_or_insert_default().value = vec![1; 3];
         }
         assert!(matches!(
-            identify(&g, SETTINGS.chain_id),
+            identify(&g, settings().chain_id),
             Err(ChainError::InvalidBlock(TypesError::HashLength(3)))
         ));
 
-        let mut g = genesis_block(&SETTINGS);
+        let mut g = genesis_block(&settings());
         if let Some(h) = g.header.as_mut() {
             h.merkle_tree_root_of_transactions
                 .mut_or_insert_default()
                 .value = vec![];
         }
-        let p = identify(&g, SETTINGS.chain_id).unwrap();
+        let p = identify(&g, settings().chain_id).unwrap();
         assert!(matches!(
             check_contents(&g, &p),
             Err(ChainError::InvalidBlock(TypesError::HashLength(0)))
@@ -139,12 +137,12 @@ mod tests {
 
     #[test]
     fn a_short_signer_pubkey_is_a_bad_signature() {
-        let mut g = genesis_block(&SETTINGS);
+        let mut g = genesis_block(&settings());
         if let Some(h) = g.header.as_mut() {
             h.height = 2;
             h.signer_pubkey = vec![4; 33];
         }
-        let p = identify(&g, SETTINGS.chain_id).unwrap();
+        let p = identify(&g, settings().chain_id).unwrap();
         assert!(matches!(
             check_contents(&g, &p),
             Err(ChainError::BadSignature {

@@ -13,7 +13,7 @@
 
 use super::table::config_table;
 use super::validate::{invalid, AtLeast, ChainId, Checked, InRange};
-use super::{AuthorizedPeers, MAX_PENALTY, MAX_QUEUE_CAPACITY, MAX_THREADS};
+use super::{AuthorizedPeers, ChainModeName, MAX_PENALTY, MAX_QUEUE_CAPACITY, MAX_THREADS};
 use crate::crypto::PUBKEY_LEN;
 use crate::grpc::channel::DEFAULT_MAX_MESSAGE_LENGTH;
 use crate::network::blacklist::DEFAULT_PEER_REMOVAL_SECONDS;
@@ -29,7 +29,7 @@ use crate::network::peer_pool::{
 use crate::network::service::MAX_SEND_BLOCK_COUNT_LIMIT;
 use crate::network::sync_state::INITIAL_SYNC_OFFSET;
 use crate::os::tx_pool::DEFAULT_TX_POOL_CAPACITY;
-use crate::types::{Address, NodeVersion};
+use crate::types::{Address, Hash, NodeVersion};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 
@@ -158,11 +158,28 @@ config_table! {
     }
 
     /// `[chain]`: the embedded chain's fixed parameters.
-    [chain] ChainConfig, RawChain, check = genesis_contract_address_is_an_address {
-        /// Unix seconds; default 2026-01-01T00:00:00Z.
+    [chain] ChainConfig, RawChain, check = chain_keys_agree {
+        /// `development` (our own chain and genesis) or `follow` (a real aelf chain from a
+        /// trusted checkpoint).
+        mode: ChainModeName = ChainModeName::Development;
+        /// Follow mode: the height of the trusted checkpoint block.
+        checkpoint_height: i64 = 0, AtLeast<0>;
+        /// Follow mode: the hash of the trusted checkpoint block (64 hex characters).
+        checkpoint_hash: Option<Hash> = None;
+        /// Follow mode: the chain's genesis hash, shown by the API; unset shows zero.
+        genesis_hash: Option<Hash> = None;
+        /// Development mode: Unix seconds; default 2026-01-01T00:00:00Z.
         genesis_time: i64 = 1_767_225_600, AtLeast<0>;
-        /// Blocks below the best chain tip that are final.
-        irreversible_depth: u64 = 8, AtLeast<1>;
+        /// Development chain: its AEDPoS miners are the development keys 1..=miners (public
+        /// keys derived from a published seed: development chains only).
+        miners: u32 = 1, InRange<1, 64>;
+        /// Development chain: one miner's time slot (C# `MiningInterval`).
+        mining_interval_ms: u64 = 4_000, InRange<100, 60_000>;
+        /// Development chain: miners per term, each term's list rotating through the miners;
+        /// 0 = every miner in every term.
+        miners_per_term: u32 = 0, InRange<0, 64>;
+        /// Development chain: a term's length (C# `PeriodSeconds`, a week on mainnet).
+        term_period_seconds: u64 = 604_800, InRange<1, 31_536_000>;
         /// The chain store waits for the disk at most once per this many milliseconds instead
         /// of once per block (a crash loses at most that much; peers serve it again). Measured
         /// by `aelf-netbench --only sync`: storing is about five times faster than with a
@@ -178,8 +195,9 @@ config_table! {
     [producer] ProducerConfig, RawProducer {
         /// Off by default.
         enabled: bool = false;
-        /// Between produced blocks (the C# node's 4-second mining interval).
-        interval_ms: u64 = 4_000, AtLeast<100>;
+        /// The development miners (1-based, of `[chain] miners`) this node produces for;
+        /// empty: all of them.
+        miners: Vec<u32> = Vec::new();
         /// Generated transactions per block.
         transactions_per_block: u32 = 0, InRange<0, 10_000>;
     }
@@ -253,7 +271,22 @@ fn thresholds_ordered(r: &ReputationConfig) -> Checked<()> {
 }
 
 /// HTTP Basic separates user and password with ':'.
-fn genesis_contract_address_is_an_address(c: &ChainConfig) -> Checked<()> {
+/// The genesis contract address parses; follow mode names its checkpoint.
+fn chain_keys_agree(c: &ChainConfig) -> Checked<()> {
+    if c.mode == ChainModeName::Follow {
+        if c.checkpoint_hash.is_none() {
+            return Err(invalid(
+                key::chain::checkpoint_hash,
+                "must be given in follow mode (the trusted block to start from)",
+            ));
+        }
+        if c.checkpoint_height < 1 {
+            return Err(invalid(
+                key::chain::checkpoint_height,
+                "must be at least 1 in follow mode (the trusted block's height)",
+            ));
+        }
+    }
     match c.genesis_contract_address.as_deref() {
         Some(text) if Address::from_base58(text).is_none() => Err(invalid(
             key::chain::genesis_contract_address,
@@ -318,7 +351,7 @@ mod tests {
 
     #[test]
     fn every_key_has_a_dotted_name_once() {
-        assert_eq!(Config::KEYS.len(), 62);
+        assert_eq!(Config::KEYS.len(), 69);
         let mut seen = std::collections::HashSet::new();
         for key in Config::KEYS {
             assert!(seen.insert(key), "{key} twice");
@@ -399,12 +432,12 @@ mod tests {
         assert_eq!(err(raw), "chain.genesis_time");
 
         let mut raw = RawConfig::default();
-        raw.chain.irreversible_depth = Some(Int::new(0));
-        assert_eq!(err(raw), "chain.irreversible_depth");
+        raw.chain.miners = Some(Int::new(0));
+        assert_eq!(err(raw), "chain.miners");
 
         let mut raw = RawConfig::default();
-        raw.producer.interval_ms = Some(Int::new(99));
-        assert_eq!(err(raw), "producer.interval_ms");
+        raw.chain.mining_interval_ms = Some(Int::new(99));
+        assert_eq!(err(raw), "chain.mining_interval_ms");
 
         let mut raw = RawConfig::default();
         raw.producer.transactions_per_block = Some(Int::new(10_001));

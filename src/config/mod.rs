@@ -25,7 +25,8 @@ pub use keys::{
     ReputationConfig, SyncConfig, ThreadsConfig,
 };
 
-use crate::chain::{ChainSettings, StoreOptions};
+use crate::chain::{ChainMode, ChainSettings, ChainTip, DevelopmentConsensus, StoreOptions};
+use crate::types::Hash;
 use serde::Deserialize;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,16 @@ pub enum AuthorizedPeers {
     Any,
     /// Only nodes whose key is in `authorized_keys`.
     Authorized,
+}
+
+/// Which chain the node keeps (`[chain] mode`); TOML values `"development"` and `"follow"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChainModeName {
+    /// Its own development chain, from its own genesis block.
+    Development,
+    /// A real aelf chain, from `checkpoint_height` / `checkpoint_hash`.
+    Follow,
 }
 
 /// Why a config file does not load. Each message starts with the file; `Invalid` then names
@@ -84,13 +95,45 @@ impl ConfigError {
 }
 
 impl Config {
-    /// The chain this config describes: id, genesis time, irreversible depth.
+    /// The chain this config describes: id, genesis time and the development consensus, or
+    /// the checkpoint a follower starts from.
     pub fn chain_settings(&self) -> ChainSettings {
+        let c = &self.chain;
+        let mode = match c.mode {
+            ChainModeName::Development => ChainMode::Development,
+            ChainModeName::Follow => ChainMode::Follow {
+                checkpoint: ChainTip {
+                    hash: c.checkpoint_hash.unwrap_or(Hash::ZERO),
+                    height: c.checkpoint_height,
+                },
+                genesis_hash: c.genesis_hash.unwrap_or(Hash::ZERO),
+            },
+        };
         ChainSettings {
+            mode,
             chain_id: self.node.chain_id,
-            genesis_time: self.chain.genesis_time,
-            irreversible_depth: i64::try_from(self.chain.irreversible_depth).unwrap_or(i64::MAX),
+            genesis_time: c.genesis_time,
+            consensus: DevelopmentConsensus {
+                miners: c.miners,
+                mining_interval_ms: i64::try_from(c.mining_interval_ms).unwrap_or(i64::MAX),
+                miners_per_term: c.miners_per_term,
+                term_period_seconds: i64::try_from(c.term_period_seconds).unwrap_or(i64::MAX),
+            },
         }
+    }
+
+    /// The development miner keys `[producer] miners` names (all of `[chain] miners` when
+    /// empty); numbers above `[chain] miners` name keys that never produce.
+    pub fn producer_keys(&self) -> Vec<crate::crypto::NodeKey> {
+        let chosen: Vec<u32> = if self.producer.miners.is_empty() {
+            (1..=self.chain.miners).collect()
+        } else {
+            self.producer.miners.clone()
+        };
+        chosen
+            .into_iter()
+            .map(crate::chain::aedpos::development_key)
+            .collect()
     }
 
     /// How the chain store writes (`[chain] flush_interval_ms`).

@@ -9,9 +9,10 @@
 //! file.
 
 use super::raw::{Int, IntName, RawChainId};
-use super::AuthorizedPeers;
+use super::{AuthorizedPeers, ChainModeName};
 use crate::crypto::{pubkey_from_hex, PUBKEY_LEN};
 use crate::network::endpoint::Endpoint;
+use crate::types::Hash;
 use crate::types::{chain_id_from_name, chain_id_to_name, NodeVersion};
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -231,6 +232,38 @@ impl PlainValue for NodeVersion {
     }
 }
 
+impl PlainValue for ChainModeName {
+    type Raw = ChainModeName;
+    fn check(_: &str, raw: ChainModeName) -> Checked<ChainModeName> {
+        Ok(raw)
+    }
+    fn render(&self) -> Value {
+        Value::String(
+            match self {
+                ChainModeName::Development => "development",
+                ChainModeName::Follow => "follow",
+            }
+            .into(),
+        )
+    }
+}
+
+/// An optional block hash: `""` is unset, else 64 hex characters.
+impl PlainValue for Option<Hash> {
+    type Raw = String;
+    fn check(key: &str, raw: String) -> Checked<Option<Hash>> {
+        if raw.trim().is_empty() {
+            return Ok(None);
+        }
+        Hash::from_hex(raw.trim())
+            .map(Some)
+            .map_err(|_| invalid(key, "must be a block hash: 64 hex characters"))
+    }
+    fn render(&self) -> Value {
+        Value::String(self.map(|h| h.to_hex()).unwrap_or_default())
+    }
+}
+
 impl PlainValue for AuthorizedPeers {
     type Raw = AuthorizedPeers;
     fn check(_: &str, raw: AuthorizedPeers) -> Checked<AuthorizedPeers> {
@@ -305,6 +338,25 @@ impl PlainValue for Vec<Endpoint> {
     }
     fn render(&self) -> Value {
         Value::Array(self.iter().map(|e| Value::String(e.to_string())).collect())
+    }
+}
+
+/// Development miner numbers, each at least 1.
+impl PlainValue for Vec<u32> {
+    type Raw = Vec<i64>;
+    fn check(key: &str, raw: Vec<i64>) -> Checked<Vec<u32>> {
+        raw.iter()
+            .enumerate()
+            .map(|(i, n)| {
+                u32::try_from(*n)
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| invalid(&format!("{key}[{i}]"), "must be a miner number >= 1"))
+            })
+            .collect()
+    }
+    fn render(&self) -> Value {
+        Value::Array(self.iter().map(|n| Value::Integer(i64::from(*n))).collect())
     }
 }
 

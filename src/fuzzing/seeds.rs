@@ -7,7 +7,7 @@
 //! directory, removed before [`seeds`] returns; nothing else is written.
 
 use crate::chain::{
-    build_block_on, genesis_block, synthetic_transactions, Chain, ChainTip, EmbeddedChain,
+    build_signed_block, genesis_block, synthetic_transactions, Chain, ChainTip, EmbeddedChain,
 };
 use crate::config::Config;
 use crate::crypto::NodeKey;
@@ -92,11 +92,14 @@ fn seeds_with_chain_in(scratch: &Path) -> Result<Vec<Seed>, Box<dyn Error>> {
         height: 1,
     };
     let transactions = synthetic_transactions(&key, &tip, 3, 1);
-    let block = build_block_on(
+    let block = build_signed_block(
         &tip,
         settings.chain_id,
         &key,
-        config.chain.genesis_time * 1000 + 4000,
+        &crate::chain::aedpos::Production {
+            consensus: Vec::new(),
+            time_ms: config.chain.genesis_time * 1000 + 4000,
+        },
         transactions.clone(),
     )?;
     let hash = block_hash(block.header.get_or_default())?.to_proto();

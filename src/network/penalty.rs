@@ -32,7 +32,9 @@ pub enum Offence {
     /// A transaction no honest C# node relays: malformed, a malformed address, over the size
     /// limit, or a bad signature (see `os::tx_rules`).
     InvalidTransaction(Hash),
-    /// A block or message whose signature does not verify.
+    /// A block or message whose signature does not verify, or a block its signer may not
+    /// produce (the AEDPoS rules refuse it: not a miner, outside its slot, consensus data
+    /// that does not parse or contradicts the round).
     BadSignature,
     /// A message that does not decode or breaks the receive rules.
     MalformedMessage,

@@ -35,11 +35,7 @@ pub(crate) fn network_service_with(
     let dir = tempfile::tempdir().expect("temp dir");
     let chain = EmbeddedChain::open(
         dir.path(),
-        ChainSettings {
-            chain_id: 9_992_731,
-            genesis_time: 1_767_225_600,
-            irreversible_depth: 8,
-        },
+        ChainSettings::development(9_992_731, 1_767_225_600),
     )
     .expect("chain");
     let (penalties, _reports) = penalty_queue(16);

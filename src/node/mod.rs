@@ -184,7 +184,15 @@ impl Node {
             jobs,
             events: network_events,
             chain_events: chain.subscribe(CHAIN_EVENT_QUEUE),
-            producer_pubkey: config.producer.enabled.then(|| node.key.pubkey_hex()),
+            producer_pubkeys: if config.producer.enabled {
+                config
+                    .producer_keys()
+                    .iter()
+                    .map(|k| k.pubkey_hex())
+                    .collect()
+            } else {
+                Vec::new()
+            },
         })
         .map_err(thread("os-events"))?;
         node.events = Some(events);
@@ -219,16 +227,29 @@ impl Node {
 
         if config.producer.enabled {
             let settings = ProducerSettings {
-                interval_ms: config.producer.interval_ms,
+                miner_keys: config.producer_keys(),
                 transactions_per_block: config.producer.transactions_per_block,
             };
             info!(
-                "block producer on: every {} ms, {} synthetic transactions per block",
-                settings.interval_ms, settings.transactions_per_block
+                "block producer on: development miners {:?} of {}, {} ms slots, {} synthetic transactions per block",
+                config.producer.miners,
+                config.chain.miners,
+                config.chain.mining_interval_ms,
+                settings.transactions_per_block
             );
+            if config
+                .producer
+                .miners
+                .iter()
+                .any(|m| *m > config.chain.miners)
+            {
+                warn!(
+                    "[producer] miners names miners above [chain] miners = {}: they never produce",
+                    config.chain.miners
+                );
+            }
             let producer = BlockProducer::start(
                 chain.clone(),
-                node.key.clone(),
                 settings,
                 clock,
                 node.tx_pool.clone(),

@@ -10,6 +10,7 @@
 use super::announcement_cache::AnnouncementCache;
 use crate::chain::{Chain, ChainError, ChainTip};
 use crate::network::peer::short_key;
+use crate::network::penalty::Offence;
 use crate::network::service::NetworkService;
 use crate::pb::network_types::BlockWithTransactions;
 use crate::thread::StoppableThread;
@@ -162,7 +163,7 @@ impl Syncer {
             }
             match self.network.get_block(&current, &hash) {
                 Ok(Some(block)) => match self.check_fetched(&block, hash, height) {
-                    Ok(()) => match self.attach(block) {
+                    Ok(()) => match self.attach(&current, block) {
                         Attached::Yes | Attached::Refused => return,
                         Attached::NoParent => {
                             self.download_with_fallback(&current, height);
@@ -196,10 +197,48 @@ impl Syncer {
         Ok(())
     }
 
-    fn attach(&self, block: BlockWithTransactions) -> Attached {
+    /// A follower without its checkpoint block fetches it from `peer` by hash first; a peer
+    /// that serves another block for that hash is reported abnormal. True when the checkpoint
+    /// is stored (or none is awaited).
+    fn fetch_checkpoint(&self, peer: &str) -> bool {
+        let Some(root) = self.chain.awaiting_checkpoint() else {
+            return true;
+        };
+        match self.network.get_block(peer, &root.hash) {
+            Ok(Some(block)) => {
+                if let Err(reason) = self.check_fetched(&block, root.hash, root.height) {
+                    warn!(
+                        "{} served a wrong checkpoint block: {reason}",
+                        short_key(peer)
+                    );
+                    self.network.report_abnormal(peer, &reason);
+                    return false;
+                }
+                matches!(self.attach(peer, block), Attached::Yes)
+            }
+            Ok(None) => {
+                debug!("{} has no checkpoint block {}", short_key(peer), root.hash);
+                false
+            }
+            Err(e) => {
+                debug!("fetching the checkpoint {}: {e}", root.hash);
+                false
+            }
+        }
+    }
+
+    /// Attaches a block `peer` served; a forged one (bad signature, or refused by the AEDPoS
+    /// rules) is charged to the peer.
+    fn attach(&self, peer: &str, block: BlockWithTransactions) -> Attached {
         match self.chain.attach_block(block) {
             Ok(_) => Attached::Yes,
             Err(ChainError::UnknownParent { .. }) => Attached::NoParent,
+            Err(e @ (ChainError::BadSignature { .. } | ChainError::Consensus { .. })) => {
+                warn!("not attaching a synced block from {peer}: {e}");
+                self.network
+                    .report(peer, Offence::BadSignature, e.to_string());
+                Attached::Refused
+            }
             Err(e) => {
                 warn!("not attaching a synced block: {e}");
                 Attached::Refused
@@ -289,7 +328,7 @@ impl Syncer {
                 }
                 for block in blocks {
                     let (hash, height) = self.check_next(peer, &block, last_hash, last_height)?;
-                    match self.attach(block) {
+                    match self.attach(peer, block) {
                         Attached::Yes => {}
                         Attached::NoParent | Attached::Refused => return None,
                     }
@@ -355,6 +394,9 @@ impl Syncer {
     /// before attached: on a fork the peer's branch stays a side branch until it outgrows ours,
     /// so restarting from our best block would ask for the same blocks again and again.
     fn download(&self, peer: &str, target: i64) -> bool {
+        if !self.fetch_checkpoint(peer) {
+            return false;
+        }
         let batch = self.settings.max_batch_request_block_count.clamp(1, 50) as i32;
         let round = self.settings.max_block_download_count.max(1);
         let mut start = self.chain.best_chain();

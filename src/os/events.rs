@@ -53,7 +53,7 @@ pub struct EventLoopParts {
     pub chain_events: Receiver<ChainEvent>,
     /// This node's public key (hex), when it produces blocks: accepted blocks it signed are
     /// broadcast in full before they are announced.
-    pub producer_pubkey: Option<String>,
+    pub producer_pubkeys: Vec<String>,
 }
 
 /// The running `os-events` thread.
@@ -188,7 +188,7 @@ impl Handler {
         match chain.attach_block(block) {
             Ok(_) => {}
             Err(ChainError::UnknownParent { .. }) => self.download(sender, height),
-            Err(e @ ChainError::BadSignature { .. }) => {
+            Err(e @ (ChainError::BadSignature { .. } | ChainError::Consensus { .. })) => {
                 self.parts
                     .network
                     .report(sender, Offence::BadSignature, e.to_string());
@@ -257,10 +257,8 @@ impl Handler {
                     return;
                 };
                 let time = header.time.as_ref().map(timestamp_millis).unwrap_or(0);
-                let ours = p
-                    .producer_pubkey
-                    .as_deref()
-                    .is_some_and(|key| hex::encode(&header.signer_pubkey) == key);
+                let signer = hex::encode(&header.signer_pubkey);
+                let ours = p.producer_pubkeys.contains(&signer);
                 if ours {
                     if let Err(e) = p.network.broadcast_block(&block, hash, None) {
                         warn!("not broadcasting block {height} {hash}: {e}");

@@ -11,7 +11,7 @@ use aelf_net::api::{
     MAX_BODY_BYTES, NEED_BASIC_AUTH,
 };
 use aelf_net::chain::{
-    build_block_on, genesis_block, synthetic_transactions, ChainSettings, ChainTip,
+    build_signed_block, genesis_block, synthetic_transactions, ChainSettings, ChainTip,
 };
 use aelf_net::crypto::NodeKey;
 use aelf_net::network::blacklist::Ban;
@@ -45,18 +45,18 @@ struct Fake {
 impl Fake {
     fn new() -> Arc<Fake> {
         let key = NodeKey::generate();
-        let settings = ChainSettings {
-            chain_id: 9_992_731,
-            genesis_time: 1_600_000_000,
-            irreversible_depth: 8,
-        };
+        let settings = ChainSettings::development(9_992_731, 1_600_000_000);
         let genesis = genesis_block(&settings);
         let tip = ChainTip {
             hash: block_hash(genesis.header.get_or_default()).unwrap(),
             height: 1,
         };
         let txs = synthetic_transactions(&key, &tip, 2, 1);
-        let second = build_block_on(&tip, settings.chain_id, &key, 1_600_000_004_250, txs).unwrap();
+        let production = aelf_net::chain::aedpos::Production {
+            consensus: Vec::new(),
+            time_ms: 1_600_000_004_250,
+        };
+        let second = build_signed_block(&tip, settings.chain_id, &key, &production, txs).unwrap();
         Arc::new(Fake {
             did: Mutex::new(Vec::new()),
             blocks: vec![genesis, second],

@@ -3,11 +3,10 @@
 //! fetched block that is not the announced one is refused (spec 6.4); a node on a fork
 //! switches to a longer branch many download rounds deep.
 
-use crate::support::chain::{genesis_chain, genesis_chain_with_depth};
+use crate::support::chain::{block_time, genesis_chain, genesis_chain_with_miners, grow};
 use crate::support::node::test_network_service;
 use crate::support::wait::wait_until;
-use aelf_net::chain::{build_block, Chain, EmbeddedChain};
-use aelf_net::crypto::NodeKey;
+use aelf_net::chain::{build_block_on, Chain, EmbeddedChain};
 use aelf_net::network::peer::Peer;
 use aelf_net::network::peer_pool::{PeerPool, PoolLimits};
 use aelf_net::network::penalty::{Offence, PenaltyReport};
@@ -22,15 +21,7 @@ use std::sync::Arc;
 /// `n` blocks built on a fresh chain of the same genesis (the remote's chain).
 fn remote_blocks(n: usize) -> (Vec<BlockWithTransactions>, tempfile::TempDir) {
     let (chain, dir) = genesis_chain();
-    let key = NodeKey::generate();
-    let blocks = (0..n)
-        .map(|_| {
-            let block = build_block(chain.as_ref(), &key, NOW, Vec::new()).unwrap();
-            chain.attach_block(block.clone()).unwrap();
-            block
-        })
-        .collect();
-    (blocks, dir)
+    (grow(&chain, n), dir)
 }
 
 struct Local {
@@ -53,11 +44,11 @@ impl Local {
 }
 
 fn local(batch: usize) -> Local {
-    local_with_depth(batch, 8)
+    let (chain, dir) = genesis_chain();
+    local_on(batch, chain, dir)
 }
 
-fn local_with_depth(batch: usize, irreversible_depth: i64) -> Local {
-    let (chain, dir) = genesis_chain_with_depth(irreversible_depth);
+fn local_on(batch: usize, chain: Arc<EmbeddedChain>, dir: tempfile::TempDir) -> Local {
     let pool = Arc::new(PeerPool::new(PoolLimits::unlimited()));
     let peer = Arc::new(FakePeer::new(1, "10.0.0.1:6800", false));
     pool.try_add(peer.clone() as Arc<dyn Peer>, NOW).unwrap();
@@ -160,16 +151,18 @@ fn a_fetched_block_that_is_not_the_announced_one_is_refused() {
 /// own best block, so the first round was fetched again and again, forever.
 #[test]
 fn a_fork_many_rounds_deep_is_followed_to_the_longer_branch() {
-    let (remote, _remote_dir) = genesis_chain();
-    let remote_key = NodeKey::generate();
-    for _ in 0..130 {
-        let block = build_block(remote.as_ref(), &remote_key, NOW, Vec::new()).unwrap();
-        remote.attach_block(block).unwrap();
-    }
-    let l = local_with_depth(10, 1000);
-    let own_key = NodeKey::generate();
+    // Three miners; locally only two of them produce, so 2/3 + 1 never confirm anything.
+    let (remote, _remote_dir) = genesis_chain_with_miners(3);
+    grow(&remote, 130);
+    let (chain, dir) = genesis_chain_with_miners(3);
+    let l = local_on(10, chain, dir);
+    let two = &l.chain.settings().development_miner_keys()[..2];
+    // Later than the remote's first block: a different branch from height 2 on.
+    let mut not_before = l.chain.settings().development_params().start_ms + 1;
     for _ in 0..60 {
-        let block = build_block(l.chain.as_ref(), &own_key, NOW + 1, Vec::new()).unwrap();
+        let tip = l.chain.best_chain();
+        let block = build_block_on(&l.chain, &tip, two, not_before, Vec::new()).unwrap();
+        not_before = block_time(&block);
         l.chain.attach_block(block).unwrap();
     }
     assert_eq!(l.chain.best_chain().height, 61);

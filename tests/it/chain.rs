@@ -1,9 +1,11 @@
 //! The embedded chain on real files: genesis, attach rules, fork choice, the LIB, events,
 //! restarts and concurrent attaches. The producer thread is tested in `src/chain/producer.rs`.
 
+use crate::support::chain::block_time;
 use crate::support::wait::{wait_until, DEADLINE};
+use aelf_net::chain::aedpos::{decode_consensus, ConsensusError};
 use aelf_net::chain::{
-    build_block, build_block_on, genesis_block, synthetic_transactions, AttachOutcome, Chain,
+    build_block, build_next, genesis_block, synthetic_transactions, AttachOutcome, Chain,
     ChainError, ChainEvent, ChainSettings, ChainTip, EmbeddedChain, StoreOptions,
 };
 use aelf_net::crypto::{NodeKey, SignatureError};
@@ -13,6 +15,7 @@ use aelf_net::types::{
     block_hash, chain_id_from_name, sha256, BlockWithTransactionsExt, Hash, ManualClock, TypesError,
 };
 use crossbeam_channel::{bounded, Receiver};
+use protobuf::Message;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,24 +23,33 @@ use tempfile::TempDir;
 
 /// 2026-01-01T00:00:00Z.
 const GENESIS_TIME: i64 = 1_767_225_600;
-/// Block times start one minute after genesis.
-const START_MS: i64 = (GENESIS_TIME + 60) * 1000;
 
-fn settings(depth: i64) -> ChainSettings {
-    ChainSettings {
-        chain_id: chain_id_from_name("AELF").unwrap(),
-        genesis_time: GENESIS_TIME,
-        irreversible_depth: depth,
-    }
+/// A development chain of `miners` miners with 4-second slots.
+fn settings_with(miners: u32) -> ChainSettings {
+    let mut s = ChainSettings::development(chain_id_from_name("AELF").unwrap(), GENESIS_TIME);
+    s.consensus.miners = miners;
+    s
 }
 
-fn open(dir: &Path, depth: i64) -> EmbeddedChain {
-    EmbeddedChain::open(dir, settings(depth)).unwrap()
+fn settings() -> ChainSettings {
+    settings_with(1)
 }
 
-fn fresh(depth: i64) -> (EmbeddedChain, TempDir) {
+fn open(dir: &Path) -> EmbeddedChain {
+    EmbeddedChain::open(dir, settings()).unwrap()
+}
+
+fn fresh() -> (EmbeddedChain, TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    (open(dir.path(), depth), dir)
+    (open(dir.path()), dir)
+}
+
+fn fresh_with(miners: u32) -> (EmbeddedChain, TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    (
+        EmbeddedChain::open(dir.path(), settings_with(miners)).unwrap(),
+        dir,
+    )
 }
 
 fn tip_of(block: &BlockWithTransactions) -> ChainTip {
@@ -51,21 +63,25 @@ fn hash_of(block: &BlockWithTransactions) -> Hash {
     block.block_hash().unwrap()
 }
 
-/// Builds and attaches `n` blocks on the best tip (one second apart on `clock`), expecting each
-/// to extend the chain; returns them.
-fn mine(
-    chain: &EmbeddedChain,
-    key: &NodeKey,
-    clock: &ManualClock,
-    n: usize,
-) -> Vec<BlockWithTransactions> {
+/// The time of the best block.
+fn best_time(chain: &EmbeddedChain) -> i64 {
+    block_time(
+        &chain
+            .block_by_hash(&chain.best_chain().hash)
+            .unwrap()
+            .unwrap(),
+    )
+}
+
+/// Builds and attaches `n` valid blocks (two synthetic transactions each) on the best tip,
+/// expecting each to extend the chain; returns them.
+fn mine(chain: &EmbeddedChain, n: usize) -> Vec<BlockWithTransactions> {
+    let key = NodeKey::generate();
     (0..n)
         .map(|_| {
-            use aelf_net::types::Clock;
-            clock.advance(1000);
             let tip = chain.best_chain();
-            let txs = synthetic_transactions(key, &tip, 2, tip.height as u64 * 100);
-            let block = build_block(chain, key, clock.now_millis(), txs).unwrap();
+            let txs = synthetic_transactions(&key, &tip, 2, tip.height as u64 * 100);
+            let block = build_block(chain, best_time(chain), txs).unwrap();
             assert_eq!(
                 chain.attach_block(block.clone()).unwrap(),
                 AttachOutcome::Extended
@@ -75,23 +91,30 @@ fn mine(
         .collect()
 }
 
-/// A branch of `n` blocks on `parent`, signed by `key`, timed from `start_ms` (not attached).
-fn branch(parent: ChainTip, key: &NodeKey, start_ms: i64, n: usize) -> Vec<BlockWithTransactions> {
-    let mut out = Vec::new();
-    let mut tip = parent;
-    for i in 0..n {
-        let b = build_block_on(
-            &tip,
-            settings(0).chain_id,
-            key,
-            start_ms + i as i64 * 1000,
-            vec![],
-        )
-        .unwrap();
-        tip = tip_of(&b);
-        out.push(b);
-    }
-    out
+/// A branch of `n` valid blocks on `parent` (a block of `chain` from its LIB up), the first
+/// at or after `not_before_ms`, by the chain's miners (not attached).
+fn branch(
+    chain: &EmbeddedChain,
+    parent: ChainTip,
+    not_before_ms: i64,
+    n: usize,
+) -> Vec<BlockWithTransactions> {
+    let keys = chain.settings().development_miner_keys();
+    let mut state = chain.consensus_state(&parent.hash).unwrap();
+    let (mut tip, mut not_before) = (parent, not_before_ms);
+    (0..n)
+        .map(|_| {
+            let (b, next) =
+                build_next(chain.settings(), &tip, &state, &keys, not_before, vec![]).unwrap();
+            (tip, state, not_before) = (tip_of(&b), next, block_time(&b));
+            b
+        })
+        .collect()
+}
+
+/// The first miner's key (the one of a one-miner chain).
+fn miner() -> NodeKey {
+    settings().development_miner_keys().remove(0)
 }
 
 /// Recomputes the hash of a tampered block and signs it again with `key`.
@@ -117,14 +140,14 @@ fn accepted(b: &BlockWithTransactions) -> ChainEvent {
 
 #[test]
 fn genesis_is_deterministic_and_stable_across_restarts() {
-    let (a, dir_a) = fresh(8);
-    let (b, _dir_b) = fresh(8);
-    let expected = genesis_block(&settings(8)).block_hash().unwrap();
+    let (a, dir_a) = fresh();
+    let (b, _dir_b) = fresh();
+    let expected = genesis_block(&settings()).block_hash().unwrap();
     assert_eq!(a.genesis_hash(), expected);
     assert_eq!(b.genesis_hash(), expected);
     let later = ChainSettings {
         genesis_time: GENESIS_TIME + 1,
-        ..settings(8)
+        ..settings()
     };
     assert_ne!(genesis_block(&later).block_hash().unwrap(), expected);
 
@@ -135,28 +158,28 @@ fn genesis_is_deterministic_and_stable_across_restarts() {
     assert_eq!(a.best_chain(), tip);
     assert_eq!(a.last_irreversible(), tip);
     let stored = a.block_by_height(1).unwrap().unwrap();
-    assert_eq!(stored, genesis_block(&settings(8)));
+    assert_eq!(stored, genesis_block(&settings()));
     assert!(stored.header.signature.is_empty() && stored.header.signer_pubkey.is_empty());
 
     a.close();
-    let a = open(dir_a.path(), 8);
+    let a = open(dir_a.path());
     assert_eq!(a.genesis_hash(), expected);
     assert_eq!(a.best_chain(), tip);
     // Re-attaching genesis is a no-op.
     assert_eq!(
-        a.attach_block(genesis_block(&settings(8))).unwrap(),
+        a.attach_block(genesis_block(&settings())).unwrap(),
         AttachOutcome::AlreadyKnown
     );
 }
 
 #[test]
 fn a_data_dir_with_another_genesis_is_refused_clearly() {
-    let (chain, dir) = fresh(8);
+    let (chain, dir) = fresh();
     let genesis = chain.genesis_hash();
     drop(chain);
     let other_time = ChainSettings {
         genesis_time: GENESIS_TIME + 1,
-        ..settings(8)
+        ..settings()
     };
     let err = EmbeddedChain::open(dir.path(), other_time).err().unwrap();
     let msg = err.to_string();
@@ -167,7 +190,7 @@ fn a_data_dir_with_another_genesis_is_refused_clearly() {
 
     let other_chain = ChainSettings {
         chain_id: chain_id_from_name("tDVV").unwrap(),
-        ..settings(8)
+        ..settings()
     };
     let msg = EmbeddedChain::open(dir.path(), other_chain)
         .err()
@@ -175,7 +198,7 @@ fn a_data_dir_with_another_genesis_is_refused_clearly() {
         .to_string();
     assert!(msg.contains("AELF") && msg.contains("tDVV"), "{msg}");
     // The original config still opens it.
-    assert_eq!(open(dir.path(), 8).genesis_hash(), genesis);
+    assert_eq!(open(dir.path()).genesis_hash(), genesis);
 }
 
 /// Asserts that attaching `$block` to `$chain` fails with an error matching `$pat`.
@@ -188,21 +211,22 @@ macro_rules! rejects {
 
 #[test]
 fn a_data_dir_in_use_is_refused() {
-    let (chain, dir) = fresh(8);
-    let err = EmbeddedChain::open(dir.path(), settings(8)).err().unwrap();
+    let (chain, dir) = fresh();
+    let err = EmbeddedChain::open(dir.path(), settings()).err().unwrap();
     assert!(matches!(err, ChainError::InUse(_)), "{err}");
     assert!(err.to_string().contains("chain.redb"), "{err}");
     chain.close();
-    open(dir.path(), 8);
+    open(dir.path());
 }
 
 #[test]
 fn attach_rejects_every_invalid_block_and_stores_none() {
-    let (chain, _dir) = fresh(8);
-    let key = NodeKey::generate();
+    // Three miners: a one-miner chain takes its first blocks without checks, as the C# node.
+    let (chain, _dir) = fresh_with(3);
+    let key = miner();
     let tip = chain.best_chain();
-    let txs = synthetic_transactions(&key, &tip, 3, 0);
-    let good = build_block(&chain, &key, START_MS, txs).unwrap();
+    let txs = synthetic_transactions(&NodeKey::generate(), &tip, 3, 0);
+    let good = build_block(&chain, 0, txs).unwrap();
     let tamper = |f: &dyn Fn(&mut BlockWithTransactions)| {
         let mut b = good.clone();
         f(&mut b);
@@ -294,6 +318,52 @@ fn attach_rejects_every_invalid_block_and_stores_none() {
         tamper(&|b| b.header.clear()),
         ChainError::MissingHeader
     );
+    // The AEDPoS rules: no consensus data, data that does not parse, a sender that is not the
+    // signer, a signer that is no miner.
+    rejects!(
+        chain,
+        header(&|h| h.extra_data.clear()),
+        ChainError::Consensus {
+            source: ConsensusError::Missing,
+            ..
+        }
+    );
+    rejects!(
+        chain,
+        header(&|h| h.extra_data[0].value = vec![0xff, 0x01, 0x02]),
+        ChainError::Consensus {
+            source: ConsensusError::Unparseable(_),
+            ..
+        }
+    );
+    let stranger = NodeKey::generate();
+    let signed_by_stranger = |as_sender: bool| {
+        let mut b = good.clone();
+        let h = b.header.as_mut().unwrap();
+        let mut info = decode_consensus(&h.extra_data[0].value).unwrap();
+        if as_sender {
+            info.sender_pubkey = stranger.pubkey().to_vec();
+        }
+        h.extra_data[0].value = info.write_to_bytes().unwrap();
+        h.signer_pubkey = stranger.pubkey().to_vec();
+        resign(b, &stranger)
+    };
+    rejects!(
+        chain,
+        signed_by_stranger(false),
+        ChainError::Consensus {
+            source: ConsensusError::SenderNotSigner,
+            ..
+        }
+    );
+    rejects!(
+        chain,
+        signed_by_stranger(true),
+        ChainError::Consensus {
+            source: ConsensusError::NotAMiner(_),
+            ..
+        }
+    );
 
     assert_eq!(chain.best_chain(), tip);
     assert!(!chain.has_block(&hash_of(&good)));
@@ -302,10 +372,9 @@ fn attach_rejects_every_invalid_block_and_stores_none() {
 
 #[test]
 fn reattaching_a_block_is_already_known_without_events() {
-    let (chain, _dir) = fresh(8);
-    let key = NodeKey::generate();
+    let (chain, _dir) = fresh();
     let events = chain.subscribe(16);
-    let block = build_block(&chain, &key, START_MS, vec![]).unwrap();
+    let block = build_block(&chain, 0, vec![]).unwrap();
     assert_eq!(
         chain.attach_block(block.clone()).unwrap(),
         AttachOutcome::Extended
@@ -322,15 +391,14 @@ fn reattaching_a_block_is_already_known_without_events() {
 
 #[test]
 fn a_longer_side_branch_takes_over_and_equal_height_keeps_the_first() {
-    let (chain, _dir) = fresh(100);
-    let (alice, bob) = (NodeKey::generate(), NodeKey::generate());
-    let clock = ManualClock::new(START_MS);
+    let (chain, _dir) = fresh_with(3);
     let events = chain.subscribe(64);
     let genesis = chain.best_chain();
-    let main = mine(&chain, &alice, &clock, 2);
+    let main = mine(&chain, 2);
     assert_eq!(drain(&events), vec![accepted(&main[0]), accepted(&main[1])]);
 
-    let side = branch(genesis, &bob, START_MS + 500, 3);
+    // Another branch from genesis, its first block later than main's.
+    let side = branch(&chain, genesis, block_time(&main[0]) + 1, 3);
     assert_eq!(
         chain.attach_block(side[0].clone()).unwrap(),
         AttachOutcome::SideBranch
@@ -375,107 +443,108 @@ fn a_longer_side_branch_takes_over_and_equal_height_keeps_the_first() {
         .is_empty());
     assert_eq!(chain.blocks_after(&genesis.hash, 10).unwrap(), side);
     // Mining continues on the new best chain.
-    let more = mine(&chain, &alice, &clock, 1);
+    let more = mine(&chain, 1);
     assert_eq!(more[0].header.height, 5);
 }
 
+/// The LIB after each attach is the irreversible height the best block's consensus state
+/// confirms (genesis while none), and each advance is announced once, after the block.
 #[test]
-fn the_lib_trails_the_best_tip_and_announces_each_advance() {
-    let (chain, _dir) = fresh(2);
-    let key = NodeKey::generate();
-    let clock = ManualClock::new(START_MS);
-    let events = chain.subscribe(64);
+fn the_lib_is_the_consensus_lib_and_each_advance_is_announced() {
+    let (chain, _dir) = fresh_with(3);
+    let events = chain.subscribe(1024);
     let genesis = chain.best_chain();
-
-    let blocks = mine(&chain, &key, &clock, 2);
-    assert_eq!(chain.last_irreversible(), genesis);
-    assert_eq!(
-        drain(&events).len(),
-        2,
-        "no LIB event while it stays at genesis"
-    );
-
-    let more = mine(&chain, &key, &clock, 2);
-    assert_eq!(chain.best_chain().height, 5);
-    assert_eq!(chain.last_irreversible(), tip_of(&blocks[1]));
-    let lib_events: Vec<_> = drain(&events)
-        .into_iter()
-        .filter(|e| matches!(e, ChainEvent::NewIrreversible { .. }))
-        .collect();
-    assert_eq!(
-        lib_events,
-        vec![
-            ChainEvent::NewIrreversible {
-                hash: hash_of(&blocks[0]),
-                height: 2
-            },
-            ChainEvent::NewIrreversible {
-                hash: hash_of(&blocks[1]),
-                height: 3
-            },
-        ]
-    );
-    // Per attach: the accepted block first, then the LIB.
-    mine(&chain, &key, &clock, 1);
-    assert_eq!(
-        drain(&events)[1],
-        ChainEvent::NewIrreversible {
-            hash: hash_of(&more[0]),
-            height: 4
+    let mut advances = 0;
+    let mut deepest_gap = 0;
+    for _ in 0..120 {
+        let before = chain.last_irreversible();
+        let block = mine(&chain, 1).remove(0);
+        let best = chain.best_chain();
+        let confirmed = chain
+            .consensus_state(&best.hash)
+            .unwrap()
+            .irreversible_height();
+        let lib = chain.last_irreversible();
+        assert_eq!(lib.height, confirmed.max(1), "at height {}", best.height);
+        assert_eq!(chain.block_by_height(lib.height).unwrap().is_some(), true);
+        assert_eq!(Some(lib.hash), chain.canonical_hash(lib.height).unwrap());
+        let got = drain(&events);
+        if lib.height > before.height {
+            advances += 1;
+            assert_eq!(
+                got,
+                vec![
+                    accepted(&block),
+                    ChainEvent::NewIrreversible {
+                        hash: lib.hash,
+                        height: lib.height
+                    }
+                ]
+            );
+        } else {
+            assert_eq!(got, vec![accepted(&block)]);
         }
+        deepest_gap = deepest_gap.max(best.height - lib.height);
+    }
+    assert!(advances >= 3, "the LIB advanced {advances} times");
+    assert_ne!(chain.last_irreversible(), genesis);
+    assert!(
+        deepest_gap > 8,
+        "not a fixed depth of 8: the gap reached {deepest_gap}"
     );
 }
 
 #[test]
-fn a_fork_below_the_lib_is_rejected() {
-    let (chain, _dir) = fresh(2);
-    let (alice, bob) = (NodeKey::generate(), NodeKey::generate());
-    let clock = ManualClock::new(START_MS);
-    let main = mine(&chain, &alice, &clock, 4);
+fn a_fork_below_the_lib_is_rejected_and_a_reorg_above_it_is_followed() {
+    let (chain, _dir) = fresh_with(3);
+    // Three miners fill a round with 25 blocks; the LIB moves once a round.
+    let mut main = mine(&chain, 2);
+    // A block forking at height 2, built now and offered once the LIB is past it.
+    let deep = branch(&chain, tip_of(&main[0]), block_time(&main[1]) + 1, 1);
+    main.extend(mine(&chain, 78));
     let lib = chain.last_irreversible();
-    assert_eq!(lib, tip_of(&main[1]));
+    assert!(lib.height > 3, "the LIB advanced: {lib:?}");
 
-    // Forks at height 2, below the LIB at 3.
-    let deep = branch(tip_of(&main[0]), &bob, START_MS + 500, 1);
     assert!(matches!(
         chain.attach_block(deep[0].clone()),
-        Err(ChainError::BelowIrreversible {
-            fork_height: 2,
-            lib_height: 3,
-            ..
-        })
+        Err(ChainError::BelowIrreversible { fork_height: 2, .. })
     ));
     assert!(!chain.has_block(&hash_of(&deep[0])));
-    // Forks at the LIB itself: allowed.
-    let shallow = branch(lib, &bob, START_MS + 500, 3);
-    assert_eq!(
-        chain.attach_block(shallow[0].clone()).unwrap(),
-        AttachOutcome::SideBranch
-    );
-    assert_eq!(
-        chain.attach_block(shallow[1].clone()).unwrap(),
-        AttachOutcome::SideBranch
-    );
-    assert_eq!(
-        chain.attach_block(shallow[2].clone()).unwrap(),
-        AttachOutcome::Extended
-    );
-    assert_eq!(chain.last_irreversible(), tip_of(&shallow[0]));
+    // Forks at the LIB itself: allowed, and a longer branch takes over (a reorg of more than
+    // 8 blocks above the LIB).
+    let above = (chain.best_chain().height - lib.height) as usize;
+    assert!(above > 8, "{above} blocks above the LIB");
+    // A block on main's tip, built before the reorg and offered after it.
+    let late = branch(&chain, tip_of(main.last().unwrap()), 0, 1);
+    let next_on_main = &main[(lib.height - 1) as usize];
+    let shallow = branch(&chain, lib, block_time(next_on_main) + 1, above + 30);
+    for b in &shallow[..above] {
+        assert_eq!(
+            chain.attach_block(b.clone()).unwrap(),
+            AttachOutcome::SideBranch
+        );
+    }
+    for b in &shallow[above..] {
+        assert_eq!(
+            chain.attach_block(b.clone()).unwrap(),
+            AttachOutcome::Extended
+        );
+    }
+    assert_eq!(chain.best_chain(), tip_of(shallow.last().unwrap()));
+    let new_lib = chain.last_irreversible();
+    assert!(new_lib.height > lib.height, "{new_lib:?} after {lib:?}");
     // The abandoned main branch now forks below the LIB.
-    let stale = branch(tip_of(&main[3]), &alice, START_MS + 9000, 1);
     assert!(matches!(
-        chain.attach_block(stale[0].clone()),
+        chain.attach_block(late[0].clone()),
         Err(ChainError::BelowIrreversible { .. })
     ));
 }
 
 #[test]
 fn blocks_after_and_block_by_height_follow_the_best_chain() {
-    let (chain, _dir) = fresh(8);
-    let key = NodeKey::generate();
-    let clock = ManualClock::new(START_MS);
+    let (chain, _dir) = fresh();
     let genesis = chain.best_chain();
-    let blocks = mine(&chain, &key, &clock, 5);
+    let blocks = mine(&chain, 5);
 
     assert_eq!(chain.blocks_after(&genesis.hash, 100).unwrap(), blocks);
     assert_eq!(
@@ -520,25 +589,22 @@ fn blocks_after_and_block_by_height_follow_the_best_chain() {
 }
 
 #[test]
-fn a_restart_keeps_the_chain_and_the_lib_never_goes_back() {
+fn a_restart_keeps_the_chain_its_consensus_states_and_the_lib() {
     let dir = tempfile::tempdir().unwrap();
-    let (alice, bob) = (NodeKey::generate(), NodeKey::generate());
-    let clock = ManualClock::new(START_MS);
     let (blocks, side, best, lib) = {
-        let chain = open(dir.path(), 2);
-        let blocks = mine(&chain, &alice, &clock, 5);
-        let side = branch(tip_of(&blocks[3]), &bob, START_MS + 500, 1);
+        let chain = open(dir.path());
+        let blocks = mine(&chain, 14);
+        let side = branch(&chain, tip_of(&blocks[12]), block_time(&blocks[13]) + 1, 1);
         assert_eq!(
             chain.attach_block(side[0].clone()).unwrap(),
             AttachOutcome::SideBranch
         );
         (blocks, side, chain.best_chain(), chain.last_irreversible())
     };
-    assert_eq!(best, tip_of(&blocks[4]));
-    assert_eq!(lib.height, 4);
+    assert_eq!(best, tip_of(&blocks[13]));
+    assert!(lib.height > 1, "{lib:?}");
 
-    // A deeper irreversibility setting must not move the stored LIB back.
-    let chain = open(dir.path(), 10);
+    let chain = open(dir.path());
     assert_eq!(chain.best_chain(), best);
     assert_eq!(chain.last_irreversible(), lib);
     assert_eq!(
@@ -550,37 +616,54 @@ fn a_restart_keeps_the_chain_and_the_lib_never_goes_back() {
         chain.block_by_hash(&hash_of(&side[0])).unwrap().as_ref(),
         Some(&side[0])
     );
-    // The side branch is still a side branch, and still wins when it grows.
-    let grown = branch(tip_of(&side[0]), &bob, START_MS + 10_000, 2);
-    assert_eq!(
-        chain.attach_block(grown[0].clone()).unwrap(),
-        AttachOutcome::Extended
-    );
-    assert_eq!(chain.block_by_height(6).unwrap().as_ref(), Some(&side[0]));
+    // The side branch is still a side branch (its consensus state was kept), and still wins
+    // when it grows.
+    let grown = branch(&chain, tip_of(&side[0]), block_time(&side[0]), 2);
+    for b in &grown {
+        assert_eq!(
+            chain.attach_block(b.clone()).unwrap(),
+            AttachOutcome::Extended
+        );
+    }
+    assert_eq!(chain.block_by_height(15).unwrap().as_ref(), Some(&side[0]));
     chain.close();
 
-    let chain = open(dir.path(), 10);
-    assert_eq!(chain.best_chain(), tip_of(&grown[0]));
-    assert_eq!(
-        chain.attach_block(grown[0].clone()).unwrap(),
-        AttachOutcome::AlreadyKnown
-    );
+    let chain = open(dir.path());
+    assert_eq!(chain.best_chain(), tip_of(&grown[1]));
     assert_eq!(
         chain.attach_block(grown[1].clone()).unwrap(),
-        AttachOutcome::Extended
+        AttachOutcome::AlreadyKnown
     );
+    assert!(chain.last_irreversible().height >= lib.height);
+    mine(&chain, 1);
+}
+
+/// A block more than 4 seconds ahead of the local clock is refused (C#
+/// `AllowedFutureBlockTimeSpan`), and accepted once the clock has caught up.
+#[test]
+fn a_block_from_the_future_is_refused_until_its_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(GENESIS_TIME * 1000);
+    let chain = open(dir.path()).with_clock(Arc::new(clock.clone()));
+    // Round 1's first slot is 4 s after genesis: one more second ahead is too much.
+    let block = build_block(&chain, GENESIS_TIME * 1000 + 5_000, vec![]).unwrap();
+    assert!(matches!(
+        chain.attach_block(block.clone()),
+        Err(ChainError::FutureBlock { .. })
+    ));
+    assert!(!chain.has_block(&hash_of(&block)));
+    clock.advance(1_000);
+    assert_eq!(chain.attach_block(block).unwrap(), AttachOutcome::Extended);
 }
 
 #[test]
 fn a_full_subscriber_loses_events_without_blocking_attach() {
-    let (chain, _dir) = fresh(8);
-    let key = NodeKey::generate();
-    let clock = ManualClock::new(START_MS);
+    let (chain, _dir) = fresh();
     let slow = chain.subscribe(1);
     let fast = chain.subscribe(100);
     let gone = chain.subscribe(1);
     drop(gone);
-    let blocks = mine(&chain, &key, &clock, 5);
+    let blocks = mine(&chain, 5);
     assert_eq!(drain(&slow), vec![accepted(&blocks[0])]);
     assert_eq!(
         drain(&fast),
@@ -588,16 +671,15 @@ fn a_full_subscriber_loses_events_without_blocking_attach() {
     );
     assert_eq!(chain.dropped_events(), 4);
     // Room again: the next event arrives.
-    let next = mine(&chain, &key, &clock, 1);
+    let next = mine(&chain, 1);
     assert_eq!(drain(&slow), vec![accepted(&next[0])]);
 }
 
 #[test]
 fn concurrent_attaches_store_each_block_once() {
-    let (chain, _dir) = fresh(8);
+    let (chain, _dir) = fresh();
     let chain = Arc::new(chain);
-    let key = NodeKey::generate();
-    let blocks = branch(chain.best_chain(), &key, START_MS, 20);
+    let blocks = branch(&chain, chain.best_chain(), 0, 20);
     let events = chain.subscribe(100);
     let (done_tx, done_rx) = bounded(4);
     let mut handles = Vec::new();
@@ -636,32 +718,29 @@ fn concurrent_attaches_store_each_block_once() {
 #[test]
 fn with_a_flush_interval_closing_makes_every_attach_durable() {
     let dir = tempfile::tempdir().unwrap();
-    let key = NodeKey::generate();
-    let clock = ManualClock::new(START_MS);
     // An interval no test reaches: only the first attach and the close are durable commits.
     let options = StoreOptions {
         flush_interval: Duration::from_secs(3600),
     };
-    let chain = EmbeddedChain::open_with(dir.path(), settings(2), options).unwrap();
-    let blocks = mine(&chain, &key, &clock, 6);
-    let best = chain.best_chain();
+    let chain = EmbeddedChain::open_with(dir.path(), settings(), options).unwrap();
+    let blocks = mine(&chain, 12);
+    let (best, lib) = (chain.best_chain(), chain.last_irreversible());
+    assert!(lib.height > 1);
     chain.close();
-    let reopened = EmbeddedChain::open_with(dir.path(), settings(2), options).unwrap();
+    let reopened = EmbeddedChain::open_with(dir.path(), settings(), options).unwrap();
     assert_eq!(reopened.best_chain(), best);
     assert_eq!(reopened.best_chain(), tip_of(blocks.last().unwrap()));
-    assert_eq!(reopened.last_irreversible().height, best.height - 2);
+    assert_eq!(reopened.last_irreversible(), lib);
 }
 
 #[test]
 fn the_flush_thread_makes_recent_attaches_durable_within_the_interval() {
     let dir = tempfile::tempdir().unwrap();
-    let key = NodeKey::generate();
-    let clock = ManualClock::new(START_MS);
     let options = StoreOptions {
         flush_interval: Duration::from_millis(20),
     };
-    let chain = EmbeddedChain::open_with(dir.path(), settings(2), options).unwrap();
-    mine(&chain, &key, &clock, 4);
+    let chain = EmbeddedChain::open_with(dir.path(), settings(), options).unwrap();
+    mine(&chain, 4);
     wait_until("the recent attaches flushed", || {
         !chain.has_unflushed_writes()
     });

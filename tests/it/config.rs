@@ -196,9 +196,12 @@ fn defaults_are_the_c_sharp_nodes() {
     assert_eq!(n.authorized_peers, AuthorizedPeers::Any);
     assert!(n.authorized_keys.is_empty());
     assert_eq!(d.chain.genesis_time, 1_767_225_600);
-    assert_eq!(d.chain.irreversible_depth, 8);
+    assert_eq!(d.chain.miners, 1);
+    assert_eq!(d.chain.mining_interval_ms, 4000);
+    assert_eq!(d.chain.miners_per_term, 0);
+    assert_eq!(d.chain.term_period_seconds, 604_800);
     assert!(!d.producer.enabled);
-    assert_eq!(d.producer.interval_ms, 4000);
+    assert!(d.producer.miners.is_empty());
     assert_eq!(d.producer.transactions_per_block, 0);
     assert_eq!(d.api.listen.to_string(), "127.0.0.1:8000");
     assert_eq!(d.threads.grpc_completion_queues, 2);
@@ -256,9 +259,12 @@ fn values_given_replace_the_defaults() {
         max_peers = 0
         authorized_peers = "authorized"
         authorized_keys = ["{KEY}"]
+        [chain]
+        miners = 3
+        mining_interval_ms = 800
         [producer]
         enabled = true
-        interval_ms = 100
+        miners = [1, 3]
         transactions_per_block = 10000
         [api]
         listen = "[::1]:9000"
@@ -289,13 +295,53 @@ fn values_given_replace_the_defaults() {
     assert_eq!(c.network.authorized_keys.len(), 1);
     assert_eq!(c.network.authorized_keys[0][0], 0x04);
     assert!(c.producer.enabled);
+    assert_eq!(c.producer.miners, vec![1, 3]);
+    let keys: Vec<String> = c.producer_keys().iter().map(|k| k.pubkey_hex()).collect();
+    assert_eq!(
+        keys,
+        [1, 3]
+            .map(|i| aelf_net::chain::aedpos::development_key(i).pubkey_hex())
+            .to_vec()
+    );
+    assert_eq!(c.chain_settings().consensus.miners, 3);
+    assert_eq!(c.chain_settings().consensus.mining_interval_ms, 800);
     assert_eq!(c.api.listen.to_string(), "[::1]:9000");
     assert_eq!(c.threads.grpc_completion_queues, 64);
     assert_eq!(c.log.level, log::LevelFilter::Debug);
     assert_eq!(c.log.file, Some(PathBuf::from("/var/log/aelf-netd.log")));
     // Untouched keys keep their defaults.
     assert_eq!(c.network.max_peers_per_ip_address, 1);
-    assert_eq!(c.chain, Config::default().chain);
+    let d = Config::default().chain;
+    assert_eq!(
+        (
+            c.chain.mode,
+            c.chain.genesis_time,
+            c.chain.flush_interval_ms
+        ),
+        (d.mode, d.genesis_time, d.flush_interval_ms)
+    );
+}
+
+#[test]
+fn follow_mode_names_its_checkpoint() {
+    let hash = "ab".repeat(32);
+    let c = parse(&format!(
+        "[node]\nchain_id = \"tDVV\"\n[chain]\nmode = \"follow\"\ncheckpoint_height = 1234\n\
+         checkpoint_hash = \"{hash}\"\ngenesis_hash = \"{}\"\n",
+        "cd".repeat(32)
+    ))
+    .unwrap();
+    match c.chain_settings().mode {
+        aelf_net::chain::ChainMode::Follow {
+            checkpoint,
+            genesis_hash,
+        } => {
+            assert_eq!(checkpoint.height, 1234);
+            assert_eq!(checkpoint.hash.to_hex(), hash);
+            assert_eq!(genesis_hash.to_hex(), "cd".repeat(32));
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -444,14 +490,35 @@ fn out_of_range_numbers_name_the_key_and_the_range() {
             "at least 0",
         ),
         (
-            "[chain]\nirreversible_depth = 0",
-            "chain.irreversible_depth",
-            "at least 1",
+            "[chain]\nmode = \"follow\"\ncheckpoint_height = 5",
+            "chain.checkpoint_hash",
+            "must be given in follow mode",
         ),
         (
-            "[producer]\ninterval_ms = 99",
-            "producer.interval_ms",
-            "at least 100",
+            "[chain]\nmode = \"follow\"\ncheckpoint_hash = \"00\"",
+            "chain.checkpoint_hash",
+            "64 hex characters",
+        ),
+        (
+            "[chain]\nmode = \"follow\"\n\
+             checkpoint_hash = \"abababababababababababababababababababababababababababababababab\"",
+            "chain.checkpoint_height",
+            "at least 1 in follow mode",
+        ),
+        (
+            "[chain]\nminers = 0",
+            "chain.miners",
+            "1..=64",
+        ),
+        (
+            "[chain]\nmining_interval_ms = 99",
+            "chain.mining_interval_ms",
+            "100..=60000",
+        ),
+        (
+            "[producer]\nminers = [1, 0]",
+            "producer.miners[1]",
+            "miner number",
         ),
         (
             "[producer]\ntransactions_per_block = 10001",

@@ -71,8 +71,8 @@ fn start_and_check(dir: &Path, extra: &[&str], nodes: usize) -> String {
         "0",
         "--api-base-port",
         "0",
-        "--producer-interval-ms",
-        "300",
+        "--mining-interval-ms",
+        "800",
     ];
     args.extend_from_slice(extra);
     let out = devnet(&args);
@@ -231,8 +231,8 @@ fn a_namespaced_devnet_with_delayed_links_where_permitted() {
 #[test]
 fn lossy_links_deliver_and_a_partitioned_node_catches_up() {
     let Some(net) = NamespacedDevnet::start(&[
-        "--producer-interval-ms",
-        "300",
+        "--mining-interval-ms",
+        "800",
         "--latency-ms",
         "100",
         "--loss-percent",
@@ -298,19 +298,22 @@ fn hash_at(api: SocketAddr, height: i64) -> Option<String> {
 }
 
 /// A partition of the network into two halves that both produce, for 30 s, then healed (root
-/// only). Nodes 1 and 2 are one half, 3 and 4 the other; node 1 produces every 300 ms, node 3
-/// every 700 ms, and the LIB is far below (as when neither half holds the miners' 2/3 and
-/// nothing becomes irreversible). During the cut the halves build different chains; once the
-/// relays relay again, the persistent links come back and every node ends on the longer
-/// branch, node 1's, through the fork: the shorter half's blocks since the cut are off its
-/// best chain.
+/// only). Five AEDPoS miners: node 1 produces for miners 1, 3 and 5, node 3 for 2 and 4. Nodes
+/// 1 and 2 are one half, 3 and 4 the other. During the cut neither half holds the 2/3 + 1 of
+/// the miners (4 of 5) that confirm a block, so nothing more becomes irreversible; both halves
+/// go on round after round, node 1's filling three slots of five, node 3's two (a lone miner
+/// would stop: the continuous-blocks rule). Once the links come back every node ends on the
+/// longer branch, node 1's, through the fork: the shorter half's blocks since the cut are off
+/// its best chain.
 #[test]
 fn two_producing_halves_converge_after_a_partition() {
     let Some(net) = NamespacedDevnet::start(&[
         "--producers",
-        "1@300,3@700",
-        "--irreversible-depth",
-        "100000",
+        "1,3",
+        "--miners",
+        "5",
+        "--mining-interval-ms",
+        "800",
     ]) else {
         return;
     };

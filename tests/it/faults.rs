@@ -56,7 +56,7 @@ fn a_full_disk_stops_storing_with_a_clear_error_and_the_store_stays_consistent()
         return;
     };
     let (port_a, port_b) = (free_port(), free_port());
-    let producer = "[producer]\nenabled = true\ninterval_ms = 100\ntransactions_per_block = 200\n";
+    let producer = "[producer]\nenabled = true\ntransactions_per_block = 200\n";
     let a = Node::start(config(dir_a.path(), port_a, &[], "1.9.0.0", producer));
     let mut b = Node::start(config(dir_b.path(), port_b, &[port_a], "1.9.0.0", ""));
     // Blocks of 200 transactions fill 3 MiB within a few dozen blocks.

@@ -31,7 +31,9 @@ use std::time::Instant;
 const NO_LISTENER: u16 = 1;
 /// Small enough to test the cap cheaply (the config's minimum).
 const MAX_MESSAGE: usize = 1 << 20;
-const PRODUCER: &str = "[producer]\nenabled = true\ninterval_ms = 200\n\n\
+/// One development miner with 800 ms slots: a block every 100 ms within a slot.
+const MINING_INTERVAL_MS: i64 = 800;
+const PRODUCER: &str = "[producer]\nenabled = true\n\n[chain]\nmining_interval_ms = 800\n\n\
     [reputation]\ndisconnect_threshold = -1000000\nban_threshold = -1000000\n";
 
 /// The daemon, the honest peer, and the attacker's channel to the daemon.
@@ -418,7 +420,9 @@ fn malformed_and_silent_streams_are_refused_without_harm() {
 
 #[test]
 fn blocks_with_a_bad_signature_or_merkle_root_are_not_stored() {
-    use aelf_net::chain::{build_block_on, synthetic_transactions, ChainTip};
+    use aelf_net::chain::{
+        build_block_on, synthetic_transactions, Chain, ChainSettings, ChainTip, EmbeddedChain,
+    };
     use aelf_net::types::{block_hash, Hash};
     let arena = Arena::start();
     let attacker = WirePeer::start(false);
@@ -432,7 +436,13 @@ fn blocks_with_a_bad_signature_or_merkle_root_are_not_stored() {
     let key = &attacker.key;
     let txs = synthetic_transactions(key, &tip, 3, 1);
     let now = SystemClock.now_millis();
-    let good = build_block_on(&tip, 9992731, key, now, txs).unwrap();
+    let good = {
+        let production = aelf_net::chain::aedpos::Production {
+            consensus: Vec::new(),
+            time_ms: now,
+        };
+        aelf_net::chain::build_signed_block(&tip, 9992731, key, &production, txs).unwrap()
+    };
     // A signature by another key, and a merkle root that does not match (signed correctly).
     let mut forged = good.clone();
     forged.header.as_mut().unwrap().signature = NodeKey::generate()
@@ -465,15 +475,37 @@ fn blocks_with_a_bad_signature_or_merkle_root_are_not_stored() {
         // Not stored: the C# node's "not found" (403, code 20001).
         assert_eq!(http(arena.node.api, "GET", &path, "").0, 403, "{path}");
     }
-    // The control: a valid block of the attacker's (other transactions, so another hash: the
-    // forged one's hash is now known for this peer), sent the same way, is stored (on a side
-    // branch or the best chain), so the refusals above are the checks at work.
+    // The control: a valid block (the development miner's key is public: the attacker replays
+    // the node's chain to learn the round, then builds the next block by the AEDPoS rules),
+    // sent the same way, is stored (on a side branch or the best chain), so the refusals above
+    // are the checks at work.
+    let mut settings = ChainSettings::development(9992731, 1_767_225_600);
+    settings.consensus.mining_interval_ms = MINING_INTERVAL_MS;
+    let replay_dir = tempfile::tempdir().unwrap();
+    let replica = EmbeddedChain::open(replay_dir.path(), settings).unwrap();
+    loop {
+        let request = aelf_net::pb::network_types::BlocksRequest {
+            previous_block_hash: MessageField::some(replica.best_chain().hash.to_proto()),
+            count: 50,
+            ..Default::default()
+        };
+        let list = client
+            .request_blocks_opt(&request, headers(&key.pubkey_hex(), Some(&session)))
+            .unwrap();
+        if list.blocks.is_empty() {
+            break;
+        }
+        for b in list.blocks {
+            replica.attach_block(b).unwrap();
+        }
+    }
+    let replica_tip = replica.best_chain();
     let control = build_block_on(
-        &tip,
-        9992731,
-        key,
-        now,
-        synthetic_transactions(key, &tip, 3, 100),
+        &replica,
+        &replica_tip,
+        &settings.development_miner_keys(),
+        SystemClock.now_millis(),
+        synthetic_transactions(key, &replica_tip, 3, 100),
     )
     .unwrap();
     let (mut sink, receiver) = client

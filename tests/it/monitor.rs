@@ -114,7 +114,7 @@ fn config_text(data_dir: &Path, spec: &NodeSpec<'_>) -> String {
     format!(
         "[node]\ndata_dir = {data:?}\n{version}\n\
          [network]\nlisten_address = \"127.0.0.1\"\nlistening_port = {p2p}\nboot_nodes = [{boots}]\n{extra}\n\n\
-         [producer]\nenabled = {producer}\ninterval_ms = 300\n\n\
+         [producer]\nenabled = {producer}\n\n[chain]\nmining_interval_ms = 800\n\n\
          [api]\nlisten = \"127.0.0.1:{api}\"\n",
         data = data_dir.display().to_string(),
         p2p = spec.p2p_port,

@@ -4,7 +4,7 @@
 
 use crate::support::chain::genesis_chain;
 use crate::support::node::test_network_service;
-use aelf_net::chain::{build_block, Chain, EmbeddedChain};
+use aelf_net::chain::{Chain, EmbeddedChain};
 use aelf_net::crypto::NodeKey;
 use aelf_net::network::broadcast::BroadcastKind;
 use aelf_net::network::peer::{FailureKind, Peer, PeerRequestError};
@@ -50,25 +50,22 @@ fn fixture(sync: SyncState) -> Fixture {
     }
 }
 
-/// Produces `n` blocks on the chain, stamped at `time`.
-fn grow(chain: &EmbeddedChain, n: usize, time: i64) -> Vec<Hash> {
-    let key = NodeKey::generate();
-    (0..n)
-        .map(|_| {
-            let block = build_block(chain, &key, time, Vec::new()).unwrap();
-            let hash = block_hash(block.header.as_ref().unwrap()).unwrap();
-            chain.attach_block(block).unwrap();
-            hash
-        })
+/// Produces `n` valid blocks on the chain; their hashes.
+fn grow(chain: &EmbeddedChain, n: usize) -> Vec<Hash> {
+    crate::support::chain::grow(chain, n)
+        .iter()
+        .map(|b| block_hash(b.header.as_ref().unwrap()).unwrap())
         .collect()
 }
 
+/// A signed block on the best tip stamped `time` (broadcast only, never attached).
 fn fresh_block(
     f: &Fixture,
     time: i64,
 ) -> (aelf_net::pb::network_types::BlockWithTransactions, Hash) {
     let key = NodeKey::generate();
-    let block = build_block(f.chain.as_ref(), &key, time, Vec::new()).unwrap();
+    let tip = f.chain.best_chain();
+    let block = crate::support::chain::unchecked_block(&tip, f.chain.chain_id(), &key, time);
     let hash = block_hash(block.header.as_ref().unwrap()).unwrap();
     (block, hash)
 }
@@ -286,7 +283,7 @@ fn successful_block_requests_are_measured() {
 fn serving_blocks_follows_the_csharp_rules() {
     let f = fixture(SyncState::finished());
     let genesis = f.chain.genesis_hash();
-    let hashes = grow(&f.chain, 6, NOW);
+    let hashes = grow(&f.chain, 6);
     let head = *hashes.last().unwrap();
     let requester = f.peers[0].pubkey_hex.clone();
 
@@ -352,7 +349,7 @@ fn serving_blocks_follows_the_csharp_rules() {
 fn an_unsynced_node_serves_nothing() {
     let f = fixture(SyncState::new(512));
     let genesis = f.chain.genesis_hash();
-    grow(&f.chain, 2, NOW);
+    grow(&f.chain, 2);
     let reply = f.service.serve_block(
         None,
         &BlockRequest {

@@ -453,8 +453,8 @@ fn a_client_follows_its_transaction_on_running_nodes() {
         free_port(),
         "",
         &format!(
-            "[chain]\ngenesis_contract_address = \"{zero}\"\n\n\
-             [producer]\nenabled = true\ninterval_ms = 100\n"
+            "[chain]\nmining_interval_ms = 800\ngenesis_contract_address = \"{zero}\"\n\n\
+             [producer]\nenabled = true\n"
         ),
     ));
     let send = |node: &Node, tx: &aelf_net::pb::aelf_core::Transaction| {

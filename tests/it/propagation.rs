@@ -7,9 +7,9 @@
 
 use crate::support::daemon::{config, value_after, wait_converged, Node};
 use crate::support::{free_port, LEGACY, STREAM};
-use aelf_net::chain::{build_block, synthetic_transactions, Chain, ChainSettings, EmbeddedChain};
+use aelf_net::chain::{synthetic_transactions, ChainSettings, EmbeddedChain};
 use aelf_net::crypto::NodeKey;
-use aelf_net::types::{chain_id_from_name, Clock, SystemClock};
+use aelf_net::types::chain_id_from_name;
 use protobuf::Message;
 use std::path::{Path, PathBuf};
 
@@ -18,7 +18,7 @@ fn all(nodes: &[Node]) -> Vec<&Node> {
     nodes.iter().collect()
 }
 
-const PRODUCER: &str = "[producer]\nenabled = true\ninterval_ms = 200\n";
+const PRODUCER: &str = "[producer]\nenabled = true\n";
 
 #[test]
 fn legacy_line_propagates_blocks_and_a_transaction_and_survives_a_crash() {
@@ -105,18 +105,10 @@ fn line(version: &str) {
 fn prebuilt_chain(dir: &Path, n: usize) {
     let chain = EmbeddedChain::open(
         &dir.join("data"),
-        ChainSettings {
-            chain_id: chain_id_from_name("AELF").unwrap(),
-            genesis_time: 1_767_225_600,
-            irreversible_depth: 8,
-        },
+        ChainSettings::development(chain_id_from_name("AELF").unwrap(), 1_767_225_600),
     )
     .unwrap();
-    let key = NodeKey::generate();
-    for _ in 0..n {
-        let block = build_block(&chain, &key, SystemClock.now_millis(), Vec::new()).unwrap();
-        chain.attach_block(block).unwrap();
-    }
+    crate::support::chain::grow(&chain, n);
 }
 
 #[test]

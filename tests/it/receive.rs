@@ -3,10 +3,11 @@
 //! node, and the test reads what the node hands up to the OS layer and what it now knows
 //! about the peer.
 
+use crate::support::chain::unchecked_block;
 use crate::support::node::TestNode;
 use crate::support::wait::DEADLINE;
 use crate::support::wire_peer::{headers, stream_all, WirePeer};
-use aelf_net::chain::{build_block, synthetic_transactions, Chain, ChainTip};
+use aelf_net::chain::{synthetic_transactions, Chain, ChainTip};
 use aelf_net::crypto::NodeKey;
 use aelf_net::network::inbound::NetworkEvent;
 use aelf_net::network::peer::Peer;
@@ -67,8 +68,9 @@ fn blocks_are_handed_up_once_and_mark_the_sender_synced() {
     assert!(!s.peer().knowledge().is_sync_finished());
     let key = NodeKey::generate();
     let now = SystemClock.now_millis();
-    let first = build_block(s.node.chain.as_ref(), &key, now, Vec::new()).unwrap();
-    let second = build_block(s.node.chain.as_ref(), &key, now + 1, Vec::new()).unwrap();
+    let (tip, id) = (s.node.chain.best_chain(), s.node.chain.chain_id());
+    let first = unchecked_block(&tip, id, &key, now);
+    let second = unchecked_block(&tip, id, &key, now + 1);
     let hash = block_hash(first.header.as_ref().unwrap()).unwrap();
     let call = s.client.block_broadcast_stream_opt(s.opt()).unwrap();
     let ended = stream_all(call, vec![first.clone(), first, second]);

@@ -170,7 +170,7 @@ fn a_flood_of_invalid_transactions_bans_the_host_until_the_ban_ends() {
 fn a_frozen_peer_is_dropped_with_bounded_queues_and_rejoins_when_it_thaws() {
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (port_a, port_b) = (free_port(), free_port());
-    let producer = "[producer]\nenabled = true\ninterval_ms = 100\ntransactions_per_block = 50\n";
+    let producer = "[producer]\nenabled = true\ntransactions_per_block = 50\n";
     let a = Node::start(config_with(dir_a.path(), port_a, &[], &fast(""), producer));
     let b = Node::start(config_with(dir_b.path(), port_b, &[port_a], &fast(""), ""));
     let peers = |node: &Node| {

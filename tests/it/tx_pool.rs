@@ -4,7 +4,7 @@
 
 use crate::support::chain::genesis_chain;
 use crate::support::node::test_network_service;
-use aelf_net::chain::{build_block, synthetic_transactions, Chain, ChainTip, EmbeddedChain};
+use aelf_net::chain::{synthetic_transactions, Chain, ChainTip, EmbeddedChain};
 use aelf_net::crypto::NodeKey;
 use aelf_net::network::peer::Peer;
 use aelf_net::network::peer_pool::{PeerPool, PoolLimits};
@@ -18,11 +18,7 @@ use std::sync::Arc;
 
 /// Appends `n` empty blocks to the best chain.
 fn grow(chain: &EmbeddedChain, n: usize) {
-    let key = NodeKey::generate();
-    for _ in 0..n {
-        let block = build_block(chain, &key, NOW, Vec::new()).unwrap();
-        chain.attach_block(block).unwrap();
-    }
+    crate::support::chain::grow(chain, n);
 }
 
 /// One transfer from `key` referring to `tip`, changed by `edit` and signed again.
@@ -176,7 +172,7 @@ fn received_transactions_count_against_the_sender_only_when_no_honest_peer_sends
         jobs,
         events: receivers,
         chain_events,
-        producer_pubkey: None,
+        producer_pubkeys: Vec::new(),
     })
     .unwrap();
     let send = |tx: Transaction| {

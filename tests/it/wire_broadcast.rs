@@ -18,8 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Blocks with transactions, so a block list compresses well.
-const PRODUCER: &str =
-    "[producer]\nenabled = true\ninterval_ms = 200\ntransactions_per_block = 40\n";
+const PRODUCER: &str = "[producer]\nenabled = true\ntransactions_per_block = 40\n";
 
 /// A TCP relay to a daemon's port that counts the bytes flowing back to the client.
 struct CountingRelay {
@@ -175,7 +174,7 @@ fn a_peer_that_stops_reading_does_not_slow_the_others() {
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (port_a, port_b) = (free_port(), free_port());
     // Large blocks, so the stalled stream's flow-control window fills within a few blocks.
-    let producer = "[producer]\nenabled = true\ninterval_ms = 100\ntransactions_per_block = 300\n";
+    let producer = "[producer]\nenabled = true\ntransactions_per_block = 300\n";
     // The C# behaviour: the stalled peer stays, its block queue full.
     let a = Node::start(config_with_network(
         dir_a.path(),
@@ -219,7 +218,7 @@ fn peer_keys(node: &Node) -> Vec<String> {
 fn a_peer_that_stops_reading_one_stream_is_disconnected() {
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (port_a, port_b) = (free_port(), free_port());
-    let producer = "[producer]\nenabled = true\ninterval_ms = 100\ntransactions_per_block = 300\n";
+    let producer = "[producer]\nenabled = true\ntransactions_per_block = 300\n";
     let mut a = Node::start(config_with_network(
         dir_a.path(),
         port_a,

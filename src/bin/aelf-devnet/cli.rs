@@ -1,5 +1,5 @@
 //! The command line of `aelf-devnet`: the subcommands, their arguments and defaults, and the
-//! `N@ms` form of `--producers`.
+//! node numbers of `--producers`.
 //!
 //! Owns parsing only: it must not read the devnet folder, start or stop anything.
 
@@ -90,17 +90,18 @@ pub struct StartArgs {
     /// API port of node 1 (node i gets base + i − 1); 0 picks free ports.
     #[arg(long, default_value_t = 18001)]
     pub api_base_port: u16,
-    /// Block interval of the producers.
+    /// `[chain] mining_interval_ms` of every node: one AEDPoS miner's time slot (up to 8
+    /// blocks each).
     #[arg(long, default_value_t = 1000)]
-    pub producer_interval_ms: u64,
-    /// The nodes that produce blocks, comma-separated node numbers, each optionally with its
-    /// own interval in milliseconds: `1,3@700`.
+    pub mining_interval_ms: u64,
+    /// `[chain] miners`: the development miners of the chain (default: one per producing
+    /// node). The miners are shared out among the producing nodes in turn: with `--miners 3
+    /// --producers 1,2` node 1 produces for miners 1 and 3, node 2 for miner 2.
+    #[arg(long)]
+    pub miners: Option<u32>,
+    /// The nodes that produce blocks, comma-separated node numbers: `1,3`.
     #[arg(long, value_delimiter = ',', default_value = "1", value_parser = parse_producer)]
     pub producers: Vec<Producer>,
-    /// `[chain] irreversible_depth` of every node (the node's default when not given). Two
-    /// halves of a partition can only converge on a fork above both halves' LIB.
-    #[arg(long)]
-    pub irreversible_depth: Option<u64>,
     /// `[node] node_version` of every node (below 1.4.0.0 the nodes talk legacy mode).
     #[arg(long, default_value = "1.9.0.0")]
     pub node_version: String,
@@ -118,35 +119,46 @@ pub struct StartArgs {
     pub rate_kbit: u64,
 }
 
-/// A producing node and, if it has its own, its block interval.
+/// A producing node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Producer {
     pub node: u16,
-    pub interval_ms: Option<u64>,
 }
 
-/// `N` or `N@ms`.
+/// A node number from 1.
 fn parse_producer(text: &str) -> Result<Producer, String> {
-    let (node, interval) = match text.split_once('@') {
-        Some((node, ms)) => (node, Some(ms)),
-        None => (text, None),
-    };
-    let node = node
+    let node = text
         .trim()
         .parse::<u16>()
         .ok()
         .filter(|n| *n >= 1)
-        .ok_or_else(|| format!("{text:?}: a producer is a node number from 1, optionally @ms"))?;
-    let interval_ms = interval
-        .map(|ms| {
-            ms.trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|ms| *ms >= 1)
-                .ok_or_else(|| format!("{text:?}: the interval after @ is milliseconds from 1"))
-        })
-        .transpose()?;
-    Ok(Producer { node, interval_ms })
+        .ok_or_else(|| format!("{text:?}: a producer is a node number from 1"))?;
+    Ok(Producer { node })
+}
+
+impl StartArgs {
+    /// `[chain] miners` of every node.
+    pub fn miner_count(&self) -> u32 {
+        self.miners
+            .unwrap_or(self.producers.len() as u32)
+            .clamp(1, 64)
+    }
+
+    /// The miners node `node` (1-based) produces for: miner m goes to the
+    /// ((m − 1) mod producers)-th producing node.
+    pub fn miners_of(&self, node: usize) -> Vec<u32> {
+        let Some(k) = self
+            .producers
+            .iter()
+            .position(|p| usize::from(p.node) == node)
+        else {
+            return Vec::new();
+        };
+        let producers = self.producers.len().max(1);
+        (1..=self.miner_count())
+            .filter(|m| (*m as usize - 1) % producers == k)
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -154,22 +166,9 @@ mod tests {
     use super::{parse_producer, Producer};
 
     #[test]
-    fn producers_are_node_numbers_with_an_optional_interval() {
-        assert_eq!(
-            parse_producer("3"),
-            Ok(Producer {
-                node: 3,
-                interval_ms: None
-            })
-        );
-        assert_eq!(
-            parse_producer("1@700"),
-            Ok(Producer {
-                node: 1,
-                interval_ms: Some(700)
-            })
-        );
-        for bad in ["", "0", "x", "1@", "1@0", "1@x", "-1", "70000"] {
+    fn producers_are_node_numbers() {
+        assert_eq!(parse_producer("3"), Ok(Producer { node: 3 }));
+        for bad in ["", "0", "x", "1@700", "-1", "70000"] {
             assert!(parse_producer(bad).is_err(), "{bad:?}");
         }
     }

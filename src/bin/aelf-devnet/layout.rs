@@ -109,24 +109,23 @@ pub fn node_config(a: &StartArgs, dir: &Path, i: usize, boots: &[String], l: &La
     } else {
         String::new()
     };
-    let producer = a.producers.iter().find(|p| usize::from(p.node) == i + 1);
-    let chain = a.irreversible_depth.map_or(String::new(), |d| {
-        format!("\n[chain]\nirreversible_depth = {d}\n")
-    });
+    let miners = a.miners_of(i + 1);
+    let chain = format!(
+        "\n[chain]\nminers = {}\nmining_interval_ms = {}\n",
+        a.miner_count(),
+        a.mining_interval_ms
+    );
     format!(
         "# Written by aelf-devnet for node {n}.\n[node]\ndata_dir = {data:?}\nnode_version = {version:?}\n\n\
          [network]\nlisten_address = \"{ip}\"\nlistening_port = {port}\nboot_nodes = [{boots}]\n{netns_rules}\n\
-         [producer]\nenabled = {producing}\ninterval_ms = {interval}\n\n[api]\nlisten = \"{api}\"\n{chain}",
+         [producer]\nenabled = {producing}\nminers = {miners:?}\n\n[api]\nlisten = \"{api}\"\n{chain}",
         n = i + 1,
         data = dir.join("data").display().to_string(),
         version = a.node_version,
         ip = l.p2p[i].ip(),
         port = l.p2p[i].port(),
         boots = boots.join(", "),
-        producing = producer.is_some(),
-        interval = producer
-            .and_then(|p| p.interval_ms)
-            .unwrap_or(a.producer_interval_ms),
+        producing = !miners.is_empty(),
         api = l.api[i],
     )
 }

@@ -1,6 +1,7 @@
-//! AEDPoS from block headers: the consensus rules a follower runs and what a development miner
-//! writes. Not yet called by the chain: `EmbeddedChain::attach_block` does not apply these
-//! rules and the chain's LIB is still best − `irreversible_depth` (issue 17 continues).
+//! AEDPoS from block headers: the consensus rules every attached block passes and what a
+//! development miner writes. `EmbeddedChain::attach_block` applies [`apply_header`] to each
+//! block against its parent's state and takes the LIB from [`ConsensusState::irreversible_height`];
+//! the producer writes [`next_production`]'s data.
 //!
 //! Owns the consensus state a block leaves behind ([`ConsensusState`]: the round in force, the
 //! previous round, the term, the continuous-blocks counter and the confirmed irreversible
@@ -25,7 +26,7 @@ mod round;
 mod rules;
 mod state;
 
-pub use produce::{in_value, next_production, term_miners};
+pub use produce::{earliest_production, in_value, next_production, term_miners};
 pub use rules::{apply_header, decode_consensus, hash_of_hash, header_consensus};
 
 use crate::pb::aedpos::{AElfConsensusBehaviour, Round};

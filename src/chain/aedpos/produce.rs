@@ -209,3 +209,31 @@ pub fn next_production(
         time_ms: now_ms,
     })
 }
+
+/// The first block the miner `pubkey` may produce on `parent` at or after `not_before_ms`:
+/// tries that time, its slot's start, the next tiny-block spacing and its round-termination
+/// time, in order. `None` when it is no miner of the round in force.
+pub fn earliest_production(
+    params: &DevelopmentParams,
+    parent: &ConsensusState,
+    parent_height: i64,
+    pubkey: &[u8],
+    not_before_ms: i64,
+) -> Option<Production> {
+    let cur = &parent.inner.cur;
+    let me = miner(cur, &hex::encode(pubkey))?;
+    let i = round::interval_ms(cur);
+    let mut candidates = vec![
+        not_before_ms,
+        timestamp_millis(&me.expected_mining_time),
+        termination_time(cur, me),
+    ];
+    if let Some(last) = me.actual_mining_times.iter().map(timestamp_millis).max() {
+        candidates.push(last.saturating_add(i / 8));
+    }
+    candidates.retain(|t| *t >= not_before_ms);
+    candidates.sort_unstable();
+    candidates
+        .into_iter()
+        .find_map(|t| next_production(params, parent, parent_height, pubkey, t))
+}

@@ -116,8 +116,14 @@ pub fn write_config_with(dir: &Path, port: u16, network: &str, extra: &str) -> P
     } else {
         "[api]\nlisten = \"127.0.0.1:0\"\n"
     };
+    // Test chains mine in 800 ms slots: a block every 100 ms within a slot.
+    let chain = if extra.contains("[chain]") {
+        ""
+    } else {
+        "[chain]\nmining_interval_ms = 800\n"
+    };
     let text = format!(
-        "[node]\ndata_dir = {:?}\n\n[network]\nlisten_address = \"127.0.0.1\"\nlistening_port = {port}\n{network}\n\n{extra}\n{api}",
+        "[node]\ndata_dir = {:?}\n\n[network]\nlisten_address = \"127.0.0.1\"\nlistening_port = {port}\n{network}\n\n{extra}\n{api}{chain}",
         data_dir.display().to_string()
     );
     std::fs::write(&path, text).unwrap();

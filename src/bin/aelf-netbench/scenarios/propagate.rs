@@ -117,6 +117,7 @@ pub fn run(sizes: &Sizes, report: &mut Report) -> Result<(), String> {
                 .map(|i| Scratch::new(&format!("prop-{i}")))
                 .collect::<Result<_, _>>()?;
             let mut nodes: Vec<Node> = Vec::new();
+            // Blocks an eighth of an AEDPoS slot apart: every 400 ms (1 s for big blocks).
             let interval = if txs >= 1000 { 1_000 } else { 400 };
             for i in 0..k {
                 let boots: Vec<Endpoint> = adj[i]
@@ -129,9 +130,9 @@ pub fn run(sizes: &Sizes, report: &mut Report) -> Result<(), String> {
                     .collect();
                 nodes.push(start_node(&dirs[i].0, "1.9.0.0", |c| {
                     c.network.boot_nodes = boots;
+                    c.chain.mining_interval_ms = interval * 8;
                     if i == 0 {
                         c.producer.enabled = true;
-                        c.producer.interval_ms = interval;
                         c.producer.transactions_per_block = txs;
                     }
                 })?);

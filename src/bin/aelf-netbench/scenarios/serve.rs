@@ -10,7 +10,7 @@ use super::{channel, start_node, Scratch};
 use crate::report::{Report, Row};
 use crate::sink::genesis_chain;
 use crate::Sizes;
-use aelf_net::chain::{build_block_on, Chain, EmbeddedChain, SYNTHETIC_METHOD};
+use aelf_net::chain::{build_block, Chain, EmbeddedChain, SYNTHETIC_METHOD};
 use aelf_net::config::Config;
 use aelf_net::crypto::NodeKey;
 use aelf_net::network::handshake::{Authorization, HandshakeProvider};
@@ -67,14 +67,7 @@ fn build_chain(dir: &Path) -> Result<Hash, String> {
                 ..Default::default()
             })
             .collect();
-        let block = build_block_on(
-            &tip,
-            chain.chain_id(),
-            &key,
-            start_ms + b as i64 * 1_000,
-            txs,
-        )
-        .map_err(|e| e.to_string())?;
+        let block = build_block(&chain, start_ms, txs).map_err(|e| e.to_string())?;
         chain.attach_block(block).map_err(|e| e.to_string())?;
     }
     chain.close();

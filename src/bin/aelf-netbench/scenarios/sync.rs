@@ -8,13 +8,12 @@ use super::{channel, start_node, wait, Scratch};
 use crate::report::{Report, Row};
 use crate::sink::{genesis_chain, ServedChain, Sink};
 use crate::Sizes;
-use aelf_net::chain::{build_block_on, Chain, ChainTip, EmbeddedChain};
+use aelf_net::chain::{build_block, Chain, EmbeddedChain};
 use aelf_net::config::Config;
-use aelf_net::crypto::NodeKey;
 use aelf_net::network::endpoint::Endpoint;
 use aelf_net::pb::network_types::{BlockWithTransactions, BlocksRequest};
 use aelf_net::pb::peer_service_grpc::PeerServiceClient;
-use aelf_net::types::{block_hash, Clock as _, Hash, SystemClock};
+use aelf_net::types::{block_hash, timestamp_millis, Hash};
 use grpcio::EnvBuilder;
 use protobuf::Message;
 use std::path::Path;
@@ -25,19 +24,17 @@ use std::time::{Duration, Instant};
 fn build_chain(dir: &Path, height: usize) -> Result<Vec<BlockWithTransactions>, String> {
     let chain =
         EmbeddedChain::open(dir, Config::default().chain_settings()).map_err(|e| e.to_string())?;
-    let key = NodeKey::generate();
     let mut blocks = Vec::with_capacity(height);
-    let start_ms = SystemClock.now_millis() - height as i64 * 10;
-    for i in 1..height {
-        let tip: ChainTip = chain.best_chain();
-        let block = build_block_on(
-            &tip,
-            chain.chain_id(),
-            &key,
-            start_ms + i as i64 * 10,
-            Vec::new(),
-        )
-        .map_err(|e| e.to_string())?;
+    // AEDPoS blocks from genesis on (valid consensus data, times in the past).
+    let mut not_before = 0;
+    for _ in 1..height {
+        let block = build_block(&chain, not_before, Vec::new()).map_err(|e| e.to_string())?;
+        not_before = block
+            .header
+            .time
+            .as_ref()
+            .map(timestamp_millis)
+            .unwrap_or(0);
         chain
             .attach_block(block.clone())
             .map_err(|e| e.to_string())?;
