@@ -195,9 +195,10 @@ config_table! {
     [producer] ProducerConfig, RawProducer {
         /// Off by default.
         enabled: bool = false;
-        /// The development miners (1-based, of `[chain] miners`) this node produces for;
-        /// empty: all of them.
-        miners: Vec<u32> = Vec::new();
+        /// The development miner (1..=`[chain] miners`) this node is: with the producer on,
+        /// its node key is that miner's development key (in aelf the miner key is the node
+        /// key), and it mines in that miner's slots.
+        miner: u32 = 1, InRange<1, 64>;
         /// Generated transactions per block.
         transactions_per_block: u32 = 0, InRange<0, 10_000>;
     }

@@ -122,18 +122,12 @@ impl Config {
         }
     }
 
-    /// The development miner keys `[producer] miners` names (all of `[chain] miners` when
-    /// empty); numbers above `[chain] miners` name keys that never produce.
-    pub fn producer_keys(&self) -> Vec<crate::crypto::NodeKey> {
-        let chosen: Vec<u32> = if self.producer.miners.is_empty() {
-            (1..=self.chain.miners).collect()
-        } else {
-            self.producer.miners.clone()
-        };
-        chosen
-            .into_iter()
-            .map(crate::chain::aedpos::development_key)
-            .collect()
+    /// The node key of a producing node: the development key of `[producer] miner` (in aelf
+    /// the miner signs blocks with the node key); `None` when the producer is off.
+    pub fn producer_key(&self) -> Option<crate::crypto::NodeKey> {
+        self.producer
+            .enabled
+            .then(|| crate::chain::aedpos::development_key(self.producer.miner))
     }
 
     /// How the chain store writes (`[chain] flush_interval_ms`).

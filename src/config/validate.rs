@@ -341,25 +341,6 @@ impl PlainValue for Vec<Endpoint> {
     }
 }
 
-/// Development miner numbers, each at least 1.
-impl PlainValue for Vec<u32> {
-    type Raw = Vec<i64>;
-    fn check(key: &str, raw: Vec<i64>) -> Checked<Vec<u32>> {
-        raw.iter()
-            .enumerate()
-            .map(|(i, n)| {
-                u32::try_from(*n)
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or_else(|| invalid(&format!("{key}[{i}]"), "must be a miner number >= 1"))
-            })
-            .collect()
-    }
-    fn render(&self) -> Value {
-        Value::Array(self.iter().map(|n| Value::Integer(i64::from(*n))).collect())
-    }
-}
-
 /// Public keys, each 130 hex characters.
 impl PlainValue for Vec<[u8; PUBKEY_LEN]> {
     type Raw = Vec<String>;

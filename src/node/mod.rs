@@ -97,6 +97,18 @@ impl Node {
         if created {
             info!("created a new node key in {}", data_dir.display());
         }
+        // A development miner's node key is its development key (the miner signs with the node
+        // key, and peers take a pushed block only from its signer).
+        let key = match config.producer_key() {
+            Some(miner) => {
+                info!(
+                    "producer on: this node is development miner {} (its key replaces the key file's)",
+                    config.producer.miner
+                );
+                miner
+            }
+            None => key,
+        };
         let chain = Arc::new(EmbeddedChain::open_with(
             data_dir,
             config.chain_settings(),
@@ -184,15 +196,7 @@ impl Node {
             jobs,
             events: network_events,
             chain_events: chain.subscribe(CHAIN_EVENT_QUEUE),
-            producer_pubkeys: if config.producer.enabled {
-                config
-                    .producer_keys()
-                    .iter()
-                    .map(|k| k.pubkey_hex())
-                    .collect()
-            } else {
-                Vec::new()
-            },
+            producer_pubkey: config.producer.enabled.then(|| node.key.pubkey_hex()),
         })
         .map_err(thread("os-events"))?;
         node.events = Some(events);
@@ -227,25 +231,20 @@ impl Node {
 
         if config.producer.enabled {
             let settings = ProducerSettings {
-                miner_keys: config.producer_keys(),
+                miner_keys: vec![node.key.clone()],
                 transactions_per_block: config.producer.transactions_per_block,
             };
             info!(
-                "block producer on: development miners {:?} of {}, {} ms slots, {} synthetic transactions per block",
-                config.producer.miners,
+                "block producer on: development miner {} of {}, {} ms slots, {} synthetic transactions per block",
+                config.producer.miner,
                 config.chain.miners,
                 config.chain.mining_interval_ms,
                 settings.transactions_per_block
             );
-            if config
-                .producer
-                .miners
-                .iter()
-                .any(|m| *m > config.chain.miners)
-            {
+            if config.producer.miner > config.chain.miners {
                 warn!(
-                    "[producer] miners names miners above [chain] miners = {}: they never produce",
-                    config.chain.miners
+                    "[producer] miner {} is above [chain] miners = {}: it never produces",
+                    config.producer.miner, config.chain.miners
                 );
             }
             let producer = BlockProducer::start(

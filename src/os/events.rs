@@ -53,7 +53,7 @@ pub struct EventLoopParts {
     pub chain_events: Receiver<ChainEvent>,
     /// This node's public key (hex), when it produces blocks: accepted blocks it signed are
     /// broadcast in full before they are announced.
-    pub producer_pubkeys: Vec<String>,
+    pub producer_pubkey: Option<String>,
 }
 
 /// The running `os-events` thread.
@@ -257,8 +257,10 @@ impl Handler {
                     return;
                 };
                 let time = header.time.as_ref().map(timestamp_millis).unwrap_or(0);
-                let signer = hex::encode(&header.signer_pubkey);
-                let ours = p.producer_pubkeys.contains(&signer);
+                let ours = p
+                    .producer_pubkey
+                    .as_deref()
+                    .is_some_and(|key| hex::encode(&header.signer_pubkey) == key);
                 if ours {
                     if let Err(e) = p.network.broadcast_block(&block, hash, None) {
                         warn!("not broadcasting block {height} {hash}: {e}");

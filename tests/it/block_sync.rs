@@ -185,3 +185,127 @@ fn a_fork_many_rounds_deep_is_followed_to_the_longer_branch() {
     assert!(l.abnormal_reports().is_empty());
     l.sync.stop();
 }
+
+/// A follower starts from a checkpoint it does not hold: block sync fetches the checkpoint by
+/// hash first. A peer serving another block for that hash is reported abnormal and nothing is
+/// stored; served the right one, the follower stores it and downloads on from it to the peer's
+/// best block, checking every block by the AEDPoS rules learned from the checkpoint's header,
+/// and its LIB is the consensus LIB (at least the checkpoint).
+#[test]
+fn a_follower_fetches_its_checkpoint_by_hash_then_follows_the_chain() {
+    let (remote, _remote_dir) = genesis_chain_with_miners(3);
+    let blocks = grow(&remote, 120);
+    // A checkpoint at a round change, as an operator takes a LIB from a trusted node.
+    let checkpoint = &blocks[49];
+    let checkpoint_tip = aelf_net::chain::ChainTip {
+        hash: block_hash(checkpoint.header.as_ref().unwrap()).unwrap(),
+        height: checkpoint.header.height,
+    };
+    let mut settings = *remote.settings();
+    settings.mode = aelf_net::chain::ChainMode::Follow {
+        checkpoint: checkpoint_tip,
+        genesis_hash: remote.genesis_hash(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let chain = Arc::new(EmbeddedChain::open(dir.path(), settings).unwrap());
+    assert_eq!(chain.best_chain(), checkpoint_tip);
+    assert_eq!(chain.awaiting_checkpoint(), Some(checkpoint_tip));
+    let l = local_on(10, chain, dir);
+    // First a block that is not the checkpoint, then the checkpoint.
+    l.peer
+        .answers
+        .lock()
+        .push_back(Ok(vec![blocks[50].clone()]));
+    l.jobs.submit(SyncJob::Download {
+        peer: l.peer.pubkey_hex.clone(),
+        target: 121,
+    });
+    wait_until("the wrong checkpoint reported", || {
+        !l.abnormal_reports().is_empty()
+    });
+    assert_eq!(l.chain.awaiting_checkpoint(), Some(checkpoint_tip));
+    l.peer
+        .answers
+        .lock()
+        .push_back(Ok(vec![checkpoint.clone()]));
+    *l.peer.serves.lock() = Some(remote.clone() as Arc<dyn Chain>);
+    l.jobs.submit(SyncJob::Download {
+        peer: l.peer.pubkey_hex.clone(),
+        target: 121,
+    });
+    wait_until("the follower at the peer's best", || {
+        l.chain.best_chain() == remote.best_chain()
+    });
+    assert_eq!(l.chain.awaiting_checkpoint(), None);
+    assert_eq!(l.chain.last_irreversible(), remote.last_irreversible());
+    assert!(l.chain.last_irreversible().height > checkpoint_tip.height);
+    // Below the checkpoint it holds nothing.
+    assert_eq!(
+        l.chain.block_by_height(checkpoint_tip.height - 1).unwrap(),
+        None
+    );
+    l.sync.stop();
+}
+
+/// A peer that serves a block its signer may not produce (no miner of the round) is charged
+/// and the block is not stored.
+#[test]
+fn a_block_by_a_non_miner_is_refused_and_charged() {
+    let (remote, _remote_dir) = genesis_chain();
+    let l = local(10);
+    let stranger = aelf_net::crypto::NodeKey::generate();
+    let tip = remote.best_chain();
+    let state = remote.consensus_state(&tip.hash).unwrap();
+    let params = remote.settings().development_params();
+    let miner = &remote.settings().development_miner_keys()[0];
+    // The miner's own consensus data, re-signed (sender and signer) by a stranger.
+    let production = aelf_net::chain::aedpos::earliest_production(
+        &params,
+        &state,
+        tip.height,
+        miner.pubkey(),
+        0,
+    )
+    .unwrap();
+    let mut info = aelf_net::chain::aedpos::decode_consensus(&production.consensus).unwrap();
+    info.sender_pubkey = stranger.pubkey().to_vec();
+    let forged_production = aelf_net::chain::aedpos::Production {
+        consensus: protobuf::Message::write_to_bytes(&info).unwrap(),
+        time_ms: production.time_ms,
+    };
+    // A chain of 30 so that the single-miner start (no checks below height 24) is over.
+    grow(&remote, 30);
+    let tip = remote.best_chain();
+    let forged = aelf_net::chain::build_signed_block(
+        &tip,
+        remote.chain_id(),
+        &stranger,
+        &forged_production,
+        Vec::new(),
+    )
+    .unwrap();
+    let mut served = grow_copy(&remote);
+    served.push(forged.clone());
+    for batch in served.chunks(10) {
+        l.peer.answers.lock().push_back(Ok(batch.to_vec()));
+    }
+    l.jobs.submit(SyncJob::Download {
+        peer: l.peer.pubkey_hex.clone(),
+        target: 32,
+    });
+    wait_until("the forger charged", || {
+        l.reports
+            .try_iter()
+            .any(|r| r.offence == Offence::BadSignature)
+    });
+    assert_eq!(l.chain.best_chain(), remote.best_chain());
+    assert!(!l
+        .chain
+        .has_block(&block_hash(forged.header.as_ref().unwrap()).unwrap()));
+    l.sync.stop();
+}
+
+/// The blocks after genesis of `chain`'s best chain.
+fn grow_copy(chain: &EmbeddedChain) -> Vec<BlockWithTransactions> {
+    chain.blocks_after(&chain.genesis_hash(), 1000).unwrap()
+}

@@ -201,7 +201,7 @@ fn defaults_are_the_c_sharp_nodes() {
     assert_eq!(d.chain.miners_per_term, 0);
     assert_eq!(d.chain.term_period_seconds, 604_800);
     assert!(!d.producer.enabled);
-    assert!(d.producer.miners.is_empty());
+    assert_eq!(d.producer.miner, 1);
     assert_eq!(d.producer.transactions_per_block, 0);
     assert_eq!(d.api.listen.to_string(), "127.0.0.1:8000");
     assert_eq!(d.threads.grpc_completion_queues, 2);
@@ -264,7 +264,7 @@ fn values_given_replace_the_defaults() {
         mining_interval_ms = 800
         [producer]
         enabled = true
-        miners = [1, 3]
+        miner = 3
         transactions_per_block = 10000
         [api]
         listen = "[::1]:9000"
@@ -295,13 +295,10 @@ fn values_given_replace_the_defaults() {
     assert_eq!(c.network.authorized_keys.len(), 1);
     assert_eq!(c.network.authorized_keys[0][0], 0x04);
     assert!(c.producer.enabled);
-    assert_eq!(c.producer.miners, vec![1, 3]);
-    let keys: Vec<String> = c.producer_keys().iter().map(|k| k.pubkey_hex()).collect();
+    assert_eq!(c.producer.miner, 3);
     assert_eq!(
-        keys,
-        [1, 3]
-            .map(|i| aelf_net::chain::aedpos::development_key(i).pubkey_hex())
-            .to_vec()
+        c.producer_key().map(|k| k.pubkey_hex()),
+        Some(aelf_net::chain::aedpos::development_key(3).pubkey_hex())
     );
     assert_eq!(c.chain_settings().consensus.miners, 3);
     assert_eq!(c.chain_settings().consensus.mining_interval_ms, 800);
@@ -516,9 +513,9 @@ fn out_of_range_numbers_name_the_key_and_the_range() {
             "100..=60000",
         ),
         (
-            "[producer]\nminers = [1, 0]",
-            "producer.miners[1]",
-            "miner number",
+            "[producer]\nminer = 0",
+            "producer.miner",
+            "1..=64",
         ),
         (
             "[producer]\ntransactions_per_block = 10001",

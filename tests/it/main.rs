@@ -27,6 +27,9 @@ mod daemon;
 mod devnet;
 // Storage faults (root only): a full disk while syncing, a read-only data dir.
 mod faults;
+// Follow mode across processes: a follower from a checkpoint reaches the producer's best and
+// LIB through round and term changes.
+mod follow;
 // The fuzz targets replayed over saved crashes and a short deterministic mutation run.
 mod fuzz_replay;
 // `aelf-netctl inspect` and the library behind it on real aelf chain data (shared/testdata).

@@ -172,7 +172,7 @@ fn received_transactions_count_against_the_sender_only_when_no_honest_peer_sends
         jobs,
         events: receivers,
         chain_events,
-        producer_pubkeys: Vec::new(),
+        producer_pubkey: None,
     })
     .unwrap();
     let send = |tx: Transaction| {

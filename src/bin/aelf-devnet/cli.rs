@@ -95,8 +95,8 @@ pub struct StartArgs {
     #[arg(long, default_value_t = 1000)]
     pub mining_interval_ms: u64,
     /// `[chain] miners`: the development miners of the chain (default: one per producing
-    /// node). The miners are shared out among the producing nodes in turn: with `--miners 3
-    /// --producers 1,2` node 1 produces for miners 1 and 3, node 2 for miner 2.
+    /// node). The k-th producing node is miner k; miners beyond the producing nodes never
+    /// produce (their slots stay empty, and below 2/3 + 1 producing nothing is confirmed).
     #[arg(long)]
     pub miners: Option<u32>,
     /// The nodes that produce blocks, comma-separated node numbers: `1,3`.
@@ -144,20 +144,12 @@ impl StartArgs {
             .clamp(1, 64)
     }
 
-    /// The miners node `node` (1-based) produces for: miner m goes to the
-    /// ((m − 1) mod producers)-th producing node.
-    pub fn miners_of(&self, node: usize) -> Vec<u32> {
-        let Some(k) = self
-            .producers
+    /// The development miner node `node` (1-based) is: k for the k-th producing node.
+    pub fn miner_of(&self, node: usize) -> Option<u32> {
+        self.producers
             .iter()
             .position(|p| usize::from(p.node) == node)
-        else {
-            return Vec::new();
-        };
-        let producers = self.producers.len().max(1);
-        (1..=self.miner_count())
-            .filter(|m| (*m as usize - 1) % producers == k)
-            .collect()
+            .map(|k| k as u32 + 1)
     }
 }
 

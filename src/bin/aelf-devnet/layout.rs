@@ -109,7 +109,7 @@ pub fn node_config(a: &StartArgs, dir: &Path, i: usize, boots: &[String], l: &La
     } else {
         String::new()
     };
-    let miners = a.miners_of(i + 1);
+    let miner = a.miner_of(i + 1);
     let chain = format!(
         "\n[chain]\nminers = {}\nmining_interval_ms = {}\n",
         a.miner_count(),
@@ -118,14 +118,15 @@ pub fn node_config(a: &StartArgs, dir: &Path, i: usize, boots: &[String], l: &La
     format!(
         "# Written by aelf-devnet for node {n}.\n[node]\ndata_dir = {data:?}\nnode_version = {version:?}\n\n\
          [network]\nlisten_address = \"{ip}\"\nlistening_port = {port}\nboot_nodes = [{boots}]\n{netns_rules}\n\
-         [producer]\nenabled = {producing}\nminers = {miners:?}\n\n[api]\nlisten = \"{api}\"\n{chain}",
+         [producer]\nenabled = {producing}\nminer = {miner}\n\n[api]\nlisten = \"{api}\"\n{chain}",
         n = i + 1,
         data = dir.join("data").display().to_string(),
         version = a.node_version,
         ip = l.p2p[i].ip(),
         port = l.p2p[i].port(),
         boots = boots.join(", "),
-        producing = !miners.is_empty(),
+        producing = miner.is_some(),
+        miner = miner.unwrap_or(1),
         api = l.api[i],
     )
 }

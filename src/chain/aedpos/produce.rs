@@ -52,11 +52,22 @@ pub fn term_miners(params: &DevelopmentParams, term: i64) -> Vec<String> {
         .collect()
 }
 
+/// The slot length a development miner works with: the round's (C# `GetMiningInterval`),
+/// except in a one-miner round, whose slots do not show it (C# then takes 4000 ms): there the
+/// configured interval. A follower checks a one-miner round's slots against 4000 ms, which
+/// the shorter configured slots always pass.
+fn slot_ms(params: &DevelopmentParams, cur: &Round) -> i64 {
+    if cur.real_time_miners_information.len() > 1 {
+        round::interval_ms(cur)
+    } else {
+        params.mining_interval_ms.max(1)
+    }
+}
+
 /// The time the miner `me` may terminate the round (extra block producer: S + N·I; others
 /// later, one slot apart by order, as C# does when the extra producer is missing).
-fn termination_time(cur: &Round, me: &MinerInRound) -> i64 {
+fn termination_time(cur: &Round, me: &MinerInRound, i: i64) -> i64 {
     let n = cur.real_time_miners_information.len() as i64;
-    let i = round::interval_ms(cur);
     let s = round::start_ms(cur).unwrap_or(0);
     if me.is_extra_block_producer {
         s + n * i
@@ -65,14 +76,21 @@ fn termination_time(cur: &Round, me: &MinerInRound) -> i64 {
     }
 }
 
-/// C# `NeedToChangeTerm`: ≥ C(N) miners' latest actual time lies past the current term.
+/// C# `NeedToChangeTerm`: ≥ C(N) miners' latest actual time lies past the current term. The
+/// C# node numbers periods from the chain's start and changes term until the term number
+/// catches up with them; a development chain started long after its genesis time would then
+/// change term every round. Here a term ends once per period boundary (counted from the first
+/// round's start): when ≥ C(N) miners mined after a boundary that passed in the current round,
+/// or at the end of the round after one that passed in the previous round.
 fn need_to_change_term(params: &DevelopmentParams, s: &ConsensusState) -> bool {
     let cur = &s.inner.cur;
     let n = cur.real_time_miners_information.len();
     if cur.round_number == 1 || n <= 1 || params.term_period_seconds <= 0 {
         return false;
     }
-    let period = params.term_period_seconds * 1000;
+    let period = params.term_period_seconds.saturating_mul(1000);
+    let period_of = |t: i64| (t - params.start_ms).div_euclid(period);
+    let round_start = round::start_ms(cur).unwrap_or(params.start_ms);
     let past = cur
         .real_time_miners_information
         .iter()
@@ -83,9 +101,15 @@ fn need_to_change_term(params: &DevelopmentParams, s: &ConsensusState) -> bool {
                 .map(timestamp_millis)
                 .max()
         })
-        .filter(|t| (t - params.start_ms).div_euclid(period) != s.term_number() - 1)
+        .filter(|t| period_of(*t) > period_of(round_start))
         .count();
-    past >= consent(n)
+    // A boundary that passed during the previous round without enough miners after it (and
+    // without a term change when this round began).
+    let passed_before = s.inner.prev.as_ref().is_some_and(|prev| {
+        prev.term_number == cur.term_number
+            && round::start_ms(prev).is_some_and(|p| period_of(round_start) > period_of(p))
+    });
+    past >= consent(n) || passed_before
 }
 
 fn new_round(keys: &[String], number: i64, term: i64, time: i64, interval: i64) -> Round {
@@ -122,11 +146,11 @@ pub fn next_production(
     if !s.cur_full {
         return None;
     }
-    let i = round::interval_ms(cur);
+    let i = slot_ms(params, cur);
     let e = timestamp_millis(&me.expected_mining_time);
     let times = me.actual_mining_times.len() as i64;
     let last = me.actual_mining_times.iter().map(timestamp_millis).max();
-    if now_ms >= termination_time(cur, me) {
+    if now_ms >= termination_time(cur, me, i) {
         let (keys, term, b) = if need_to_change_term(params, parent) {
             let t = s.term_number + 1;
             (term_miners(params, t), t, AElfConsensusBehaviour::NEXT_TERM)
@@ -222,11 +246,11 @@ pub fn earliest_production(
 ) -> Option<Production> {
     let cur = &parent.inner.cur;
     let me = miner(cur, &hex::encode(pubkey))?;
-    let i = round::interval_ms(cur);
+    let i = slot_ms(params, cur);
     let mut candidates = vec![
         not_before_ms,
         timestamp_millis(&me.expected_mining_time),
-        termination_time(cur, me),
+        termination_time(cur, me, i),
     ];
     if let Some(last) = me.actual_mining_times.iter().map(timestamp_millis).max() {
         candidates.push(last.saturating_add(i / 8));

@@ -9,7 +9,7 @@ use crate::report::{Report, Row};
 use crate::sink::{genesis_chain, ServedChain, Sink};
 use crate::Sizes;
 use aelf_net::chain::{build_block, Chain, EmbeddedChain};
-use aelf_net::config::Config;
+use aelf_net::config::{ChainModeName, Config};
 use aelf_net::network::endpoint::Endpoint;
 use aelf_net::pb::network_types::{BlockWithTransactions, BlocksRequest};
 use aelf_net::pb::peer_service_grpc::PeerServiceClient;
@@ -69,6 +69,33 @@ fn our_sync(prepared: &Path, version: &str, height: i64) -> Result<Duration, Str
         }];
     })?;
     wait("the fresh node to sync", || {
+        b.chain().best_chain().height >= height
+    })?;
+    let elapsed = t0.elapsed();
+    b.shutdown();
+    a.shutdown();
+    Ok(elapsed)
+}
+
+/// A follower (`[chain] mode = "follow"`) from the checkpoint `checkpoint` of the chain in
+/// `prepared`: fetches it by hash, then syncs to `height` checking every block's AEDPoS data
+/// from the checkpoint's round on.
+fn our_follow(prepared: &Path, checkpoint: (i64, Hash), height: i64) -> Result<Duration, String> {
+    let (a_dir, b_dir) = (Scratch::new("follow-a")?, Scratch::new("follow-b")?);
+    copy_dir(prepared, &a_dir.0)?;
+    let a = start_node(&a_dir.0, "1.9.0.0", |_| {})?;
+    let a_port = a.config().network.listening_port;
+    let t0 = Instant::now();
+    let b = start_node(&b_dir.0, "1.9.0.0", |c| {
+        c.chain.mode = ChainModeName::Follow;
+        c.chain.checkpoint_height = checkpoint.0;
+        c.chain.checkpoint_hash = Some(checkpoint.1);
+        c.network.boot_nodes = vec![Endpoint {
+            host: "127.0.0.1".into(),
+            port: a_port,
+        }];
+    })?;
+    wait("the follower to reach the tip", || {
         b.chain().best_chain().height >= height
     })?;
     let elapsed = t0.elapsed();
@@ -171,5 +198,29 @@ pub fn run(sizes: &Sizes, report: &mut Report) -> Result<(), String> {
             ),
         });
     }
+    // Follow mode: from a checkpoint a tenth of the way up.
+    let k = blocks.len() / 10;
+    let checkpoint_block = &blocks[k];
+    let checkpoint = (
+        checkpoint_block.header.get_or_default().height,
+        block_hash(checkpoint_block.header.get_or_default()).map_err(|e| e.to_string())?,
+    );
+    let ours = our_follow(&prepared.0, checkpoint, height)?;
+    let followed = (height - checkpoint.0) as f64;
+    let rate = followed / ours.as_secs_f64();
+    let raw_rate = n / raw.as_secs_f64();
+    report.add(Row {
+        scenario: "follow",
+        case: format!("{followed} blocks from a checkpoint, stream"),
+        figures: vec![
+            ("ours_blocks_per_s", rate),
+            ("raw_blocks_per_s", raw_rate),
+            ("ours_over_raw", rate / raw_rate),
+        ],
+        note: format!(
+            "{:.0} % of raw RequestBlocks; the checkpoint fetched by hash, then every block checked by the AEDPoS rules",
+            rate / raw_rate * 100.0
+        ),
+    });
     Ok(())
 }
