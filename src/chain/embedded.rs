@@ -43,12 +43,30 @@ pub const CHAIN_FILE: &str = "chain.redb";
 /// `KernelConstants.AllowedFutureBlockTimeSpan`, 4 seconds).
 pub const ALLOWED_FUTURE_BLOCK_MS: i64 = 4_000;
 
-/// How the store writes (see [`Store`]'s durability notes).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Blocks kept in memory below the LIB by default (besides every block above it).
+pub const DEFAULT_KEEP_BELOW_LIB: i64 = 1024;
+/// The in-memory index forgets blocks in steps of this many (not on every attach).
+const PRUNE_STEP: i64 = 256;
+
+/// How the store writes (see [`Store`]'s durability notes) and how much of the chain the
+/// in-memory index holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreOptions {
     /// Zero: every attach is durable when it returns. Otherwise at most one durable commit
     /// per interval, and a `chain-flush` thread makes the rest durable within the interval.
     pub flush_interval: Duration,
+    /// The index holds every block above the LIB and this many below it; older blocks are
+    /// read from the store when asked for. Memory stays flat however long the chain grows.
+    pub keep_below_lib: i64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            flush_interval: Duration::ZERO,
+            keep_below_lib: DEFAULT_KEEP_BELOW_LIB,
+        }
+    }
 }
 
 /// The embedded chain. Closing: dropping it (or [`EmbeddedChain::close`]) stops the flush
@@ -67,6 +85,7 @@ pub struct EmbeddedChain {
     attach: Mutex<()>,
     subscribers: Subscribers,
     clock: Arc<dyn Clock>,
+    keep_below_lib: i64,
 }
 
 impl EmbeddedChain {
@@ -103,7 +122,8 @@ impl EmbeddedChain {
                 genesis_hash,
             } => (checkpoint.hash, genesis_hash),
         };
-        let mut loaded = store.load()?;
+        let keep = options.keep_below_lib.max(0);
+        let mut loaded = store.load(keep)?;
         if loaded.is_none() {
             if let ChainMode::Development = settings.mode {
                 let block = genesis_block(&settings);
@@ -121,7 +141,7 @@ impl EmbeddedChain {
                     &state.encode(),
                 )?;
                 info!("chain store created with genesis {root}");
-                loaded = store.load()?;
+                loaded = store.load(keep)?;
             }
         }
         let (index, states) = match loaded {
@@ -137,8 +157,12 @@ impl EmbeddedChain {
                         config_genesis: root,
                     });
                 }
-                let index =
-                    BlockIndex::rebuild(loaded.entries, root, loaded.best, loaded.lib_height)?;
+                let index = BlockIndex::rebuild(
+                    loaded.entries,
+                    loaded.floor_root,
+                    loaded.best,
+                    loaded.lib_height,
+                )?;
                 let states = load_states(&store, &index)?;
                 (index, states)
             }
@@ -175,6 +199,7 @@ impl EmbeddedChain {
             attach: Mutex::new(()),
             subscribers: Subscribers::default(),
             clock: Arc::new(SystemClock),
+            keep_below_lib: options.keep_below_lib.max(0),
         })
     }
 
@@ -213,8 +238,16 @@ impl EmbeddedChain {
             root.height,
             &state.encode(),
         )?;
-        let loaded = self.store.load()?.ok_or_else(empty_after_creation)?;
-        let index = BlockIndex::rebuild(loaded.entries, root.hash, loaded.best, loaded.lib_height)?;
+        let loaded = self
+            .store
+            .load(self.keep_below_lib)?
+            .ok_or_else(empty_after_creation)?;
+        let index = BlockIndex::rebuild(
+            loaded.entries,
+            loaded.floor_root,
+            loaded.best,
+            loaded.lib_height,
+        )?;
         self.states
             .write()
             .insert(root.hash, (root.height, state.clone()));
@@ -231,6 +264,48 @@ impl EmbeddedChain {
             height: root.height,
         }]);
         Ok(AttachOutcome::Extended)
+    }
+
+    /// Up to `max` best-chain hashes after `hash`, from the index or, below its window, the
+    /// store.
+    fn canonical_after(&self, hash: &Hash, max: usize) -> Result<Vec<Hash>, ChainError> {
+        let (in_memory, known, root) = {
+            let index = self.index.read();
+            (
+                index.canonical_after(hash, max),
+                index.contains(hash),
+                index.root_height(),
+            )
+        };
+        if known {
+            return Ok(in_memory);
+        }
+        let Some(height) = self.store.height_of(hash)? else {
+            return Ok(Vec::new());
+        };
+        if height >= root || self.canonical_hash(height)? != Some(*hash) {
+            return Ok(Vec::new());
+        }
+        // Below the window: from the store up to the root, then on from the index.
+        let mut out = self.store.canonical_range(height + 1, max)?;
+        out.truncate(usize::try_from(root - height - 1).unwrap_or(0).min(max));
+        if out.len() < max {
+            let index = self.index.read();
+            let mut h = root;
+            while out.len() < max {
+                match index.canonical_at(h) {
+                    Some(next) => out.push(next),
+                    None => break,
+                }
+                h += 1;
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many blocks the in-memory index holds (the rest are on disk only).
+    pub fn indexed_blocks(&self) -> usize {
+        self.index.read().in_memory()
     }
 
     /// The chain reading the time (for the future-block rule) from `clock`.
@@ -343,7 +418,11 @@ impl Chain for EmbeddedChain {
     }
 
     fn has_block(&self, hash: &Hash) -> bool {
-        self.index.read().contains(hash)
+        if self.index.read().contains(hash) {
+            return true;
+        }
+        // Below the index's window: the store knows (a read error counts as unknown).
+        self.store.height_of(hash).ok().flatten().is_some()
     }
 
     fn block_by_hash(&self, hash: &Hash) -> Result<Option<BlockWithTransactions>, ChainError> {
@@ -354,15 +433,21 @@ impl Chain for EmbeddedChain {
     }
 
     fn block_by_height(&self, height: i64) -> Result<Option<BlockWithTransactions>, ChainError> {
-        let hash = self.index.read().canonical_at(height);
-        match hash {
+        match self.canonical_hash(height)? {
             Some(hash) => self.store.block(&hash),
             None => Ok(None),
         }
     }
 
     fn canonical_hash(&self, height: i64) -> Result<Option<Hash>, ChainError> {
-        Ok(self.index.read().canonical_at(height))
+        let (in_memory, root) = {
+            let index = self.index.read();
+            (index.canonical_at(height), index.root_height())
+        };
+        if in_memory.is_some() || height >= root || self.awaiting_checkpoint().is_some() {
+            return Ok(in_memory);
+        }
+        self.store.canonical_at(height)
     }
 
     fn blocks_after(
@@ -370,7 +455,7 @@ impl Chain for EmbeddedChain {
         hash: &Hash,
         max: usize,
     ) -> Result<Vec<BlockWithTransactions>, ChainError> {
-        let hashes = self.index.read().canonical_after(hash, max);
+        let hashes = self.canonical_after(hash, max)?;
         let blocks = self.store.blocks(&hashes)?;
         hashes
             .iter()
@@ -409,7 +494,23 @@ impl Chain for EmbeddedChain {
             if index.contains(&placement.hash) {
                 return Ok(AttachOutcome::AlreadyKnown);
             }
-            index.place(&placement)?
+            match index.place(&placement) {
+                Err(ChainError::UnknownParent { .. }) => {
+                    // A parent below the index's window is at or below the LIB.
+                    if let Some(height) = self.store.height_of(&placement.parent)? {
+                        return Err(ChainError::BelowIrreversible {
+                            block: placement.hash,
+                            fork_height: height,
+                            lib_height: index.lib().height,
+                        });
+                    }
+                    return Err(ChainError::UnknownParent {
+                        block: placement.hash,
+                        parent: placement.parent,
+                    });
+                }
+                other => other?,
+            }
         };
         let mut decision = decision;
         // The parent is at or above the LIB (the fork choice refused anything below), so its
@@ -441,6 +542,7 @@ impl Chain for EmbeddedChain {
             entry: decision.entry,
             consensus: &encoded,
             best: extended.then_some(placement.hash),
+            canonical: &decision.newly_canonical,
             lib_height: decision.new_lib_height,
         })?;
         {
@@ -462,6 +564,10 @@ impl Chain for EmbeddedChain {
         let lib = {
             let mut index = self.index.write();
             index.apply(placement.hash, &decision);
+            let floor = index.lib().height - self.keep_below_lib;
+            if floor >= index.root_height() + PRUNE_STEP {
+                index.prune_below(floor);
+            }
             index.lib()
         };
         if decision.new_lib_height.is_some() {

@@ -1,8 +1,11 @@
 //! The in-memory block index and the fork choice.
 //!
-//! Owns, for every stored block, its height, parent and arrival sequence, the best chain as a
-//! height → hash list from the root (genesis, or a follower's checkpoint), and the LIB height
-//! (set by the caller from the consensus state; the index only keeps it from going backwards). Decides where a new block goes (best chain, side
+//! Owns, for every block from the root up (the root: genesis, a follower's checkpoint, or — once
+//! the chain has grown — a block a bounded window below the LIB), its height, parent and
+//! arrival sequence, the best chain as a height → hash list from the root, and the LIB height
+//! (set by the caller from the consensus state; the index only keeps it from going backwards).
+//! Blocks below the root live in the store only (`embedded` asks it); memory stays bounded by
+//! the blocks above the LIB plus the window. Decides where a new block goes (best chain, side
 //! branch, or refused) without changing anything ([`BlockIndex::place`]); the change is applied
 //! only after the store has committed it ([`BlockIndex::apply`]). It must not read or write the
 //! store, nor hold block bodies.
@@ -57,9 +60,10 @@ pub(super) struct BlockIndex {
 }
 
 impl BlockIndex {
-    /// Rebuilds the index from the stored entries, the root (the first stored block), the best
-    /// tip and the stored LIB height. Fails (as corrupt) when a block's parent is missing or
-    /// the best chain does not lead back to `genesis`.
+    /// Rebuilds the index from the stored entries at and above the root (the first block the
+    /// index holds: genesis, a follower's checkpoint, or the best chain's block at the floor
+    /// below the LIB), the best tip and the stored LIB height. Fails (as corrupt) when a block
+    /// above the root has no parent or the best chain does not lead back to the root.
     pub fn rebuild(
         entries: HashMap<Hash, IndexEntry>,
         genesis: Hash,
@@ -71,7 +75,7 @@ impl BlockIndex {
             .ok_or_else(|| ChainError::Corrupt(format!("root block {genesis} is not stored")))?
             .height;
         for (hash, e) in &entries {
-            if *hash != genesis && !entries.contains_key(&e.parent) {
+            if e.height > root_height && !entries.contains_key(&e.parent) {
                 return Err(ChainError::Corrupt(format!(
                     "block {hash} at height {} has no stored parent {}",
                     e.height, e.parent
@@ -223,17 +227,20 @@ impl BlockIndex {
                 hash: cur,
                 height: cur_height,
             });
-            let e = self.entries.get(&cur).ok_or_else(|| {
-                ChainError::Corrupt(format!("block {cur} is missing from the index"))
-            })?;
+            // Below the root (at or below the LIB): a fork the LIB excludes.
+            let Some(e) = self
+                .entries
+                .get(&cur)
+                .filter(|_| cur_height > self.root_height)
+            else {
+                return Err(ChainError::BelowIrreversible {
+                    block: block.hash,
+                    fork_height: cur_height.saturating_sub(1),
+                    lib_height: self.lib_height,
+                });
+            };
             cur = e.parent;
             cur_height = cur_height.saturating_sub(1);
-            if cur_height < self.root_height {
-                return Err(ChainError::Corrupt(format!(
-                    "the branch of {} does not reach the best chain",
-                    block.hash
-                )));
-            }
         }
         if cur_height < self.lib_height {
             return Err(ChainError::BelowIrreversible {
@@ -285,6 +292,29 @@ impl BlockIndex {
         if let Some(lib) = decision.new_lib_height {
             self.lib_height = self.lib_height.max(lib.min(self.best_height()));
         }
+    }
+
+    /// Forgets the blocks below `floor` (at most the LIB): the best chain's hashes and every
+    /// entry and tip below it; the store keeps them.
+    pub fn prune_below(&mut self, floor: i64) {
+        if floor <= self.root_height || floor > self.lib_height || self.awaiting.is_some() {
+            return;
+        }
+        let drop = usize::try_from(floor - self.root_height).unwrap_or(0);
+        self.canonical.drain(..drop.min(self.canonical.len()));
+        self.root_height = floor;
+        self.entries.retain(|_, e| e.height >= floor);
+        self.tips.retain(|_, h| *h >= floor);
+    }
+
+    /// The height of the first block held in memory.
+    pub fn root_height(&self) -> i64 {
+        self.root_height
+    }
+
+    /// How many blocks the index holds in memory.
+    pub fn in_memory(&self) -> usize {
+        self.entries.len()
     }
 
     /// The tips of the branches still open: above the LIB (a branch below it can never

@@ -12,6 +12,8 @@
 //! | `blocks` | block hash (32 bytes) | the `BlockWithTransactions`, protobuf-encoded |
 //! | `block_index` | block hash (32 bytes) | (height, parent hash, arrival sequence) |
 //! | `consensus_states` | block hash (32 bytes) | the AEDPoS state after the block (`aedpos` encoding) |
+//! | `canonical` | height (`i64`) | the best chain's block at that height |
+//! | `by_height` | (height, block hash) | nothing: every stored block by height, so a restart loads only the blocks near the LIB |
 //! | `meta` | `format` | `u32` little-endian, [`FORMAT`] |
 //! | | `chain_id` | `i32` little-endian |
 //! | | `genesis` | genesis hash (32 bytes) |
@@ -24,7 +26,7 @@ use crate::pb::network_types::BlockWithTransactions;
 use crate::types::Hash;
 use parking_lot::Mutex;
 use protobuf::Message;
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, TableDefinition};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -41,6 +43,8 @@ const BLOCKS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("blocks")
 const INDEX: TableDefinition<&[u8; 32], (i64, [u8; 32], u64)> = TableDefinition::new("block_index");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const CONSENSUS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("consensus_states");
+const CANONICAL: TableDefinition<i64, &[u8; 32]> = TableDefinition::new("canonical");
+const BY_HEIGHT: TableDefinition<(i64, [u8; 32]), ()> = TableDefinition::new("by_height");
 
 const META_FORMAT: &str = "format";
 const META_CHAIN_ID: &str = "chain_id";
@@ -55,6 +59,9 @@ pub(super) struct Loaded {
     pub genesis: Hash,
     pub best: Hash,
     pub lib_height: i64,
+    /// The first block the index holds in memory: the best chain's block at `floor`.
+    pub floor_root: Hash,
+    /// The stored blocks from the floor up.
     pub entries: HashMap<Hash, IndexEntry>,
 }
 
@@ -67,6 +74,8 @@ pub(super) struct BlockWrite<'a> {
     pub consensus: &'a [u8],
     /// The new best tip, when the block extends the best chain.
     pub best: Option<Hash>,
+    /// The blocks that become the best chain's at their heights (the new block last).
+    pub canonical: &'a [super::ChainTip],
     /// The new LIB height, when it advances.
     pub lib_height: Option<i64>,
 }
@@ -118,8 +127,9 @@ impl Store {
         })
     }
 
-    /// The stored chain, or `None` for a fresh (empty) database.
-    pub fn load(&self) -> Result<Option<Loaded>, ChainError> {
+    /// The stored chain, or `None` for a fresh (empty) database: its blocks from
+    /// `keep_below_lib` below the LIB up (the rest stays on disk, read on demand).
+    pub fn load(&self, keep_below_lib: i64) -> Result<Option<Loaded>, ChainError> {
         let tx = self.db.begin_read().map_err(ChainError::store)?;
         let meta = match tx.open_table(META) {
             Ok(t) => t,
@@ -144,24 +154,49 @@ impl Store {
         let lib_height = i64::from_le_bytes(fixed(&get(META_LIB_HEIGHT)?, META_LIB_HEIGHT)?);
 
         let index = tx.open_table(INDEX).map_err(ChainError::store)?;
-        let mut entries = HashMap::new();
-        for row in index.iter().map_err(ChainError::store)? {
-            let (k, v) = row.map_err(ChainError::store)?;
-            let (height, parent, seq) = v.value();
-            entries.insert(
-                Hash(*k.value()),
+        let entry = |hash: &[u8; 32]| -> Result<Option<IndexEntry>, ChainError> {
+            Ok(index.get(hash).map_err(ChainError::store)?.map(|v| {
+                let (height, parent, seq) = v.value();
                 IndexEntry {
                     height,
                     parent: Hash(parent),
                     seq,
-                },
-            );
+                }
+            }))
+        };
+        let root_height = entry(&genesis.0)?
+            .ok_or_else(|| ChainError::Corrupt(format!("root block {genesis} is not stored")))?
+            .height;
+        let floor = root_height.max(lib_height.saturating_sub(keep_below_lib));
+        let canonical = tx.open_table(CANONICAL).map_err(ChainError::store)?;
+        let floor_root = Hash(
+            *canonical
+                .get(floor)
+                .map_err(ChainError::store)?
+                .ok_or_else(|| {
+                    ChainError::Corrupt(format!("no best-chain block at height {floor}"))
+                })?
+                .value(),
+        );
+        let by_height = tx.open_table(BY_HEIGHT).map_err(ChainError::store)?;
+        let mut entries = HashMap::new();
+        for row in by_height
+            .range((floor, [0u8; 32])..)
+            .map_err(ChainError::store)?
+        {
+            let (k, _) = row.map_err(ChainError::store)?;
+            let (_, hash) = k.value();
+            let e = entry(&hash)?.ok_or_else(|| {
+                ChainError::Corrupt(format!("block {} has no index entry", Hash(hash)))
+            })?;
+            entries.insert(Hash(hash), e);
         }
         Ok(Some(Loaded {
             chain_id,
             genesis,
             best,
             lib_height,
+            floor_root,
             entries,
         }))
     }
@@ -188,6 +223,10 @@ impl Store {
                 entry,
                 consensus,
                 best: Some(genesis),
+                canonical: &[super::ChainTip {
+                    hash: genesis,
+                    height,
+                }],
                 lib_height: Some(height),
             },
             &[
@@ -228,6 +267,38 @@ impl Store {
         Ok(out)
     }
 
+    /// The height of a stored block (any branch).
+    pub fn height_of(&self, hash: &Hash) -> Result<Option<i64>, ChainError> {
+        let tx = self.db.begin_read().map_err(ChainError::store)?;
+        let index = tx.open_table(INDEX).map_err(ChainError::store)?;
+        Ok(index
+            .get(&hash.0)
+            .map_err(ChainError::store)?
+            .map(|v| v.value().0))
+    }
+
+    /// The best chain's block at `height`.
+    pub fn canonical_at(&self, height: i64) -> Result<Option<Hash>, ChainError> {
+        let tx = self.db.begin_read().map_err(ChainError::store)?;
+        let table = tx.open_table(CANONICAL).map_err(ChainError::store)?;
+        Ok(table
+            .get(height)
+            .map_err(ChainError::store)?
+            .map(|v| Hash(*v.value())))
+    }
+
+    /// The best chain's blocks at heights `from..from + count` (fewer at the top).
+    pub fn canonical_range(&self, from: i64, count: usize) -> Result<Vec<Hash>, ChainError> {
+        let tx = self.db.begin_read().map_err(ChainError::store)?;
+        let table = tx.open_table(CANONICAL).map_err(ChainError::store)?;
+        let mut out = Vec::new();
+        for row in table.range(from..).map_err(ChainError::store)?.take(count) {
+            let (_, v) = row.map_err(ChainError::store)?;
+            out.push(Hash(*v.value()));
+        }
+        Ok(out)
+    }
+
     /// The stored consensus states of these blocks, in order, read from one snapshot.
     pub fn consensus_states(&self, hashes: &[Hash]) -> Result<Vec<Option<Vec<u8>>>, ChainError> {
         let tx = self.db.begin_read().map_err(ChainError::store)?;
@@ -263,6 +334,16 @@ impl Store {
             index
                 .insert(&w.hash.0, (w.entry.height, w.entry.parent.0, w.entry.seq))
                 .map_err(ChainError::store)?;
+            let mut by_height = tx.open_table(BY_HEIGHT).map_err(ChainError::store)?;
+            by_height
+                .insert((w.entry.height, w.hash.0), ())
+                .map_err(ChainError::store)?;
+            let mut canonical = tx.open_table(CANONICAL).map_err(ChainError::store)?;
+            for tip in w.canonical {
+                canonical
+                    .insert(tip.height, &tip.hash.0)
+                    .map_err(ChainError::store)?;
+            }
             let mut states = tx.open_table(CONSENSUS).map_err(ChainError::store)?;
             states
                 .insert(&w.hash.0, w.consensus)

@@ -134,6 +134,7 @@ impl Config {
     pub fn store_options(&self) -> StoreOptions {
         StoreOptions {
             flush_interval: std::time::Duration::from_millis(self.chain.flush_interval_ms),
+            ..StoreOptions::default()
         }
     }
 

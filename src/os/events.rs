@@ -189,6 +189,10 @@ impl Handler {
             Ok(_) => {}
             Err(ChainError::UnknownParent { .. }) => self.download(sender, height),
             Err(e @ (ChainError::BadSignature { .. } | ChainError::Consensus { .. })) => {
+                warn!(
+                    "refused block {height} {hash} from {}: {e}",
+                    short_key(sender)
+                );
                 self.parts
                     .network
                     .report(sender, Offence::BadSignature, e.to_string());

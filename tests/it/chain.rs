@@ -721,6 +721,7 @@ fn with_a_flush_interval_closing_makes_every_attach_durable() {
     // An interval no test reaches: only the first attach and the close are durable commits.
     let options = StoreOptions {
         flush_interval: Duration::from_secs(3600),
+        ..StoreOptions::default()
     };
     let chain = EmbeddedChain::open_with(dir.path(), settings(), options).unwrap();
     let blocks = mine(&chain, 12);
@@ -738,10 +739,75 @@ fn the_flush_thread_makes_recent_attaches_durable_within_the_interval() {
     let dir = tempfile::tempdir().unwrap();
     let options = StoreOptions {
         flush_interval: Duration::from_millis(20),
+        ..StoreOptions::default()
     };
     let chain = EmbeddedChain::open_with(dir.path(), settings(), options).unwrap();
     mine(&chain, 4);
     wait_until("the recent attaches flushed", || {
         !chain.has_unflushed_writes()
     });
+}
+
+/// Memory stays bounded however long the chain grows: the index holds the blocks above the LIB
+/// and a window below it; older blocks are answered from the store (by hash, by height, and
+/// as what follows a hash), a fork on one of them is below the LIB, and a restart loads only
+/// the window.
+#[test]
+fn the_index_holds_a_window_below_the_lib_and_the_store_answers_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions {
+        keep_below_lib: 16,
+        ..StoreOptions::default()
+    };
+    let chain = EmbeddedChain::open_with(dir.path(), settings(), options).unwrap();
+    let mut blocks = mine(&chain, 2);
+    // Forks at height 2: offered once height 2 has left the window.
+    let early = branch(&chain, tip_of(&blocks[0]), block_time(&blocks[1]) + 1, 1);
+    blocks.extend(mine(&chain, 698));
+    let (best, lib) = (chain.best_chain(), chain.last_irreversible());
+    let bound = |chain: &EmbeddedChain| {
+        let held = chain.indexed_blocks() as i64;
+        let lib = chain.last_irreversible().height;
+        let best = chain.best_chain().height;
+        assert!(
+            held <= best - lib + 16 + 256 + 1,
+            "{held} blocks in memory, best {best}, LIB {lib}"
+        );
+    };
+    bound(&chain);
+    assert!(chain.indexed_blocks() < 400, "{}", chain.indexed_blocks());
+
+    let check = |chain: &EmbeddedChain| {
+        assert!(chain.has_block(&hash_of(&blocks[0])));
+        assert!(chain.has_block(&chain.genesis_hash()));
+        assert_eq!(chain.block_by_height(2).unwrap().as_ref(), Some(&blocks[0]));
+        assert_eq!(chain.canonical_hash(3).unwrap(), Some(hash_of(&blocks[1])));
+        assert_eq!(
+            chain.blocks_after(&chain.genesis_hash(), 50).unwrap(),
+            blocks[..50].to_vec()
+        );
+        // Across the window's edge and on to the tip.
+        assert_eq!(
+            chain.blocks_after(&hash_of(&blocks[10]), 10_000).unwrap(),
+            blocks[11..].to_vec()
+        );
+        assert_eq!(
+            chain.block_by_hash(&hash_of(&blocks[5])).unwrap().as_ref(),
+            Some(&blocks[5])
+        );
+        assert!(matches!(
+            chain.attach_block(early[0].clone()),
+            Err(ChainError::BelowIrreversible { .. })
+        ));
+        assert!(!chain.has_block(&hash_of(&early[0])));
+    };
+    check(&chain);
+    chain.close();
+
+    let chain = EmbeddedChain::open_with(dir.path(), settings(), options).unwrap();
+    assert_eq!((chain.best_chain(), chain.last_irreversible()), (best, lib));
+    assert!(chain.indexed_blocks() < 100, "{}", chain.indexed_blocks());
+    check(&chain);
+    blocks.extend(mine(&chain, 5));
+    bound(&chain);
 }
