@@ -338,9 +338,8 @@ impl Production {
         match self.chain.attach_block(block.clone()) {
             Ok(AttachOutcome::Extended) => {
                 info!(
-                    "block mined: height {height} hash {hash} txs {} miner {}",
-                    block.transactions.len(),
-                    key.pubkey_hex()
+                    "block mined: height {height} hash {hash} txs {}",
+                    block.transactions.len()
                 );
                 (self.on_mined)(&block);
                 true

@@ -205,6 +205,10 @@ impl Handler {
                 | ChainError::BadTransactionsRoot { .. }
                 | ChainError::WrongHeight { .. }),
             ) => {
+                warn!(
+                    "refused block {height} {hash} from {}: {e}",
+                    short_key(sender)
+                );
                 self.parts
                     .network
                     .report(sender, Offence::MalformedMessage, e.to_string());

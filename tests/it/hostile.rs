@@ -31,8 +31,6 @@ use std::time::Instant;
 const NO_LISTENER: u16 = 1;
 /// Small enough to test the cap cheaply (the config's minimum).
 const MAX_MESSAGE: usize = 1 << 20;
-/// One development miner with 800 ms slots: a block every 100 ms within a slot.
-const MINING_INTERVAL_MS: i64 = 800;
 const PRODUCER: &str = "[producer]\nenabled = true\n\n[chain]\nmining_interval_ms = 800\n\n\
     [reputation]\ndisconnect_threshold = -1000000\nban_threshold = -1000000\n";
 
@@ -418,13 +416,14 @@ fn malformed_and_silent_streams_are_refused_without_harm() {
     drop(silent);
 }
 
+/// Blocks pushed by their signer with a signature by another key or a merkle root that does
+/// not match its transactions reach validation (the node logs each refusal with its reason)
+/// and are not stored; the node goes on serving.
 #[test]
 fn blocks_with_a_bad_signature_or_merkle_root_are_not_stored() {
-    use aelf_net::chain::{
-        build_block_on, synthetic_transactions, Chain, ChainSettings, ChainTip, EmbeddedChain,
-    };
+    use aelf_net::chain::{synthetic_transactions, ChainTip};
     use aelf_net::types::{block_hash, Hash};
-    let arena = Arena::start();
+    let mut arena = Arena::start();
     let attacker = WirePeer::start(false);
     let (client, session) = attacker.connect(arena.port);
     let (_, body) = http(arena.node.api, "GET", "/api/blockChain/chainStatus", "");
@@ -436,13 +435,11 @@ fn blocks_with_a_bad_signature_or_merkle_root_are_not_stored() {
     let key = &attacker.key;
     let txs = synthetic_transactions(key, &tip, 3, 1);
     let now = SystemClock.now_millis();
-    let good = {
-        let production = aelf_net::chain::aedpos::Production {
-            consensus: Vec::new(),
-            time_ms: now,
-        };
-        aelf_net::chain::build_signed_block(&tip, 9992731, key, &production, txs).unwrap()
+    let production = aelf_net::chain::aedpos::Production {
+        consensus: Vec::new(),
+        time_ms: now,
     };
+    let good = aelf_net::chain::build_signed_block(&tip, 9992731, key, &production, txs).unwrap();
     // A signature by another key, and a merkle root that does not match (signed correctly).
     let mut forged = good.clone();
     forged.header.as_mut().unwrap().signature = NodeKey::generate()
@@ -459,7 +456,10 @@ fn blocks_with_a_bad_signature_or_merkle_root_are_not_stored() {
         let hash = block_hash(header).unwrap();
         header.signature = key.sign(&hash).to_vec();
     }
-    for bad in [&forged, &wrong_root] {
+    for (bad, reason) in [
+        (&forged, "is not signed by"),
+        (&wrong_root, "transactions root"),
+    ] {
         let (mut sink, receiver) = client
             .block_broadcast_stream_opt(headers(&key.pubkey_hex(), Some(&session)))
             .unwrap();
@@ -471,56 +471,15 @@ fn blocks_with_a_bad_signature_or_merkle_root_are_not_stored() {
             sink.close().await
         });
         let _ = futures_executor::block_on(receiver);
+        // Judged and refused for the right reason, by the checks under test.
+        let line = arena
+            .node
+            .daemon
+            .wait_for(&format!("refused block {} {hash}", tip.height + 1));
+        assert!(line.contains(reason), "{line}");
         let path = format!("/api/blockChain/block?blockHash={}", hash.to_hex());
         // Not stored: the C# node's "not found" (403, code 20001).
         assert_eq!(http(arena.node.api, "GET", &path, "").0, 403, "{path}");
     }
-    // The control: a valid block (the development miner's key is public: the attacker replays
-    // the node's chain to learn the round, then builds the next block by the AEDPoS rules),
-    // sent the same way, is stored (on a side branch or the best chain), so the refusals above
-    // are the checks at work.
-    let mut settings = ChainSettings::development(9992731, 1_767_225_600);
-    settings.consensus.mining_interval_ms = MINING_INTERVAL_MS;
-    let replay_dir = tempfile::tempdir().unwrap();
-    let replica = EmbeddedChain::open(replay_dir.path(), settings).unwrap();
-    loop {
-        let request = aelf_net::pb::network_types::BlocksRequest {
-            previous_block_hash: MessageField::some(replica.best_chain().hash.to_proto()),
-            count: 50,
-            ..Default::default()
-        };
-        let list = client
-            .request_blocks_opt(&request, headers(&key.pubkey_hex(), Some(&session)))
-            .unwrap();
-        if list.blocks.is_empty() {
-            break;
-        }
-        for b in list.blocks {
-            replica.attach_block(b).unwrap();
-        }
-    }
-    let replica_tip = replica.best_chain();
-    let control = build_block_on(
-        &replica,
-        &replica_tip,
-        &settings.development_miner_keys(),
-        SystemClock.now_millis(),
-        synthetic_transactions(key, &replica_tip, 3, 100),
-    )
-    .unwrap();
-    let (mut sink, receiver) = client
-        .block_broadcast_stream_opt(headers(&key.pubkey_hex(), Some(&session)))
-        .unwrap();
-    let hash = block_hash(control.header.get_or_default()).unwrap();
-    let _ = futures_executor::block_on(async {
-        use futures_util::SinkExt as _;
-        sink.send((control, WriteFlags::default())).await?;
-        sink.close().await
-    });
-    let _ = futures_executor::block_on(receiver);
-    let path = format!("/api/blockChain/block?blockHash={}", hash.to_hex());
-    wait_until("the valid block stored", || {
-        http(arena.node.api, "GET", &path, "").0 == 200
-    });
     arena.still_serving("forged blocks");
 }

@@ -131,6 +131,12 @@ impl Daemon {
         let dir = root.join(name);
         let data_dir = dir.join("data");
         let (key, _) = load_or_create_key_file(&data_dir).expect("node key");
+        // A producing node is development miner 1: its node key is that miner's key.
+        let key = if spec.producer {
+            aelf_net::chain::aedpos::development_key(1)
+        } else {
+            key
+        };
         let config = dir.join("aelf-netd.toml");
         std::fs::write(&config, config_text(&data_dir, spec)).expect("write config");
         let log = std::fs::File::create(dir.join("aelf-netd.log")).expect("log file");

@@ -58,8 +58,12 @@ fn line(version: &str) {
         }
         nodes.push(node);
     }
-    let agreed = wait_converged(&all(&nodes), 12);
-    assert_eq!(agreed.lib_height, agreed.best_height - 8);
+    // Past a round change, so the consensus LIB has moved (the same on every node).
+    let agreed = wait_converged(&all(&nodes), 24);
+    assert!(
+        agreed.lib_height > 1 && agreed.lib_height < agreed.best_height,
+        "{agreed:?}"
+    );
 
     // A transaction submitted at D reaches A's pool and is included once.
     let key = NodeKey::generate();
@@ -101,7 +105,7 @@ fn line(version: &str) {
     }
 }
 
-/// A data dir whose chain already holds `n` blocks past genesis, stamped now.
+/// A data dir whose chain already holds `n` valid blocks past genesis (stamped from genesis on).
 fn prebuilt_chain(dir: &Path, n: usize) {
     let chain = EmbeddedChain::open(
         &dir.join("data"),
@@ -121,7 +125,11 @@ fn a_node_two_hundred_blocks_behind_catches_up_in_both_modes() {
         assert!(a.status().best_height >= 201);
         let mut b = Node::start(config(dir_b.path(), port_b, &[port_a], version, ""));
         let agreed = wait_converged(&[&a, &b], 205);
-        assert_eq!(agreed.lib_height, agreed.best_height - 8);
+        // The consensus LIB, the same on both.
+        assert!(
+            agreed.lib_height > 1 && agreed.lib_height < agreed.best_height,
+            "{agreed:?}"
+        );
         b.daemon.wait_for("synced ");
         b.stop();
         a.stop();
