@@ -5,8 +5,11 @@
 //! under the attach lock — the fork choice, the AEDPoS rules against the parent's consensus
 //! state, one store commit (block, index entry and consensus state together), the index update
 //! and the events. The LIB is the irreversible height the new best block's consensus state
-//! confirms (never a fixed depth). It must not validate, choose forks, apply consensus rules or
-//! lay out the store itself (`validate`, `index`, `aedpos` and `store` do).
+//! confirms (never a fixed depth). A follower's store starts empty: until the checkpoint block
+//! arrives (block sync fetches it by hash) the chain names it as best block and LIB and takes
+//! no other block. The index holds the blocks from `keep_below_lib` below the LIB up; older
+//! ones are answered from the store. It must not validate, choose forks, apply consensus rules
+//! or lay out the store itself (`validate`, `index`, `aedpos` and `store` do).
 //!
 //! # Locking
 //!

@@ -1,9 +1,11 @@
 //! The embedded chain: the network layer's view of the blockchain, and the development block
 //! producer.
 //!
-//! Owns the block store (`<data_dir>/chain.redb`), block validation on attach, fork choice, the
-//! last irreversible block (LIB), chain events, and the `producer` thread. The network layer
-//! sees only the narrow [`Chain`] trait.
+//! Owns the block store (`<data_dir>/chain.redb`), block validation on attach (the stateless
+//! checks and the AEDPoS rules), fork choice, the last irreversible block (LIB, from the
+//! consensus), a follower's checkpoint, chain events, and the `producer` thread. Memory is
+//! bounded: the index holds the blocks above the LIB and a window below it, the store the
+//! rest. The network layer sees only the narrow [`Chain`] trait.
 //!
 //! It must not touch the network, parse configuration (the node maps the config into
 //! [`ChainSettings`]) or read the system clock directly (time enters through
@@ -14,9 +16,10 @@
 //!
 //! * `api` — the [`Chain`] trait and its value types.
 //! * `error` — [`ChainError`], the one error type of this layer.
-//! * `genesis` — [`ChainSettings`] and the deterministic [`genesis_block`].
+//! * `genesis` — [`ChainSettings`] (with [`ChainMode`]: development or follow) and the
+//!   deterministic [`genesis_block`].
 //! * `validate` — the stateless checks of a block (header, chain id, hash, roots, signature).
-//! * `index` — the in-memory index and fork choice.
+//! * `index` — the in-memory index (from its root up) and fork choice.
 //! * `store` — the redb layout.
 //! * `events` — bounded subscriber queues.
 //! * `embedded` — [`EmbeddedChain`], gluing the above together.

@@ -123,10 +123,10 @@ impl Config {
     }
 
     /// The node key of a producing node: the development key of `[producer] miner` (in aelf
-    /// the miner signs blocks with the node key); `None` when the producer is off.
+    /// the miner signs blocks with the node key); `None` when the producer is off or the node
+    /// follows a real chain (a follower does not mine).
     pub fn producer_key(&self) -> Option<crate::crypto::NodeKey> {
-        self.producer
-            .enabled
+        (self.producer.enabled && self.chain.mode == ChainModeName::Development)
             .then(|| crate::chain::aedpos::development_key(self.producer.miner))
     }
 

@@ -16,7 +16,7 @@ pub mod core_layer;
 mod settings;
 
 use crate::api::{ApiError, ApiServer, BasicAuth};
-use crate::chain::{BlockProducer, Chain, ChainError, EmbeddedChain, ProducerSettings};
+use crate::chain::{BlockProducer, Chain, ChainError, ChainMode, EmbeddedChain, ProducerSettings};
 use crate::config::Config;
 use crate::crypto::{load_or_create_key_file, KeyFileError, NodeKey};
 use crate::grpc::error::GrpcError;
@@ -229,7 +229,11 @@ impl Node {
         .map_err(thread("scheduler"))?;
         node.scheduler = Some(scheduler);
 
-        if config.producer.enabled {
+        let following = matches!(config.chain_settings().mode, ChainMode::Follow { .. });
+        if config.producer.enabled && following {
+            warn!("[producer] enabled is ignored in follow mode: a follower does not mine");
+        }
+        if config.producer.enabled && !following {
             let settings = ProducerSettings {
                 miner_keys: vec![node.key.clone()],
                 transactions_per_block: config.producer.transactions_per_block,

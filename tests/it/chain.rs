@@ -466,7 +466,7 @@ fn the_lib_is_the_consensus_lib_and_each_advance_is_announced() {
             .irreversible_height();
         let lib = chain.last_irreversible();
         assert_eq!(lib.height, confirmed.max(1), "at height {}", best.height);
-        assert_eq!(chain.block_by_height(lib.height).unwrap().is_some(), true);
+        assert!(chain.block_by_height(lib.height).unwrap().is_some());
         assert_eq!(Some(lib.hash), chain.canonical_hash(lib.height).unwrap());
         let got = drain(&events);
         if lib.height > before.height {

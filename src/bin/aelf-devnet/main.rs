@@ -2,9 +2,10 @@
 //! `make devnet-status`).
 //!
 //! `start` writes one config per node under `--dir`, starts N `aelf-netd` processes in the
-//! background (node 1 produces blocks, or the nodes `--producers` names; node i boots from
-//! nodes i−1 and i−2, not a full mesh), waits until each API answers and prints the
-//! addresses. `stop` stops them with SIGTERM (then SIGKILL after a grace period) and removes
+//! background (node 1 produces blocks, or the nodes `--producers` names, the k-th of them
+//! AEDPoS development miner k of a chain of `--miners` miners in `--mining-interval-ms` slots;
+//! node i boots from nodes i−1 and i−2, not a full mesh), waits until each API answers and
+//! prints the addresses. `stop` stops them with SIGTERM (then SIGKILL after a grace period) and removes
 //! what `start` made outside the folder. `status` prints one line per node.
 //!
 //! With `--netns` (root only) every node runs in its own network namespace joined to the host

@@ -37,12 +37,17 @@ struct Args {
     /// The full sizes (minutes).
     #[arg(long, global = true)]
     full: bool,
-    /// Only these scenarios (comma-separated: fanout,propagate,sync,peers,slow,serve).
+    /// Only these scenarios (comma-separated: fanout,propagate,sync,peers,slow,serve; sync
+    /// includes follow).
     #[arg(long, global = true, value_delimiter = ',')]
     only: Vec<String>,
     /// Also write the Markdown report here.
     #[arg(long, global = true)]
     markdown: Option<PathBuf>,
+    /// The chain height of the sync and follow scenarios (instead of the size's), e.g. 200000
+    /// for the follower's memory over a long chain.
+    #[arg(long, global = true)]
+    sync_height: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -188,13 +193,16 @@ fn main() -> ExitCode {
         };
     }
     let _ = aelf_net::logging::init(log::LevelFilter::Error, None);
-    let sizes = if args.smoke {
+    let mut sizes = if args.smoke {
         Sizes::smoke()
     } else if args.full {
         Sizes::full()
     } else {
         Sizes::quick()
     };
+    if let Some(height) = args.sync_height {
+        sizes.sync_height = height.max(20);
+    }
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
     let mut report = Report::new(sizes.name);
     let started = std::time::Instant::now();

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// `VmRSS` (bytes) and `Threads` of a process.
-fn process_stats(pid: u32) -> Result<(f64, f64), String> {
+pub(crate) fn process_stats(pid: u32) -> Result<(f64, f64), String> {
     let status =
         std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
     let field = |name: &str| {

@@ -77,10 +77,25 @@ fn our_sync(prepared: &Path, version: &str, height: i64) -> Result<Duration, Str
     Ok(elapsed)
 }
 
+/// What a follow run measured: its time, and this process's resident memory when the
+/// follower had covered half of the way and all of it (MiB).
+struct Followed {
+    elapsed: Duration,
+    rss_half_mib: f64,
+    rss_end_mib: f64,
+}
+
+/// This process's resident memory, MiB.
+fn rss_mib() -> f64 {
+    super::peers::process_stats(std::process::id())
+        .map(|(rss, _)| rss / (1024.0 * 1024.0))
+        .unwrap_or(0.0)
+}
+
 /// A follower (`[chain] mode = "follow"`) from the checkpoint `checkpoint` of the chain in
 /// `prepared`: fetches it by hash, then syncs to `height` checking every block's AEDPoS data
 /// from the checkpoint's round on.
-fn our_follow(prepared: &Path, checkpoint: (i64, Hash), height: i64) -> Result<Duration, String> {
+fn our_follow(prepared: &Path, checkpoint: (i64, Hash), height: i64) -> Result<Followed, String> {
     let (a_dir, b_dir) = (Scratch::new("follow-a")?, Scratch::new("follow-b")?);
     copy_dir(prepared, &a_dir.0)?;
     let a = start_node(&a_dir.0, "1.9.0.0", |_| {})?;
@@ -95,13 +110,23 @@ fn our_follow(prepared: &Path, checkpoint: (i64, Hash), height: i64) -> Result<D
             port: a_port,
         }];
     })?;
+    let half = checkpoint.0 + (height - checkpoint.0) / 2;
+    wait("the follower half way", || {
+        b.chain().best_chain().height >= half
+    })?;
+    let rss_half_mib = rss_mib();
     wait("the follower to reach the tip", || {
         b.chain().best_chain().height >= height
     })?;
     let elapsed = t0.elapsed();
+    let rss_end_mib = rss_mib();
     b.shutdown();
     a.shutdown();
-    Ok(elapsed)
+    Ok(Followed {
+        elapsed,
+        rss_half_mib,
+        rss_end_mib,
+    })
 }
 
 /// The chain alone: validating and storing the blocks, no network (the ceiling of ours).
@@ -207,7 +232,7 @@ pub fn run(sizes: &Sizes, report: &mut Report) -> Result<(), String> {
     );
     let ours = our_follow(&prepared.0, checkpoint, height)?;
     let followed = (height - checkpoint.0) as f64;
-    let rate = followed / ours.as_secs_f64();
+    let rate = followed / ours.elapsed.as_secs_f64();
     let raw_rate = n / raw.as_secs_f64();
     report.add(Row {
         scenario: "follow",
@@ -216,9 +241,11 @@ pub fn run(sizes: &Sizes, report: &mut Report) -> Result<(), String> {
             ("ours_blocks_per_s", rate),
             ("raw_blocks_per_s", raw_rate),
             ("ours_over_raw", rate / raw_rate),
+            ("rss_mib_half_way", ours.rss_half_mib),
+            ("rss_mib_at_the_tip", ours.rss_end_mib),
         ],
         note: format!(
-            "{:.0} % of raw RequestBlocks; the checkpoint fetched by hash, then every block checked by the AEDPoS rules",
+            "{:.0} % of raw RequestBlocks; the checkpoint fetched by hash, then every block checked by the AEDPoS rules; resident memory of the whole bench process (both nodes and the prepared blocks) half way and at the tip",
             rate / raw_rate * 100.0
         ),
     });
