@@ -21,7 +21,7 @@
 use super::aedpos::{self, ConsensusState};
 use super::events::Subscribers;
 use super::index::BlockIndex;
-use super::store::{BlockWrite, Store};
+use super::store::{BlockWrite, Loaded, Store};
 use super::validate::{check_contents, identify, Placement};
 use super::{
     genesis_block, AttachOutcome, Chain, ChainError, ChainEvent, ChainMode, ChainSettings,
@@ -160,12 +160,7 @@ impl EmbeddedChain {
                         config_genesis: root,
                     });
                 }
-                let index = BlockIndex::rebuild(
-                    loaded.entries,
-                    loaded.floor_root,
-                    loaded.best,
-                    loaded.lib_height,
-                )?;
+                let index = rebuild_index(loaded)?;
                 let states = load_states(&store, &index)?;
                 (index, states)
             }
@@ -245,12 +240,7 @@ impl EmbeddedChain {
             .store
             .load(self.keep_below_lib)?
             .ok_or_else(empty_after_creation)?;
-        let index = BlockIndex::rebuild(
-            loaded.entries,
-            loaded.floor_root,
-            loaded.best,
-            loaded.lib_height,
-        )?;
+        let index = rebuild_index(loaded)?;
         self.states
             .write()
             .insert(root.hash, (root.height, state.clone()));
@@ -355,6 +345,16 @@ impl Drop for EmbeddedChain {
             flusher.stop();
         }
     }
+}
+
+/// The in-memory index of what the store loaded (its window from the floor up).
+fn rebuild_index(loaded: Loaded) -> Result<BlockIndex, ChainError> {
+    BlockIndex::rebuild(
+        loaded.entries,
+        loaded.floor_root,
+        loaded.best,
+        loaded.lib_height,
+    )
 }
 
 /// A development store that is still empty after its creation.

@@ -55,31 +55,9 @@ fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// A fresh node syncs from one holding the chain: elapsed until it reaches `height`.
-fn our_sync(prepared: &Path, version: &str, height: i64) -> Result<Duration, String> {
-    let (a_dir, b_dir) = (Scratch::new("sync-a")?, Scratch::new("sync-b")?);
-    copy_dir(prepared, &a_dir.0)?;
-    let a = start_node(&a_dir.0, version, |_| {})?;
-    let a_port = a.config().network.listening_port;
-    let t0 = Instant::now();
-    let b = start_node(&b_dir.0, version, |c| {
-        c.network.boot_nodes = vec![Endpoint {
-            host: "127.0.0.1".into(),
-            port: a_port,
-        }];
-    })?;
-    wait("the fresh node to sync", || {
-        b.chain().best_chain().height >= height
-    })?;
-    let elapsed = t0.elapsed();
-    b.shutdown();
-    a.shutdown();
-    Ok(elapsed)
-}
-
-/// What a follow run measured: its time, and this process's resident memory when the
-/// follower had covered half of the way and all of it (MiB).
-struct Followed {
+/// What a sync run measured: its time, and this process's resident memory when the fresh
+/// node had covered half of the way and all of it (MiB).
+struct Synced {
     elapsed: Duration,
     rss_half_mib: f64,
     rss_end_mib: f64,
@@ -92,40 +70,59 @@ fn rss_mib() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// A follower (`[chain] mode = "follow"`) from the checkpoint `checkpoint` of the chain in
-/// `prepared`: fetches it by hash, then syncs to `height` checking every block's AEDPoS data
-/// from the checkpoint's round on.
-fn our_follow(prepared: &Path, checkpoint: (i64, Hash), height: i64) -> Result<Followed, String> {
-    let (a_dir, b_dir) = (Scratch::new("follow-a")?, Scratch::new("follow-b")?);
+/// A fresh node (its config changed by `tweak`) syncs from one holding the chain in
+/// `prepared`, from height `from`: until it reaches `height`.
+fn fresh_node_syncs(
+    prepared: &Path,
+    version: &str,
+    from: i64,
+    height: i64,
+    tweak: impl FnOnce(&mut Config),
+) -> Result<Synced, String> {
+    let (a_dir, b_dir) = (Scratch::new("sync-a")?, Scratch::new("sync-b")?);
     copy_dir(prepared, &a_dir.0)?;
-    let a = start_node(&a_dir.0, "1.9.0.0", |_| {})?;
+    let a = start_node(&a_dir.0, version, |_| {})?;
     let a_port = a.config().network.listening_port;
     let t0 = Instant::now();
-    let b = start_node(&b_dir.0, "1.9.0.0", |c| {
-        c.chain.mode = ChainModeName::Follow;
-        c.chain.checkpoint_height = checkpoint.0;
-        c.chain.checkpoint_hash = Some(checkpoint.1);
+    let b = start_node(&b_dir.0, version, |c| {
         c.network.boot_nodes = vec![Endpoint {
             host: "127.0.0.1".into(),
             port: a_port,
         }];
+        tweak(c);
     })?;
-    let half = checkpoint.0 + (height - checkpoint.0) / 2;
-    wait("the follower half way", || {
+    let half = from + (height - from) / 2;
+    wait("the fresh node half way", || {
         b.chain().best_chain().height >= half
     })?;
     let rss_half_mib = rss_mib();
-    wait("the follower to reach the tip", || {
+    wait("the fresh node to sync", || {
         b.chain().best_chain().height >= height
     })?;
     let elapsed = t0.elapsed();
     let rss_end_mib = rss_mib();
     b.shutdown();
     a.shutdown();
-    Ok(Followed {
+    Ok(Synced {
         elapsed,
         rss_half_mib,
         rss_end_mib,
+    })
+}
+
+/// A fresh node syncs from one holding the chain: elapsed until it reaches `height`.
+fn our_sync(prepared: &Path, version: &str, height: i64) -> Result<Duration, String> {
+    Ok(fresh_node_syncs(prepared, version, 1, height, |_| {})?.elapsed)
+}
+
+/// A follower (`[chain] mode = "follow"`) from the checkpoint `checkpoint` of the chain in
+/// `prepared`: fetches it by hash, then syncs to `height` checking every block's AEDPoS data
+/// from the checkpoint's round on.
+fn our_follow(prepared: &Path, checkpoint: (i64, Hash), height: i64) -> Result<Synced, String> {
+    fresh_node_syncs(prepared, "1.9.0.0", checkpoint.0, height, |c| {
+        c.chain.mode = ChainModeName::Follow;
+        c.chain.checkpoint_height = checkpoint.0;
+        c.chain.checkpoint_hash = Some(checkpoint.1);
     })
 }
 
