@@ -5,8 +5,12 @@ use std::process::Command;
 
 #[test]
 fn every_bench_scenario_runs_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let markdown = dir.path().join("bench.md");
     let out = Command::new(env!("CARGO_BIN_EXE_aelf-netbench"))
         .arg("--smoke")
+        .arg("--markdown")
+        .arg(&markdown)
         .output()
         .expect("run aelf-netbench");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -17,7 +21,15 @@ fn every_bench_scenario_runs_and_reports() {
         .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
-    for scenario in ["fanout", "slow", "sync", "propagate", "peers", "serve"] {
+    for scenario in [
+        "fanout",
+        "slow",
+        "sync",
+        "follow",
+        "propagate",
+        "peers",
+        "serve",
+    ] {
         let rows: Vec<&serde_json::Value> = results
             .iter()
             .filter(|r| r["scenario"] == scenario)
@@ -33,5 +45,17 @@ fn every_bench_scenario_runs_and_reports() {
                 "{row}"
             );
         }
+    }
+    // The report links the figures, drawn as SVG beside it.
+    let md = std::fs::read_to_string(&markdown).expect("the Markdown report");
+    for file in ["propagation-cdf.svg", "sync-rate.svg"] {
+        assert!(md.contains(&format!("(bench/{file})")), "{file} not linked");
+        let svg = std::fs::read_to_string(dir.path().join("bench").join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(svg.starts_with("<svg") && svg.contains("</svg>"), "{file}");
+        assert!(
+            svg.contains("<polyline") || svg.contains("<rect"),
+            "{file} draws nothing"
+        );
     }
 }

@@ -8,10 +8,12 @@
 //! quick run (`make bench`, a few minutes), `--full` (the sizes the issue names).
 //!
 //! Files: `scenarios/` (one module per scenario, and what they share), `sink.rs` (the sink
-//! servers both sides are measured against), `report.rs` (table rows, JSON lines, Markdown).
+//! servers both sides are measured against), `report.rs` (table rows, JSON lines, Markdown),
+//! `figures.rs` (the SVG figures the Markdown links: `bench/` beside it).
 //! This file owns the command line, the sizes and the child's side of the `sinks` process; it
 //! must not measure anything itself.
 
+mod figures;
 mod report;
 mod scenarios;
 mod sink;
@@ -229,7 +231,24 @@ fn main() -> ExitCode {
     }
     report.finish(started.elapsed());
     if let Some(path) = &args.markdown {
-        if let Err(e) = std::fs::write(path, report.markdown()) {
+        // The figures go to `bench/` beside the report (docs/bench/ for docs/bench.md).
+        let folder = "bench";
+        let dir = path
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join(folder);
+        let drawn = match figures::write(&report, &dir) {
+            Ok(drawn) => drawn,
+            Err(e) => {
+                eprintln!(
+                    "aelf-netbench: cannot draw the figures in {}: {e}",
+                    dir.display()
+                );
+                failed = true;
+                Vec::new()
+            }
+        };
+        if let Err(e) = std::fs::write(path, report.markdown(folder, &drawn)) {
             eprintln!("aelf-netbench: cannot write {}: {e}", path.display());
             failed = true;
         }

@@ -4,7 +4,7 @@
 //! Owns the graph, the timing and the rows. It must not touch the other scenarios.
 
 use super::{channel, percentile, pool_len, start_node, wait, Scratch};
-use crate::report::{Report, Row};
+use crate::report::{Report, Row, Series};
 use crate::sink::{genesis_chain, Sink};
 use crate::Sizes;
 use aelf_net::chain::{Chain, ChainEvent};
@@ -190,6 +190,11 @@ pub fn run(sizes: &Sizes, report: &mut Report) -> Result<(), String> {
             }
             let raw_ms = raw_block_round_trip(&sample)?.as_secs_f64() * 1e3;
             let hop50 = percentile(&per_hop, 50.0);
+            report.add_series(Series {
+                scenario: "propagate",
+                label: format!("{k} nodes, {txs} tx/block"),
+                samples: latencies.clone(),
+            });
             report.add(Row {
                 scenario: "propagate",
                 case: format!("{k} nodes, {txs} tx/block, {} blocks", blocks.len()),

@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 
 /// Builds a chain of `height` blocks (empty bodies) in `dir`; the blocks after genesis.
 fn build_chain(dir: &Path, height: usize) -> Result<Vec<BlockWithTransactions>, String> {
-    let chain =
-        EmbeddedChain::open(dir, Config::default().chain_settings()).map_err(|e| e.to_string())?;
+    let c = Config::default();
+    let chain = EmbeddedChain::open_with(dir, c.chain_settings(), c.store_options())
+        .map_err(|e| e.to_string())?;
     let mut blocks = Vec::with_capacity(height);
     // AEDPoS blocks from genesis on (valid consensus data, times in the past).
     let mut not_before = 0;
