@@ -127,7 +127,7 @@ impl Sizes {
             fanout_items: 100_000,
             repeats: 7,
             fanout_peers: vec![1, 8, 32],
-            propagate_nodes: vec![8, 16],
+            propagate_nodes: vec![8, 16, 32],
             propagate_block_txs: vec![10, 1000],
             propagate_blocks: 30,
             sync_height: 20_000,
