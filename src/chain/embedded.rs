@@ -197,7 +197,7 @@ impl EmbeddedChain {
             attach: Mutex::new(()),
             subscribers: Subscribers::default(),
             clock: Arc::new(SystemClock),
-            keep_below_lib: options.keep_below_lib.max(0),
+            keep_below_lib: keep,
         })
     }
 
@@ -279,21 +279,9 @@ impl EmbeddedChain {
         if height >= root || self.canonical_hash(height)? != Some(*hash) {
             return Ok(Vec::new());
         }
-        // Below the window: from the store up to the root, then on from the index.
-        let mut out = self.store.canonical_range(height + 1, max)?;
-        out.truncate(usize::try_from(root - height - 1).unwrap_or(0).min(max));
-        if out.len() < max {
-            let index = self.index.read();
-            let mut h = root;
-            while out.len() < max {
-                match index.canonical_at(h) {
-                    Some(next) => out.push(next),
-                    None => break,
-                }
-                h += 1;
-            }
-        }
-        Ok(out)
+        // Below the window: the store's best chain (committed before the index learns of a
+        // block, so it holds at least what the index names).
+        self.store.canonical_range(height + 1, max)
     }
 
     /// How many blocks the in-memory index holds (the rest are on disk only).
@@ -367,17 +355,16 @@ fn load_states(
     store: &Store,
     index: &BlockIndex,
 ) -> Result<HashMap<Hash, (i64, ConsensusState)>, ChainError> {
-    let lib = index.lib().height;
-    let hashes = index.hashes_from(lib);
+    let blocks = index.blocks_from(index.lib().height);
+    let hashes: Vec<Hash> = blocks.iter().map(|(hash, _)| *hash).collect();
     let encoded = store.consensus_states(&hashes)?;
-    let mut states = HashMap::with_capacity(hashes.len());
-    for (hash, bytes) in hashes.into_iter().zip(encoded) {
+    let mut states = HashMap::with_capacity(blocks.len());
+    for ((hash, height), bytes) in blocks.into_iter().zip(encoded) {
         let bytes = bytes.ok_or_else(|| {
             ChainError::Corrupt(format!("block {hash} has no stored consensus state"))
         })?;
         let state = ConsensusState::decode(&bytes)
             .map_err(|e| ChainError::Corrupt(format!("consensus state of {hash}: {e}")))?;
-        let height = index.height_of(&hash).unwrap_or(lib);
         states.insert(hash, (height, state));
     }
     Ok(states)
@@ -492,13 +479,14 @@ impl Chain for EmbeddedChain {
         if let Some(root) = awaiting {
             return self.attach_checkpoint(root, &block, &placement);
         }
-        let decision = {
+        let (mut decision, lib_now) = {
             let index = self.index.read();
             if index.contains(&placement.hash) {
                 return Ok(AttachOutcome::AlreadyKnown);
             }
             match index.place(&placement) {
-                Err(ChainError::UnknownParent { .. }) => {
+                Ok(decision) => (decision, index.lib().height),
+                Err(e @ ChainError::UnknownParent { .. }) => {
                     // A parent below the index's window is at or below the LIB.
                     if let Some(height) = self.store.height_of(&placement.parent)? {
                         return Err(ChainError::BelowIrreversible {
@@ -507,15 +495,11 @@ impl Chain for EmbeddedChain {
                             lib_height: index.lib().height,
                         });
                     }
-                    return Err(ChainError::UnknownParent {
-                        block: placement.hash,
-                        parent: placement.parent,
-                    });
+                    return Err(e);
                 }
-                other => other?,
+                Err(e) => return Err(e),
             }
         };
-        let mut decision = decision;
         // The parent is at or above the LIB (the fork choice refused anything below), so its
         // consensus state is kept.
         let parent_state = self.consensus_state(&placement.parent).ok_or_else(|| {
@@ -531,7 +515,6 @@ impl Chain for EmbeddedChain {
             }
         })?;
         let extended = decision.outcome == AttachOutcome::Extended;
-        let lib_now = self.index.read().lib().height;
         if extended {
             let confirmed = state.irreversible_height().min(placement.height);
             if confirmed > lib_now {

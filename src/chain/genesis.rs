@@ -86,8 +86,10 @@ impl ChainSettings {
         let c = &self.consensus;
         let interval = c.mining_interval_ms.max(1);
         DevelopmentParams {
-            candidates: (1..=c.miners.max(1))
-                .map(|i| development_key(i).pubkey().to_vec())
+            candidates: self
+                .development_miner_keys()
+                .iter()
+                .map(|k| k.pubkey().to_vec())
                 .collect(),
             miners_per_term: c.miners_per_term as usize,
             start_ms: self

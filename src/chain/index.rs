@@ -334,24 +334,19 @@ impl BlockIndex {
         tips
     }
 
-    pub fn best_height(&self) -> i64 {
+    fn best_height(&self) -> i64 {
         i64::try_from(self.canonical.len())
             .unwrap_or(i64::MAX)
             .saturating_add(self.root_height - 1)
     }
 
-    /// Every indexed block at or above `height` (any branch).
-    pub fn hashes_from(&self, height: i64) -> Vec<Hash> {
+    /// Every indexed block at or above `height` (any branch), with its height.
+    pub fn blocks_from(&self, height: i64) -> Vec<(Hash, i64)> {
         self.entries
             .iter()
             .filter(|(_, e)| e.height >= height)
-            .map(|(hash, _)| *hash)
+            .map(|(hash, e)| (*hash, e.height))
             .collect()
-    }
-
-    /// The height of an indexed block.
-    pub fn height_of(&self, hash: &Hash) -> Option<i64> {
-        self.entries.get(hash).map(|e| e.height)
     }
 }
 

@@ -1,5 +1,5 @@
 //! The development block producer: a miner of the development chain's AEDPoS rounds. It builds,
-//! signs and attaches a block on the best tip whenever one of its miner keys may produce
+//! signs and attaches a block on the best tip whenever its miner key may produce
 //! (its time slot, up to the max-blocks count spaced an eighth of a slot apart, the round's
 //! termination), writing the consensus data `aedpos::next_production` gives, and fills it
 //! with pending and synthetic transactions.
@@ -11,8 +11,8 @@
 //! directly (time comes from a [`Clock`]). Errors are logged, never fatal.
 
 use super::aedpos::{
-    apply_header, earliest_production, next_production, ConsensusError, ConsensusState,
-    Production as Consensus, CONSENSUS_KEY,
+    apply_header, earliest_production, ConsensusError, ConsensusState, Production as Consensus,
+    CONSENSUS_KEY,
 };
 use super::validate::transactions_root;
 use super::{AttachOutcome, Chain, ChainError, ChainSettings, ChainTip, EmbeddedChain};
@@ -39,12 +39,12 @@ pub const SYNTHETIC_METHOD: &str = "Transfer";
 /// turn it is).
 const POLL: Duration = Duration::from_millis(50);
 
-/// Which miners this node produces for, and how many synthetic transactions to add.
+/// Which miner this node is, and how many synthetic transactions to add.
 #[derive(Clone)]
 pub struct ProducerSettings {
-    /// The development miner keys this node signs with (a subset of the chain's miners; a key
+    /// The key this node signs its blocks with (its node key, a development miner's; a key
     /// that is no miner of the round in force never produces).
-    pub miner_keys: Vec<NodeKey>,
+    pub miner_key: NodeKey,
     /// Synthetic transactions added to every block.
     pub transactions_per_block: u32,
 }
@@ -226,7 +226,7 @@ struct Production {
 }
 
 impl BlockProducer {
-    /// Starts the `producer` thread: whenever one of `settings.miner_keys` may produce on the
+    /// Starts the `producer` thread: whenever `settings.miner_key` may produce on the
     /// best tip, it builds a block from up to [`MAX_PENDING_PER_BLOCK`] pending transactions
     /// plus the synthetic ones, attaches it and, when it extends the best chain, calls
     /// `on_mined` with it.
@@ -274,28 +274,21 @@ impl Production {
             } else {
                 self.chain.consensus_state(&tip.hash)
             };
-            if let Some(state) = state {
-                let mut next = None;
-                for key in &self.settings.miner_keys {
-                    if let Some(p) = next_production(&params, &state, tip.height, key.pubkey(), now)
-                    {
-                        next = Some((key.clone(), p));
-                        break;
-                    }
-                    if let Some(p) =
-                        earliest_production(&params, &state, tip.height, key.pubkey(), now)
-                    {
-                        let until = u64::try_from(p.time_ms.saturating_sub(now)).unwrap_or(0);
-                        wait = wait.min(Duration::from_millis(until.max(1)));
-                    }
-                }
-                if let Some((key, p)) = next {
-                    if self.produce_one(&tip, &key, &p) {
+            let key = self.settings.miner_key.pubkey();
+            // Its turn now, or when it comes (`None`: no miner of the round in force).
+            match state.and_then(|s| earliest_production(&params, &s, tip.height, key, now)) {
+                Some(p) if p.time_ms <= now => {
+                    if self.produce_one(&tip, &p) {
                         wait = Duration::ZERO;
                     } else {
                         refused = Some((tip.hash, now + params.mining_interval_ms));
                     }
                 }
+                Some(p) => {
+                    let until = u64::try_from(p.time_ms - now).unwrap_or(0);
+                    wait = wait.min(Duration::from_millis(until.max(1)));
+                }
+                None => {}
             }
             match stop.recv_timeout(wait) {
                 Err(RecvTimeoutError::Timeout) => {}
@@ -305,7 +298,8 @@ impl Production {
     }
 
     /// Builds and attaches one block; true when it extended the best chain.
-    fn produce_one(&mut self, tip: &ChainTip, key: &NodeKey, consensus: &Consensus) -> bool {
+    fn produce_one(&mut self, tip: &ChainTip, consensus: &Consensus) -> bool {
+        let key = &self.settings.miner_key;
         let mut txs = self.pending.take(MAX_PENDING_PER_BLOCK);
         txs.truncate(MAX_PENDING_PER_BLOCK);
         // One malformed pending transaction must not stop production.
@@ -431,7 +425,7 @@ mod tests {
         let producer = BlockProducer::start(
             chain.clone(),
             ProducerSettings {
-                miner_keys: vec![key.clone()],
+                miner_key: key.clone(),
                 transactions_per_block: 3,
             },
             Arc::new(clock.clone()),
@@ -518,7 +512,7 @@ mod tests {
         let producer = BlockProducer::start(
             chain.clone(),
             ProducerSettings {
-                miner_keys: vec![NodeKey::generate()],
+                miner_key: NodeKey::generate(),
                 transactions_per_block: 0,
             },
             Arc::new(ManualClock::new(GENESIS_TIME * 1000 + 60_000)),

@@ -16,7 +16,7 @@
 //! | `by_height` | (height, block hash) | nothing: every stored block by height, so a restart loads only the blocks near the LIB |
 //! | `meta` | `format` | `u32` little-endian, [`FORMAT`] |
 //! | | `chain_id` | `i32` little-endian |
-//! | | `genesis` | genesis hash (32 bytes) |
+//! | | `genesis` | the first stored block's hash (genesis, or a follower's checkpoint) |
 //! | | `best` | best tip hash (32 bytes) |
 //! | | `lib_height` | `i64` little-endian |
 
@@ -32,8 +32,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The layout version written to `meta/format`; a different value refuses to open.
-/// Format 2 added `consensus_states`; a format-1 store (a chain with a fixed-depth LIB) is not
-/// read.
+/// Format 2 added `consensus_states`, `canonical` and `by_height`; a format-1 store (a chain
+/// with a fixed-depth LIB) is not read.
 pub(super) const FORMAT: u32 = 2;
 /// redb's page cache limit. Blocks are read on demand (served to syncing peers), so a modest
 /// cache suffices; redb's default is 1 GiB.

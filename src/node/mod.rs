@@ -16,7 +16,7 @@ pub mod core_layer;
 mod settings;
 
 use crate::api::{ApiError, ApiServer, BasicAuth};
-use crate::chain::{BlockProducer, Chain, ChainError, ChainMode, EmbeddedChain, ProducerSettings};
+use crate::chain::{BlockProducer, Chain, ChainError, EmbeddedChain, ProducerSettings};
 use crate::config::Config;
 use crate::crypto::{load_or_create_key_file, KeyFileError, NodeKey};
 use crate::grpc::error::GrpcError;
@@ -196,7 +196,10 @@ impl Node {
             jobs,
             events: network_events,
             chain_events: chain.subscribe(CHAIN_EVENT_QUEUE),
-            producer_pubkey: config.producer.enabled.then(|| node.key.pubkey_hex()),
+            producer_pubkey: config
+                .producer_key()
+                .is_some()
+                .then(|| node.key.pubkey_hex()),
         })
         .map_err(thread("os-events"))?;
         node.events = Some(events);
@@ -229,13 +232,14 @@ impl Node {
         .map_err(thread("scheduler"))?;
         node.scheduler = Some(scheduler);
 
-        let following = matches!(config.chain_settings().mode, ChainMode::Follow { .. });
-        if config.producer.enabled && following {
+        // `producer_key` is the one place that decides whether this node mines.
+        let mining = config.producer_key().is_some();
+        if config.producer.enabled && !mining {
             warn!("[producer] enabled is ignored in follow mode: a follower does not mine");
         }
-        if config.producer.enabled && !following {
+        if mining {
             let settings = ProducerSettings {
-                miner_keys: vec![node.key.clone()],
+                miner_key: node.key.clone(),
                 transactions_per_block: config.producer.transactions_per_block,
             };
             info!(

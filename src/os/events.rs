@@ -188,32 +188,16 @@ impl Handler {
         match chain.attach_block(block) {
             Ok(_) => {}
             Err(ChainError::UnknownParent { .. }) => self.download(sender, height),
-            Err(e @ (ChainError::BadSignature { .. } | ChainError::Consensus { .. })) => {
-                warn!(
-                    "refused block {height} {hash} from {}: {e}",
-                    short_key(sender)
-                );
-                self.parts
-                    .network
-                    .report(sender, Offence::BadSignature, e.to_string());
-            }
-            Err(
-                e @ (ChainError::MissingHeader
-                | ChainError::WrongChainId { .. }
-                | ChainError::InvalidBlock(_)
-                | ChainError::InvalidTransaction { .. }
-                | ChainError::BadTransactionsRoot { .. }
-                | ChainError::WrongHeight { .. }),
-            ) => {
-                warn!(
-                    "refused block {height} {hash} from {}: {e}",
-                    short_key(sender)
-                );
-                self.parts
-                    .network
-                    .report(sender, Offence::MalformedMessage, e.to_string());
-            }
-            Err(e) => warn!("block {height} {hash} from {}: {e}", short_key(sender)),
+            Err(e) => match offence_for(&e) {
+                Some(offence) => {
+                    warn!(
+                        "refused block {height} {hash} from {}: {e}",
+                        short_key(sender)
+                    );
+                    self.parts.network.report(sender, offence, e.to_string());
+                }
+                None => warn!("block {height} {hash} from {}: {e}", short_key(sender)),
+            },
         }
     }
 
@@ -301,5 +285,23 @@ impl Handler {
                 }
             }
         }
+    }
+}
+
+/// What a pushed block the chain refused says about its sender: forged (a bad signature, or a
+/// block its signer may not produce by the AEDPoS rules), malformed, or nothing (a block we
+/// cannot place yet, a store error).
+fn offence_for(e: &ChainError) -> Option<Offence> {
+    match e {
+        ChainError::BadSignature { .. } | ChainError::Consensus { .. } => {
+            Some(Offence::BadSignature)
+        }
+        ChainError::MissingHeader
+        | ChainError::WrongChainId { .. }
+        | ChainError::InvalidBlock(_)
+        | ChainError::InvalidTransaction { .. }
+        | ChainError::BadTransactionsRoot { .. }
+        | ChainError::WrongHeight { .. } => Some(Offence::MalformedMessage),
+        _ => None,
     }
 }

@@ -10,9 +10,7 @@ use aelf_net::api::{
     basic_header, ApiBackend, ApiServer, BasicAuth, ChainStatus, PeerSummary, TxRefusal, TxStatus,
     MAX_BODY_BYTES, NEED_BASIC_AUTH,
 };
-use aelf_net::chain::{
-    build_signed_block, genesis_block, synthetic_transactions, ChainSettings, ChainTip,
-};
+use aelf_net::chain::{genesis_block, synthetic_transactions, ChainSettings, ChainTip};
 use aelf_net::crypto::NodeKey;
 use aelf_net::network::blacklist::Ban;
 use aelf_net::network::broadcast::QueueStats;
@@ -52,11 +50,13 @@ impl Fake {
             height: 1,
         };
         let txs = synthetic_transactions(&key, &tip, 2, 1);
-        let production = aelf_net::chain::aedpos::Production {
-            consensus: Vec::new(),
-            time_ms: 1_600_000_004_250,
-        };
-        let second = build_signed_block(&tip, settings.chain_id, &key, &production, txs).unwrap();
+        let second = crate::support::chain::unchecked_block(
+            &tip,
+            settings.chain_id,
+            &key,
+            1_600_000_004_250,
+            txs,
+        );
         Arc::new(Fake {
             did: Mutex::new(Vec::new()),
             blocks: vec![genesis, second],

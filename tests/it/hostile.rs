@@ -435,11 +435,7 @@ fn blocks_with_a_bad_signature_or_merkle_root_are_not_stored() {
     let key = &attacker.key;
     let txs = synthetic_transactions(key, &tip, 3, 1);
     let now = SystemClock.now_millis();
-    let production = aelf_net::chain::aedpos::Production {
-        consensus: Vec::new(),
-        time_ms: now,
-    };
-    let good = aelf_net::chain::build_signed_block(&tip, 9992731, key, &production, txs).unwrap();
+    let good = crate::support::chain::unchecked_block(&tip, 9992731, key, now, txs);
     // A signature by another key, and a merkle root that does not match (signed correctly).
     let mut forged = good.clone();
     forged.header.as_mut().unwrap().signature = NodeKey::generate()

@@ -4,7 +4,7 @@
 //! the hash, id and sizes the chain reported. Expected values come from the data files (or, for
 //! the consensus data, from the measurements in the AEDPoS spec), never from our own code.
 
-use aelf_net::chain::{build_signed_block, synthetic_transactions, ChainTip};
+use aelf_net::chain::{synthetic_transactions, ChainTip};
 use aelf_net::crypto::NodeKey;
 use aelf_net::inspect::consensus::decode_consensus;
 use aelf_net::inspect::dto::extra_from_text;
@@ -367,11 +367,8 @@ fn protobuf_hex_of_a_signed_block_checks_signature_and_merkle_root() {
         height: 41,
     };
     let txs = synthetic_transactions(&key, &tip, 3, 0);
-    let production = aelf_net::chain::aedpos::Production {
-        consensus: Vec::new(),
-        time_ms: 1_700_000_000_123,
-    };
-    let block = build_signed_block(&tip, 9_992_731, &key, &production, txs).unwrap();
+    let block =
+        crate::support::chain::unchecked_block(&tip, 9_992_731, &key, 1_700_000_000_123, txs);
     let bytes = block.write_to_bytes().unwrap();
     let report = inspect(&hex::encode(&bytes), &InspectOptions::default()).unwrap();
     let Report::Block(b) = report else {

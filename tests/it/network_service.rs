@@ -65,7 +65,8 @@ fn fresh_block(
 ) -> (aelf_net::pb::network_types::BlockWithTransactions, Hash) {
     let key = NodeKey::generate();
     let tip = f.chain.best_chain();
-    let block = crate::support::chain::unchecked_block(&tip, f.chain.chain_id(), &key, time);
+    let block =
+        crate::support::chain::unchecked_block(&tip, f.chain.chain_id(), &key, time, Vec::new());
     let hash = block_hash(block.header.as_ref().unwrap()).unwrap();
     (block, hash)
 }

@@ -69,8 +69,8 @@ fn blocks_are_handed_up_once_and_mark_the_sender_synced() {
     let key = NodeKey::generate();
     let now = SystemClock.now_millis();
     let (tip, id) = (s.node.chain.best_chain(), s.node.chain.chain_id());
-    let first = unchecked_block(&tip, id, &key, now);
-    let second = unchecked_block(&tip, id, &key, now + 1);
+    let first = unchecked_block(&tip, id, &key, now, Vec::new());
+    let second = unchecked_block(&tip, id, &key, now + 1, Vec::new());
     let hash = block_hash(first.header.as_ref().unwrap()).unwrap();
     let call = s.client.block_broadcast_stream_opt(s.opt()).unwrap();
     let ended = stream_all(call, vec![first.clone(), first, second]);

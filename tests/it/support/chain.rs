@@ -95,18 +95,20 @@ pub fn grow_with_bulky_blocks(
     first_parent
 }
 
-/// A block on `tip` signed by `key` and stamped `time_ms`, without consensus data: for tests
-/// of what the network layer does with a block before the chain judges it.
+/// A block on `tip` carrying `txs`, signed by `key` and stamped `time_ms`, without consensus
+/// data: for tests of what the network layer (or `inspect`) does with a block before the chain
+/// judges it.
 pub fn unchecked_block(
     tip: &aelf_net::chain::ChainTip,
     chain_id: i32,
     key: &aelf_net::crypto::NodeKey,
     time_ms: i64,
+    txs: Vec<aelf_net::pb::aelf_core::Transaction>,
 ) -> aelf_net::pb::network_types::BlockWithTransactions {
     let production = aelf_net::chain::aedpos::Production {
         consensus: Vec::new(),
         time_ms,
     };
-    aelf_net::chain::build_signed_block(tip, chain_id, key, &production, Vec::new())
+    aelf_net::chain::build_signed_block(tip, chain_id, key, &production, txs)
         .expect("build a block")
 }
