@@ -85,9 +85,18 @@ impl Daemon {
         assert_eq!(unsafe { libc::kill(self.pid, signal) }, 0);
     }
 
+    /// Waits for the exit, then for the rest of its log (the reader thread may still hold the
+    /// last lines when the process is reaped), so `lines_so_far` has all of it.
     pub fn wait_exit(&mut self) -> ExitStatus {
         match self.exited.recv_timeout(DEADLINE) {
-            Ok(status) => status.expect("wait for aelf-netd"),
+            Ok(status) => {
+                let end = std::time::Instant::now() + DEADLINE;
+                // Ends when the reader sees end of file and drops its sender.
+                while let Ok(line) = self.lines.recv_deadline(end) {
+                    self.seen.push(line);
+                }
+                status.expect("wait for aelf-netd")
+            }
             Err(_) => {
                 self.signal(libc::SIGKILL);
                 panic!("aelf-netd did not exit; output:\n{}", self.seen.join("\n"))
