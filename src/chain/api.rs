@@ -34,6 +34,15 @@ pub enum AttachOutcome {
     AlreadyKnown,
 }
 
+/// What [`Chain::attach_blocks`] did with a batch.
+#[derive(Debug)]
+pub struct BatchOutcome {
+    /// One outcome per block taken, in the batch's order: a prefix of the batch.
+    pub outcomes: Vec<AttachOutcome>,
+    /// Why the block after the last outcome was refused; the blocks after it were not tried.
+    pub refused: Option<ChainError>,
+}
+
 /// The network layer's view of the chain.
 pub trait Chain: Send + Sync + 'static {
     /// The chain id every block and handshake must carry.
@@ -75,6 +84,27 @@ pub trait Chain: Send + Sync + 'static {
     ) -> Result<Vec<BlockWithTransactions>, ChainError>;
     /// Validates and stores a block, moving the best chain and the LIB as the fork choice says.
     fn attach_block(&self, block: BlockWithTransactions) -> Result<AttachOutcome, ChainError>;
+    /// Attaches blocks in order, as [`Chain::attach_block`] would one after another, and stops
+    /// at the first one refused. The default does exactly that; a chain may check the blocks
+    /// in parallel and store the batch at once.
+    fn attach_blocks(&self, blocks: Vec<BlockWithTransactions>) -> BatchOutcome {
+        let mut outcomes = Vec::with_capacity(blocks.len());
+        for block in blocks {
+            match self.attach_block(block) {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(e) => {
+                    return BatchOutcome {
+                        outcomes,
+                        refused: Some(e),
+                    }
+                }
+            }
+        }
+        BatchOutcome {
+            outcomes,
+            refused: None,
+        }
+    }
     /// A bounded receiver of chain events; when a subscriber's queue is full the event is
     /// dropped for it, counted and logged (never blocks attach). A capacity of 0 is taken as 1.
     fn subscribe(&self, capacity: usize) -> crossbeam_channel::Receiver<ChainEvent>;

@@ -20,12 +20,12 @@
 
 use super::aedpos::{self, ConsensusState};
 use super::events::Subscribers;
-use super::index::BlockIndex;
+use super::index::{BlockIndex, Decision, IndexEntry};
 use super::store::{BlockWrite, Loaded, Store};
-use super::validate::{check_contents, identify, Placement};
+use super::validate::{check_contents, identify, BlockVerifier, Placement, Verdict};
 use super::{
-    genesis_block, AttachOutcome, Chain, ChainError, ChainEvent, ChainMode, ChainSettings,
-    ChainTip, GENESIS_HEIGHT,
+    genesis_block, AttachOutcome, BatchOutcome, Chain, ChainError, ChainEvent, ChainMode,
+    ChainSettings, ChainTip, GENESIS_HEIGHT,
 };
 use crate::pb::network_types::BlockWithTransactions;
 use crate::thread::StoppableThread;
@@ -48,26 +48,32 @@ pub const ALLOWED_FUTURE_BLOCK_MS: i64 = 4_000;
 
 /// Blocks kept in memory below the LIB by default (besides every block above it).
 pub const DEFAULT_KEEP_BELOW_LIB: i64 = 1024;
+/// Verify threads by default (`[threads] block_verifiers`).
+pub const DEFAULT_BLOCK_VERIFIERS: usize = 2;
 /// The in-memory index forgets blocks in steps of this many (not on every attach).
 const PRUNE_STEP: i64 = 256;
 
 /// How the store writes (see [`Store`]'s durability notes) and how much of the chain the
 /// in-memory index holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StoreOptions {
+pub struct ChainOptions {
     /// Zero: every attach is durable when it returns. Otherwise at most one durable commit
     /// per interval, and a `chain-flush` thread makes the rest durable within the interval.
     pub flush_interval: Duration,
+    /// Threads that check the blocks of a batch ([`Chain::attach_blocks`]) side by side
+    /// (`[threads] block_verifiers`; at least 1).
+    pub block_verifiers: usize,
     /// The index holds every block above the LIB and this many below it; older blocks are
     /// read from the store when asked for. Memory stays flat however long the chain grows.
     pub keep_below_lib: i64,
 }
 
-impl Default for StoreOptions {
-    fn default() -> StoreOptions {
-        StoreOptions {
+impl Default for ChainOptions {
+    fn default() -> ChainOptions {
+        ChainOptions {
             flush_interval: Duration::ZERO,
             keep_below_lib: DEFAULT_KEEP_BELOW_LIB,
+            block_verifiers: DEFAULT_BLOCK_VERIFIERS,
         }
     }
 }
@@ -86,6 +92,8 @@ pub struct EmbeddedChain {
     states: RwLock<HashMap<Hash, (i64, ConsensusState)>>,
     /// Serialises attaches from the fork choice through the events.
     attach: Mutex<()>,
+    /// Checks the blocks of a batch in parallel before the attach lock is taken.
+    verifier: BlockVerifier,
     subscribers: Subscribers,
     clock: Arc<dyn Clock>,
     keep_below_lib: i64,
@@ -96,14 +104,14 @@ impl EmbeddedChain {
     /// on first open). A store holding another chain id or genesis than `settings` describe is
     /// refused with [`ChainError::GenesisMismatch`].
     pub fn open(data_dir: &Path, settings: ChainSettings) -> Result<EmbeddedChain, ChainError> {
-        EmbeddedChain::open_with(data_dir, settings, StoreOptions::default())
+        EmbeddedChain::open_with(data_dir, settings, ChainOptions::default())
     }
 
     /// [`EmbeddedChain::open`] with store options.
     pub fn open_with(
         data_dir: &Path,
         settings: ChainSettings,
-        options: StoreOptions,
+        options: ChainOptions,
     ) -> Result<EmbeddedChain, ChainError> {
         std::fs::create_dir_all(data_dir).map_err(|source| ChainError::DataDir {
             path: data_dir.to_owned(),
@@ -187,7 +195,10 @@ impl EmbeddedChain {
                 })?,
             )
         };
+        let verifier = BlockVerifier::start(options.block_verifiers.max(1))
+            .map_err(ChainError::VerifyThreads)?;
         Ok(EmbeddedChain {
+            verifier,
             flusher,
             settings,
             genesis,
@@ -257,6 +268,262 @@ impl EmbeddedChain {
             height: root.height,
         }]);
         Ok(AttachOutcome::Extended)
+    }
+
+    /// Attaches checked blocks in order under the attach lock, stopping at the first refused.
+    /// Consecutive blocks that extend the best chain one after another are stored in one
+    /// write transaction; anything else (a side branch, a reorganisation, the checkpoint)
+    /// first commits what is staged, so the index decides it.
+    fn attach_verified(&self, blocks: Vec<(BlockWithTransactions, Verdict)>) -> BatchOutcome {
+        let _attaching = self.attach.lock();
+        let mut outcomes = Vec::with_capacity(blocks.len());
+        let mut staged: Vec<Staged> = Vec::new();
+        // The outcomes from this position on belong to the staged blocks (until committed).
+        let mut staged_from = 0;
+        let mut refused = None;
+        for (block, verdict) in blocks {
+            let placement = match self.admit(&block, verdict) {
+                Ok(Some(placement)) => placement,
+                Ok(None) => {
+                    outcomes.push(AttachOutcome::AlreadyKnown);
+                    continue;
+                }
+                Err(e) => {
+                    refused = Some(e);
+                    break;
+                }
+            };
+            if staged.iter().any(|s| s.placement.hash == placement.hash) {
+                outcomes.push(AttachOutcome::AlreadyKnown);
+                continue;
+            }
+            if !extends_staged(&staged, &placement) {
+                if let Err(e) = self.commit(&mut staged) {
+                    outcomes.truncate(staged_from);
+                    refused = Some(e);
+                    break;
+                }
+            }
+            if staged.is_empty() {
+                staged_from = outcomes.len();
+            }
+            match self.stage(&mut staged, block, placement) {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(e) => {
+                    refused = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Err(e) = self.commit(&mut staged) {
+            outcomes.truncate(staged_from);
+            refused = Some(e);
+        }
+        BatchOutcome { outcomes, refused }
+    }
+
+    /// The checks a block passes before the attach decides anything: its stateless verdict
+    /// (a block already stored is taken as known even when its copy here is broken) and its
+    /// time. `None` when the block is already stored.
+    fn admit(
+        &self,
+        block: &BlockWithTransactions,
+        verdict: Verdict,
+    ) -> Result<Option<Placement>, ChainError> {
+        let placement = verdict.placement?;
+        if self.has_block(&placement.hash) {
+            return Ok(None);
+        }
+        verdict.contents?;
+        let time_ms = block
+            .header
+            .as_ref()
+            .map(|h| timestamp_millis(&h.time))
+            .unwrap_or(0);
+        let now_ms = self.clock.now_millis();
+        if time_ms > now_ms.saturating_add(ALLOWED_FUTURE_BLOCK_MS) {
+            return Err(ChainError::FutureBlock {
+                block: placement.hash,
+                ahead_ms: time_ms - now_ms,
+            });
+        }
+        Ok(Some(placement))
+    }
+
+    /// Decides where a checked block goes and applies the AEDPoS rules to it, against the last
+    /// staged block when it builds on it (see [`extends_staged`]) and against the index
+    /// otherwise (then nothing is staged). Stages it for [`EmbeddedChain::commit`].
+    fn stage(
+        &self,
+        staged: &mut Vec<Staged>,
+        block: BlockWithTransactions,
+        placement: Placement,
+    ) -> Result<AttachOutcome, ChainError> {
+        let header = block.header.as_ref().ok_or(ChainError::MissingHeader)?;
+        let (mut decision, lib_now, parent_state) = match staged.last() {
+            Some(last) => {
+                let expected = last.placement.height.saturating_add(1);
+                if placement.height != expected {
+                    return Err(ChainError::WrongHeight {
+                        block: placement.hash,
+                        expected,
+                        got: placement.height,
+                    });
+                }
+                let decision = Decision {
+                    outcome: AttachOutcome::Extended,
+                    entry: IndexEntry {
+                        height: placement.height,
+                        parent: placement.parent,
+                        seq: last.decision.entry.seq.saturating_add(1),
+                    },
+                    fork_height: last.placement.height,
+                    newly_canonical: vec![ChainTip {
+                        hash: placement.hash,
+                        height: placement.height,
+                    }],
+                    new_lib_height: None,
+                };
+                let lib_now = staged
+                    .iter()
+                    .filter_map(|s| s.decision.new_lib_height)
+                    .max()
+                    .unwrap_or_else(|| self.index.read().lib().height);
+                (decision, lib_now, last.state.clone())
+            }
+            None => {
+                // (The read guard must be gone before the checkpoint's index write.)
+                let awaiting = self.index.read().awaiting_root();
+                if let Some(root) = awaiting {
+                    return self.attach_checkpoint(root, &block, &placement);
+                }
+                let (decision, lib_now) = self.place(&placement)?;
+                // The parent is at or above the LIB (the fork choice refused anything below),
+                // so its consensus state is kept.
+                let parent_state = self.consensus_state(&placement.parent).ok_or_else(|| {
+                    ChainError::Corrupt(format!(
+                        "no consensus state for block {} (parent of {})",
+                        placement.parent, placement.hash
+                    ))
+                })?;
+                (decision, lib_now, parent_state)
+            }
+        };
+        let state = aedpos::apply_header(&parent_state, header).map_err(|source| {
+            ChainError::Consensus {
+                block: placement.hash,
+                source,
+            }
+        })?;
+        if decision.outcome == AttachOutcome::Extended {
+            let confirmed = state.irreversible_height().min(placement.height);
+            if confirmed > lib_now {
+                decision.new_lib_height = Some(confirmed);
+            }
+        }
+        let outcome = decision.outcome;
+        staged.push(Staged {
+            encoded: state.encode(),
+            block,
+            placement,
+            decision,
+            state,
+        });
+        Ok(outcome)
+    }
+
+    /// The fork choice for a block whose parent is in the index (or below its window: then
+    /// the block forks at or below the LIB), with the LIB height it was made against.
+    fn place(&self, placement: &Placement) -> Result<(Decision, i64), ChainError> {
+        let index = self.index.read();
+        match index.place(placement) {
+            Ok(decision) => Ok((decision, index.lib().height)),
+            Err(e @ ChainError::UnknownParent { .. }) => {
+                // A parent below the index's window is at or below the LIB.
+                if let Some(height) = self.store.height_of(&placement.parent)? {
+                    return Err(ChainError::BelowIrreversible {
+                        block: placement.hash,
+                        fork_height: height,
+                        lib_height: index.lib().height,
+                    });
+                }
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Stores the staged blocks in one write transaction, then records them in memory (their
+    /// consensus states, the index) and sends their events. Empties `staged` either way; on a
+    /// store error nothing of it was stored.
+    fn commit(&self, staged: &mut Vec<Staged>) -> Result<(), ChainError> {
+        if staged.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(staged);
+        let writes: Vec<BlockWrite<'_>> = batch
+            .iter()
+            .map(|s| BlockWrite {
+                hash: s.placement.hash,
+                block: &s.block,
+                entry: s.decision.entry,
+                consensus: &s.encoded,
+                best: (s.decision.outcome == AttachOutcome::Extended).then_some(s.placement.hash),
+                canonical: &s.decision.newly_canonical,
+                lib_height: s.decision.new_lib_height,
+            })
+            .collect();
+        self.store.write_blocks(&writes)?;
+        drop(writes);
+        let new_lib = batch.iter().filter_map(|s| s.decision.new_lib_height).max();
+        let mut events = Vec::new();
+        {
+            let mut states = self.states.write();
+            for s in &batch {
+                states.insert(s.placement.hash, (s.placement.height, s.state.clone()));
+            }
+            if let Some(lib) = new_lib {
+                states.retain(|_, (height, _)| *height >= lib);
+            }
+        }
+        {
+            let mut index = self.index.write();
+            for s in &batch {
+                index.apply(s.placement.hash, &s.decision);
+                events.extend(s.decision.newly_canonical.iter().map(|t| {
+                    ChainEvent::BlockAccepted {
+                        hash: t.hash,
+                        height: t.height,
+                    }
+                }));
+                if s.decision.new_lib_height.is_some() {
+                    let lib = index.lib();
+                    events.push(ChainEvent::NewIrreversible {
+                        hash: lib.hash,
+                        height: lib.height,
+                    });
+                }
+            }
+            let floor = index.lib().height - self.keep_below_lib;
+            if floor >= index.root_height() + PRUNE_STEP {
+                index.prune_below(floor);
+            }
+        }
+        for s in &batch {
+            if s.decision.outcome == AttachOutcome::Extended && s.decision.newly_canonical.len() > 1
+            {
+                info!(
+                    "best chain switched branch at height {}: new tip {} at height {}",
+                    s.decision.fork_height, s.placement.hash, s.placement.height
+                );
+            }
+            debug!(
+                "attached block {} at height {}: {:?}",
+                s.placement.hash, s.placement.height, s.decision.outcome
+            );
+        }
+        self.subscribers.send(&events);
+        Ok(())
     }
 
     /// Up to `max` best-chain hashes after `hash`, from the index or, below its window, the
@@ -333,6 +600,25 @@ impl Drop for EmbeddedChain {
             flusher.stop();
         }
     }
+}
+
+/// A block decided and checked under the attach lock, waiting for its batch's commit.
+struct Staged {
+    block: BlockWithTransactions,
+    placement: Placement,
+    decision: Decision,
+    /// The consensus state after the block, and its encoding for the store.
+    state: ConsensusState,
+    encoded: Vec<u8>,
+}
+
+/// Whether a block can be staged after the staged ones without asking the index: nothing is
+/// staged, or it builds on the last staged block, which extended the best chain (so, once
+/// committed, it is the best tip and the new block simply extends it).
+fn extends_staged(staged: &[Staged], placement: &Placement) -> bool {
+    staged.last().is_none_or(|last| {
+        last.placement.hash == placement.parent && last.decision.outcome == AttachOutcome::Extended
+    })
 }
 
 /// The in-memory index of what the store loaded (its window from the floor up).
@@ -463,117 +749,27 @@ impl Chain for EmbeddedChain {
         if self.has_block(&placement.hash) {
             return Ok(AttachOutcome::AlreadyKnown);
         }
-        check_contents(&block, &placement)?;
-        let header = block.header.as_ref().ok_or(ChainError::MissingHeader)?;
-        let time_ms = timestamp_millis(&header.time);
-        let now_ms = self.clock.now_millis();
-        if time_ms > now_ms.saturating_add(ALLOWED_FUTURE_BLOCK_MS) {
-            return Err(ChainError::FutureBlock {
-                block: placement.hash,
-                ahead_ms: time_ms - now_ms,
-            });
-        }
-
-        let _attaching = self.attach.lock();
-        let awaiting = self.index.read().awaiting_root();
-        if let Some(root) = awaiting {
-            return self.attach_checkpoint(root, &block, &placement);
-        }
-        let (mut decision, lib_now) = {
-            let index = self.index.read();
-            if index.contains(&placement.hash) {
-                return Ok(AttachOutcome::AlreadyKnown);
-            }
-            match index.place(&placement) {
-                Ok(decision) => (decision, index.lib().height),
-                Err(e @ ChainError::UnknownParent { .. }) => {
-                    // A parent below the index's window is at or below the LIB.
-                    if let Some(height) = self.store.height_of(&placement.parent)? {
-                        return Err(ChainError::BelowIrreversible {
-                            block: placement.hash,
-                            fork_height: height,
-                            lib_height: index.lib().height,
-                        });
-                    }
-                    return Err(e);
-                }
-                Err(e) => return Err(e),
-            }
+        let contents = check_contents(&block, &placement);
+        let verdict = Verdict {
+            placement: Ok(placement),
+            contents,
         };
-        // The parent is at or above the LIB (the fork choice refused anything below), so its
-        // consensus state is kept.
-        let parent_state = self.consensus_state(&placement.parent).ok_or_else(|| {
-            ChainError::Corrupt(format!(
-                "no consensus state for block {} (parent of {})",
-                placement.parent, placement.hash
-            ))
-        })?;
-        let state = aedpos::apply_header(&parent_state, header).map_err(|source| {
-            ChainError::Consensus {
-                block: placement.hash,
-                source,
-            }
-        })?;
-        let extended = decision.outcome == AttachOutcome::Extended;
-        if extended {
-            let confirmed = state.irreversible_height().min(placement.height);
-            if confirmed > lib_now {
-                decision.new_lib_height = Some(confirmed);
-            }
+        let mut batch = self.attach_verified(vec![(block, verdict)]);
+        match batch.refused {
+            Some(e) => Err(e),
+            None => batch.outcomes.pop().ok_or(ChainError::Unverified(0)),
         }
-        let encoded = state.encode();
-        self.store.write_block(&BlockWrite {
-            hash: placement.hash,
-            block: &block,
-            entry: decision.entry,
-            consensus: &encoded,
-            best: extended.then_some(placement.hash),
-            canonical: &decision.newly_canonical,
-            lib_height: decision.new_lib_height,
-        })?;
-        {
-            let mut states = self.states.write();
-            states.insert(placement.hash, (placement.height, state));
-            if let Some(lib) = decision.new_lib_height {
-                states.retain(|_, (height, _)| *height >= lib);
-            }
-        }
+    }
 
-        let mut events: Vec<ChainEvent> = decision
-            .newly_canonical
-            .iter()
-            .map(|t| ChainEvent::BlockAccepted {
-                hash: t.hash,
-                height: t.height,
-            })
-            .collect();
-        let lib = {
-            let mut index = self.index.write();
-            index.apply(placement.hash, &decision);
-            let floor = index.lib().height - self.keep_below_lib;
-            if floor >= index.root_height() + PRUNE_STEP {
-                index.prune_below(floor);
-            }
-            index.lib()
-        };
-        if decision.new_lib_height.is_some() {
-            events.push(ChainEvent::NewIrreversible {
-                hash: lib.hash,
-                height: lib.height,
-            });
+    fn attach_blocks(&self, blocks: Vec<BlockWithTransactions>) -> BatchOutcome {
+        let n = blocks.len();
+        let verified = self.verifier.check_all(blocks, self.settings.chain_id);
+        let lost = verified.len();
+        let mut batch = self.attach_verified(verified);
+        if batch.refused.is_none() && lost < n {
+            batch.refused = Some(ChainError::Unverified(lost));
         }
-        if extended && decision.newly_canonical.len() > 1 {
-            info!(
-                "best chain switched branch at height {}: new tip {} at height {}",
-                decision.fork_height, placement.hash, placement.height
-            );
-        }
-        debug!(
-            "attached block {} at height {}: {:?}",
-            placement.hash, placement.height, decision.outcome
-        );
-        self.subscribers.send(&events);
-        Ok(decision.outcome)
+        batch
     }
 
     fn subscribe(&self, capacity: usize) -> Receiver<ChainEvent> {

@@ -87,6 +87,10 @@ pub enum ChainError {
     Corrupt(String),
     #[error("cannot encode block: {0}")]
     Encode(#[source] protobuf::Error),
+    #[error("cannot start the block verify threads: {0}")]
+    VerifyThreads(#[source] std::io::Error),
+    #[error("block {0} of the batch was not verified: a verify thread stopped")]
+    Unverified(usize),
 }
 
 impl ChainError {

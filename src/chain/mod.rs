@@ -39,8 +39,8 @@ mod producer;
 mod store;
 mod validate;
 
-pub use api::{AttachOutcome, Chain, ChainEvent, ChainTip};
-pub use embedded::{EmbeddedChain, StoreOptions, ALLOWED_FUTURE_BLOCK_MS, CHAIN_FILE};
+pub use api::{AttachOutcome, BatchOutcome, Chain, ChainEvent, ChainTip};
+pub use embedded::{ChainOptions, EmbeddedChain, ALLOWED_FUTURE_BLOCK_MS, CHAIN_FILE};
 pub use error::ChainError;
 pub use genesis::{genesis_block, ChainMode, ChainSettings, DevelopmentConsensus, GENESIS_HEIGHT};
 pub use producer::{

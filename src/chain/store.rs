@@ -217,7 +217,7 @@ impl Store {
             seq: 0,
         };
         self.write(
-            &BlockWrite {
+            &[BlockWrite {
                 hash: genesis,
                 block,
                 entry,
@@ -228,7 +228,7 @@ impl Store {
                     height,
                 }],
                 lib_height: Some(height),
-            },
+            }],
             &[
                 (META_FORMAT, FORMAT.to_le_bytes().to_vec()),
                 (META_CHAIN_ID, chain_id.to_le_bytes().to_vec()),
@@ -237,9 +237,10 @@ impl Store {
         )
     }
 
-    /// Stores one block and the pointers that move with it, in one write transaction.
-    pub fn write_block(&self, w: &BlockWrite<'_>) -> Result<(), ChainError> {
-        self.write(w, &[])
+    /// Stores blocks (in order: a block's parent is stored or earlier in `writes`) and the
+    /// pointers that move with them, in one write transaction: all of them or none.
+    pub fn write_blocks(&self, writes: &[BlockWrite<'_>]) -> Result<(), ChainError> {
+        self.write(writes, &[])
     }
 
     /// The stored block with this hash.
@@ -314,8 +315,15 @@ impl Store {
             .collect()
     }
 
-    fn write(&self, w: &BlockWrite<'_>, extra_meta: &[(&str, Vec<u8>)]) -> Result<(), ChainError> {
-        let bytes = w.block.write_to_bytes().map_err(ChainError::Encode)?;
+    fn write(
+        &self,
+        writes: &[BlockWrite<'_>],
+        extra_meta: &[(&str, Vec<u8>)],
+    ) -> Result<(), ChainError> {
+        let encoded = writes
+            .iter()
+            .map(|w| w.block.write_to_bytes().map_err(ChainError::Encode))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut tx = self.db.begin_write().map_err(ChainError::store)?;
         let durable = {
             let state = self.flush.lock();
@@ -327,37 +335,39 @@ impl Store {
         }
         {
             let mut blocks = tx.open_table(BLOCKS).map_err(ChainError::store)?;
-            blocks
-                .insert(&w.hash.0, bytes.as_slice())
-                .map_err(ChainError::store)?;
             let mut index = tx.open_table(INDEX).map_err(ChainError::store)?;
-            index
-                .insert(&w.hash.0, (w.entry.height, w.entry.parent.0, w.entry.seq))
-                .map_err(ChainError::store)?;
             let mut by_height = tx.open_table(BY_HEIGHT).map_err(ChainError::store)?;
-            by_height
-                .insert((w.entry.height, w.hash.0), ())
-                .map_err(ChainError::store)?;
             let mut canonical = tx.open_table(CANONICAL).map_err(ChainError::store)?;
-            for tip in w.canonical {
-                canonical
-                    .insert(tip.height, &tip.hash.0)
+            let mut states = tx.open_table(CONSENSUS).map_err(ChainError::store)?;
+            for (w, bytes) in writes.iter().zip(&encoded) {
+                blocks
+                    .insert(&w.hash.0, bytes.as_slice())
+                    .map_err(ChainError::store)?;
+                index
+                    .insert(&w.hash.0, (w.entry.height, w.entry.parent.0, w.entry.seq))
+                    .map_err(ChainError::store)?;
+                by_height
+                    .insert((w.entry.height, w.hash.0), ())
+                    .map_err(ChainError::store)?;
+                for tip in w.canonical {
+                    canonical
+                        .insert(tip.height, &tip.hash.0)
+                        .map_err(ChainError::store)?;
+                }
+                states
+                    .insert(&w.hash.0, w.consensus)
                     .map_err(ChainError::store)?;
             }
-            let mut states = tx.open_table(CONSENSUS).map_err(ChainError::store)?;
-            states
-                .insert(&w.hash.0, w.consensus)
-                .map_err(ChainError::store)?;
             let mut meta = tx.open_table(META).map_err(ChainError::store)?;
             for (key, value) in extra_meta {
                 meta.insert(*key, value.as_slice())
                     .map_err(ChainError::store)?;
             }
-            if let Some(best) = w.best {
+            if let Some(best) = writes.iter().rev().find_map(|w| w.best) {
                 meta.insert(META_BEST, best.0.as_slice())
                     .map_err(ChainError::store)?;
             }
-            if let Some(lib) = w.lib_height {
+            if let Some(lib) = writes.iter().filter_map(|w| w.lib_height).max() {
                 meta.insert(META_LIB_HEIGHT, lib.to_le_bytes().as_slice())
                     .map_err(ChainError::store)?;
             }

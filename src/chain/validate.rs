@@ -1,14 +1,22 @@
 //! The stateless checks of a block: what can be decided from the block alone, before the index
 //! is consulted.
 //!
-//! Owns the order of the checks and their errors. It must not read the store or the index; the
-//! rules that need the chain (parent, height, LIB) live in `index`.
+//! Owns the order of the checks and their errors, and the `block-verify-<i>` threads
+//! ([`BlockVerifier`]) that run them for the blocks of a batch in parallel (signature recovery
+//! dominates the cost of a small block). It must not read the store or the index; the rules
+//! that need the chain (parent, height, LIB) live in `index`.
 
 use super::{ChainError, GENESIS_HEIGHT};
 use crate::crypto::{verify, SignatureError, PUBKEY_LEN};
 use crate::pb::aelf_core::Transaction;
 use crate::pb::network_types::BlockWithTransactions;
+use crate::thread::WorkerPool;
 use crate::types::{block_hash, merkle_root, transaction_id, Hash};
+use crossbeam_channel::{bounded, SendError};
+
+/// Blocks waiting for a verify thread at most; a batch larger than this waits to hand over
+/// the rest (the threads never wait on the batch's owner, so this cannot deadlock).
+const VERIFY_QUEUE: usize = 64;
 
 /// Where a block claims to sit: its hash, its parent and its height.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +86,93 @@ pub(super) fn check_contents(
         verify(&placement.hash, &header.signature, &header.signer_pubkey).map_err(bad)?;
     }
     Ok(())
+}
+
+/// The stateless verdict on one block: where it claims to sit (when its header can be read)
+/// and whether its contents hold ([`check_contents`]; not tried when the header cannot be read).
+#[derive(Debug)]
+pub(super) struct Verdict {
+    pub placement: Result<Placement, ChainError>,
+    pub contents: Result<(), ChainError>,
+}
+
+impl Verdict {
+    /// Both checks, in order.
+    pub fn of(block: &BlockWithTransactions, chain_id: i32) -> Verdict {
+        match identify(block, chain_id) {
+            Ok(placement) => Verdict {
+                contents: check_contents(block, &placement),
+                placement: Ok(placement),
+            },
+            Err(e) => Verdict {
+                placement: Err(e),
+                contents: Ok(()),
+            },
+        }
+    }
+}
+
+/// The threads that check the blocks of a batch side by side.
+pub(super) struct BlockVerifier {
+    pool: Option<WorkerPool>,
+}
+
+impl BlockVerifier {
+    /// `threads` verify threads (at least 1).
+    pub fn start(threads: usize) -> std::io::Result<BlockVerifier> {
+        Ok(BlockVerifier {
+            pool: Some(WorkerPool::start("block-verify", threads, VERIFY_QUEUE)?),
+        })
+    }
+
+    /// The verdicts on `blocks`, in their order, each beside its block. A single block is
+    /// checked on the calling thread; so is every block once the threads have stopped.
+    pub fn check_all(
+        &self,
+        blocks: Vec<BlockWithTransactions>,
+        chain_id: i32,
+    ) -> Vec<(BlockWithTransactions, Verdict)> {
+        let sender = self.pool.as_ref().and_then(WorkerPool::sender);
+        let Some(sender) = sender.filter(|_| blocks.len() > 1) else {
+            return blocks
+                .into_iter()
+                .map(|block| {
+                    let verdict = Verdict::of(&block, chain_id);
+                    (block, verdict)
+                })
+                .collect();
+        };
+        let n = blocks.len();
+        let (reply, replies) = bounded(n);
+        for (i, block) in blocks.into_iter().enumerate() {
+            let reply = reply.clone();
+            let work: crate::thread::Work = Box::new(move || {
+                let verdict = Verdict::of(&block, chain_id);
+                let _ = reply.send((i, block, verdict));
+            });
+            if let Err(SendError(work)) = sender.send(work) {
+                work();
+            }
+        }
+        drop(reply);
+        let mut slots: Vec<Option<(BlockWithTransactions, Verdict)>> =
+            std::iter::repeat_with(|| None).take(n).collect();
+        // Every job replies once; a job lost to a panicking thread ends the batch there.
+        for (i, block, verdict) in replies.iter() {
+            if let Some(slot) = slots.get_mut(i) {
+                *slot = Some((block, verdict));
+            }
+        }
+        slots.into_iter().map_while(|slot| slot).collect()
+    }
+}
+
+impl Drop for BlockVerifier {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            pool.stop();
+        }
+    }
 }
 
 /// The merkle root of the transactions' ids; a transaction that cannot be hashed is named by

@@ -222,6 +222,9 @@ config_table! {
         handshake_workers: usize = 2, Threads;
         /// Threads that read blocks to answer block requests.
         block_servers: usize = 2, Threads;
+        /// Threads that check the blocks of a downloaded batch (signatures, transaction roots)
+        /// side by side before they are attached.
+        block_verifiers: usize = 2, Threads;
         /// Threads that serve the block requests (REQUEST_BLOCK, REQUEST_BLOCKS) of stream-mode
         /// peers, so they never hold up a peer's other requests.
         stream_servers: usize = 2, Threads;
@@ -352,7 +355,7 @@ mod tests {
 
     #[test]
     fn every_key_has_a_dotted_name_once() {
-        assert_eq!(Config::KEYS.len(), 69);
+        assert_eq!(Config::KEYS.len(), 70);
         let mut seen = std::collections::HashSet::new();
         for key in Config::KEYS {
             assert!(seen.insert(key), "{key} twice");

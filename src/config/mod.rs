@@ -25,7 +25,7 @@ pub use keys::{
     ReputationConfig, SyncConfig, ThreadsConfig,
 };
 
-use crate::chain::{ChainMode, ChainSettings, ChainTip, DevelopmentConsensus, StoreOptions};
+use crate::chain::{ChainMode, ChainOptions, ChainSettings, ChainTip, DevelopmentConsensus};
 use crate::types::Hash;
 use serde::Deserialize;
 use std::io;
@@ -130,11 +130,13 @@ impl Config {
             .then(|| crate::chain::aedpos::development_key(self.producer.miner))
     }
 
-    /// How the chain store writes (`[chain] flush_interval_ms`).
-    pub fn store_options(&self) -> StoreOptions {
-        StoreOptions {
+    /// How the chain store writes and checks batches (`[chain] flush_interval_ms`,
+    /// `[threads] block_verifiers`).
+    pub fn chain_options(&self) -> ChainOptions {
+        ChainOptions {
             flush_interval: std::time::Duration::from_millis(self.chain.flush_interval_ms),
-            ..StoreOptions::default()
+            block_verifiers: self.threads.block_verifiers,
+            ..ChainOptions::default()
         }
     }
 

@@ -112,7 +112,7 @@ impl Node {
         let chain = Arc::new(EmbeddedChain::open_with(
             data_dir,
             config.chain_settings(),
-            config.store_options(),
+            config.chain_options(),
         )?);
         let name = chain_id_to_name(config.node.chain_id).unwrap_or_else(|| "?".into());
         info!("node pubkey {}", key.pubkey_hex());

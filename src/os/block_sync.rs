@@ -3,8 +3,10 @@
 //!
 //! Owns the fetch and download jobs: a bounded, de-duplicated job queue, the download loop that
 //! checks heights and parent links (an inconsistent peer is reported abnormal; the scheduler
-//! applies the penalty), alternates from the announcement cache when a fetch fails, and a
-//! fallback to other synced peers when a download fails. Requests block this thread only; it
+//! applies the penalty) and hands each served batch to the chain at once
+//! ([`Chain::attach_blocks`]: checked on the verify threads, stored in one transaction) while
+//! the next batch is requested, alternates from the announcement cache when a fetch fails, and
+//! a fallback to other synced peers when a download fails. Requests block this thread only; it
 //! must not touch the transport or the event queues.
 
 use super::announcement_cache::AnnouncementCache;
@@ -128,7 +130,7 @@ struct Syncer {
     settings: SyncSettings,
 }
 
-/// How attaching a downloaded block went.
+/// How attaching a served block went.
 enum Attached {
     Yes,
     /// Its parent is missing: the peer's chain forks below what we asked from.
@@ -232,14 +234,22 @@ impl Syncer {
     fn attach(&self, peer: &str, block: BlockWithTransactions) -> Attached {
         match self.chain.attach_block(block) {
             Ok(_) => Attached::Yes,
-            Err(ChainError::UnknownParent { .. }) => Attached::NoParent,
-            Err(e @ (ChainError::BadSignature { .. } | ChainError::Consensus { .. })) => {
+            Err(e) => self.refused(peer, e),
+        }
+    }
+
+    /// What a refusal of a block `peer` served means; a forged block (bad signature, or
+    /// refused by the AEDPoS rules) is charged to the peer.
+    fn refused(&self, peer: &str, e: ChainError) -> Attached {
+        match e {
+            ChainError::UnknownParent { .. } => Attached::NoParent,
+            e @ (ChainError::BadSignature { .. } | ChainError::Consensus { .. }) => {
                 warn!("not attaching a synced block from {peer}: {e}");
                 self.network
                     .report(peer, Offence::BadSignature, e.to_string());
                 Attached::Refused
             }
-            Err(e) => {
+            e => {
                 warn!("not attaching a synced block: {e}");
                 Attached::Refused
             }
@@ -326,15 +336,34 @@ impl Syncer {
                         requested = ask.send(tail).is_ok();
                     }
                 }
+                // The blocks that follow each other are attached as one batch (checked side by
+                // side, stored in one transaction); a break in the links ends the round after it.
+                let mut linked = Vec::with_capacity(blocks.len());
+                let mut tail = (last_hash, last_height);
+                let mut broken = None;
                 for block in blocks {
-                    let (hash, height) = self.check_next(peer, &block, last_hash, last_height)?;
-                    match self.attach(peer, block) {
-                        Attached::Yes => {}
-                        Attached::NoParent | Attached::Refused => return None,
+                    match Self::check_next(&block, tail.0, tail.1) {
+                        Ok(next) => {
+                            tail = next;
+                            linked.push(block);
+                        }
+                        Err(reason) => {
+                            broken = Some(reason);
+                            break;
+                        }
                     }
-                    (last_hash, last_height) = (hash, height);
-                    fetched += 1;
                 }
+                let batch = self.chain.attach_blocks(linked);
+                fetched += batch.outcomes.len();
+                if let Some(e) = batch.refused {
+                    self.refused(peer, e);
+                    return None;
+                }
+                if let Some(reason) = broken {
+                    self.network.report_abnormal(peer, &reason);
+                    return None;
+                }
+                (last_hash, last_height) = tail;
             }
             Some((
                 fetched,
@@ -346,43 +375,29 @@ impl Syncer {
         })
     }
 
-    /// A downloaded block must follow the previous one: its hash and height, or `None` after
-    /// reporting the peer.
+    /// A downloaded block must follow the previous one: its hash and height, or why it does
+    /// not (the caller reports the peer).
     fn check_next(
-        &self,
-        peer: &str,
         block: &BlockWithTransactions,
         last_hash: Hash,
         last_height: i64,
-    ) -> Option<(Hash, i64)> {
-        let Some(header) = block.header.as_ref() else {
-            self.network
-                .report_abnormal(peer, "served a block without header");
-            return None;
-        };
+    ) -> Result<(Hash, i64), String> {
+        let header = block
+            .header
+            .as_ref()
+            .ok_or("served a block without header")?;
         let parent = header
             .previous_block_hash
             .as_ref()
             .and_then(|h| Hash::from_proto(h).ok());
-        let hash = match block_hash(header) {
-            Ok(hash) => hash,
-            Err(e) => {
-                self.network
-                    .report_abnormal(peer, &format!("served a bad block: {e}"));
-                return None;
-            }
-        };
+        let hash = block_hash(header).map_err(|e| format!("served a bad block: {e}"))?;
         if header.height != last_height + 1 || parent != Some(last_hash) {
-            self.network.report_abnormal(
-                peer,
-                &format!(
-                    "served block {hash} at {} after {last_hash} at {last_height}",
-                    header.height
-                ),
-            );
-            return None;
+            return Err(format!(
+                "served block {hash} at {} after {last_hash} at {last_height}",
+                header.height
+            ));
         }
-        Some((hash, header.height))
+        Ok((hash, header.height))
     }
 
     /// Downloads `peer`'s chain in rounds until our best chain reaches `target`, the peer has

@@ -6,7 +6,7 @@ use crate::support::wait::{wait_until, DEADLINE};
 use aelf_net::chain::aedpos::{decode_consensus, ConsensusError};
 use aelf_net::chain::{
     build_block, build_next, genesis_block, synthetic_transactions, AttachOutcome, Chain,
-    ChainError, ChainEvent, ChainSettings, ChainTip, EmbeddedChain, StoreOptions,
+    ChainError, ChainEvent, ChainOptions, ChainSettings, ChainTip, EmbeddedChain,
 };
 use aelf_net::crypto::{NodeKey, SignatureError};
 use aelf_net::pb::aelf_block::BlockHeader;
@@ -719,9 +719,9 @@ fn concurrent_attaches_store_each_block_once() {
 fn with_a_flush_interval_closing_makes_every_attach_durable() {
     let dir = tempfile::tempdir().unwrap();
     // An interval no test reaches: only the first attach and the close are durable commits.
-    let options = StoreOptions {
+    let options = ChainOptions {
         flush_interval: Duration::from_secs(3600),
-        ..StoreOptions::default()
+        ..ChainOptions::default()
     };
     let chain = EmbeddedChain::open_with(dir.path(), settings(), options).unwrap();
     let blocks = mine(&chain, 12);
@@ -737,9 +737,9 @@ fn with_a_flush_interval_closing_makes_every_attach_durable() {
 #[test]
 fn the_flush_thread_makes_recent_attaches_durable_within_the_interval() {
     let dir = tempfile::tempdir().unwrap();
-    let options = StoreOptions {
+    let options = ChainOptions {
         flush_interval: Duration::from_millis(20),
-        ..StoreOptions::default()
+        ..ChainOptions::default()
     };
     let chain = EmbeddedChain::open_with(dir.path(), settings(), options).unwrap();
     mine(&chain, 4);
@@ -755,9 +755,9 @@ fn the_flush_thread_makes_recent_attaches_durable_within_the_interval() {
 #[test]
 fn the_index_holds_a_window_below_the_lib_and_the_store_answers_the_rest() {
     let dir = tempfile::tempdir().unwrap();
-    let options = StoreOptions {
+    let options = ChainOptions {
         keep_below_lib: 16,
-        ..StoreOptions::default()
+        ..ChainOptions::default()
     };
     let chain = EmbeddedChain::open_with(dir.path(), settings(), options).unwrap();
     let mut blocks = mine(&chain, 2);
@@ -810,4 +810,94 @@ fn the_index_holds_a_window_below_the_lib_and_the_store_answers_the_rest() {
     check(&chain);
     blocks.extend(mine(&chain, 5));
     bound(&chain);
+}
+
+/// Blocks attached in batches (checked on the verify threads, stored a run at a time) end in
+/// the same chain, with the same outcomes and events, as the same blocks attached one by one:
+/// a main chain with LIB advances, a side branch, a reorganisation inside a batch, and blocks
+/// repeated within a batch.
+#[test]
+fn batches_attach_exactly_as_one_by_one() {
+    let (one_by_one, _a) = fresh_with(3);
+    let events_a = one_by_one.subscribe(4096);
+    let mut sequence = mine(&one_by_one, 60);
+    // A branch from five below the tip that outgrows the main chain, then more on top.
+    let fork = tip_of(&sequence[54]);
+    let side = branch(&one_by_one, fork, block_time(&sequence[55]) + 1, 8);
+    let mut outcomes = vec![AttachOutcome::Extended; 60];
+    for b in &side {
+        outcomes.push(one_by_one.attach_block(b.clone()).unwrap());
+        sequence.push(b.clone());
+    }
+    assert_eq!(outcomes[60..65], [AttachOutcome::SideBranch; 5]);
+    assert_eq!(outcomes[65..], [AttachOutcome::Extended; 3]);
+    sequence.extend(mine(&one_by_one, 12));
+    outcomes.extend([AttachOutcome::Extended; 12]);
+    let expected_events = drain(&events_a);
+    assert!(one_by_one.last_irreversible().height > 1);
+
+    for size in [7, sequence.len()] {
+        let (batched, dir) = fresh_with(3);
+        let events_b = batched.subscribe(4096);
+        let mut got = Vec::new();
+        for chunk in sequence.chunks(size) {
+            let mut blocks = chunk.to_vec();
+            // A block repeated within the batch is known the second time.
+            blocks.push(chunk[0].clone());
+            let batch = batched.attach_blocks(blocks);
+            assert!(batch.refused.is_none(), "{:?}", batch.refused);
+            assert_eq!(batch.outcomes.last(), Some(&AttachOutcome::AlreadyKnown));
+            got.extend_from_slice(&batch.outcomes[..chunk.len()]);
+        }
+        assert_eq!(got, outcomes, "batches of {size}");
+        assert_eq!(drain(&events_b), expected_events, "batches of {size}");
+        assert_eq!(batched.best_chain(), one_by_one.best_chain());
+        assert_eq!(batched.last_irreversible(), one_by_one.last_irreversible());
+        assert_eq!(batched.branches(), one_by_one.branches());
+        // What was stored is what a restart finds.
+        drop(batched);
+        let reopened = EmbeddedChain::open(dir.path(), settings_with(3)).unwrap();
+        assert_eq!(reopened.best_chain(), one_by_one.best_chain());
+        assert_eq!(reopened.last_irreversible(), one_by_one.last_irreversible());
+        let best = one_by_one.best_chain().hash;
+        assert_eq!(
+            reopened.consensus_state(&best),
+            one_by_one.consensus_state(&best)
+        );
+    }
+}
+
+/// A batch stops at its first bad block: the blocks before it are stored, it and the ones
+/// after it are not, and the refusal names it.
+#[test]
+fn a_batch_stops_at_its_first_bad_block_and_keeps_the_ones_before() {
+    let (source, _a) = fresh();
+    let blocks = mine(&source, 10);
+    let mut batch = blocks.clone();
+    let forged = resign(batch[5].clone(), &NodeKey::generate());
+    batch[5] = forged.clone();
+
+    let (chain, _b) = fresh();
+    let events = chain.subscribe(64);
+    let outcome = chain.attach_blocks(batch);
+    assert_eq!(outcome.outcomes, vec![AttachOutcome::Extended; 5]);
+    assert!(
+        matches!(
+            outcome.refused,
+            Some(ChainError::BadSignature { block, .. }) if block == hash_of(&forged)
+        ),
+        "{:?}",
+        outcome.refused
+    );
+    assert_eq!(chain.best_chain(), tip_of(&blocks[4]));
+    assert!(!chain.has_block(&hash_of(&forged)));
+    assert!(!chain.has_block(&hash_of(&blocks[6])));
+    assert_eq!(
+        drain(&events),
+        blocks[..5].iter().map(accepted).collect::<Vec<_>>()
+    );
+    // The rest attaches once the good block is offered.
+    let rest = chain.attach_blocks(blocks[5..].to_vec());
+    assert!(rest.refused.is_none());
+    assert_eq!(chain.best_chain(), tip_of(&blocks[9]));
 }

@@ -35,7 +35,7 @@ fn a_start_that_fails_at_the_last_step_stops_what_it_started() {
     }
     // Every thread that held the chain has been joined: the store opens again.
     let reopened =
-        EmbeddedChain::open_with(dir.path(), config.chain_settings(), config.store_options());
+        EmbeddedChain::open_with(dir.path(), config.chain_settings(), config.chain_options());
     assert!(
         !matches!(reopened, Err(ChainError::InUse(_))),
         "the failed node still holds its chain store"

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 /// Builds a chain of `height` blocks (empty bodies) in `dir`; the blocks after genesis.
 fn build_chain(dir: &Path, height: usize) -> Result<Vec<BlockWithTransactions>, String> {
     let c = Config::default();
-    let chain = EmbeddedChain::open_with(dir, c.chain_settings(), c.store_options())
+    let chain = EmbeddedChain::open_with(dir, c.chain_settings(), c.chain_options())
         .map_err(|e| e.to_string())?;
     let mut blocks = Vec::with_capacity(height);
     // AEDPoS blocks from genesis on (valid consensus data, times in the past).
@@ -127,17 +127,18 @@ fn our_follow(prepared: &Path, checkpoint: (i64, Hash), height: i64) -> Result<S
     })
 }
 
-/// The chain alone: validating and storing the blocks, no network (the ceiling of ours).
-fn attach_only(blocks: &[BlockWithTransactions]) -> Result<Duration, String> {
+/// The chain alone: validating and storing the blocks in the node's batches, no network (the
+/// ceiling of ours).
+fn attach_only(blocks: &[BlockWithTransactions], batch: usize) -> Result<Duration, String> {
     let dir = Scratch::new("attach")?;
     let c = Config::default();
-    let chain = EmbeddedChain::open_with(&dir.0, c.chain_settings(), c.store_options())
+    let chain = EmbeddedChain::open_with(&dir.0, c.chain_settings(), c.chain_options())
         .map_err(|e| e.to_string())?;
     let t0 = Instant::now();
-    for block in blocks {
-        chain
-            .attach_block(block.clone())
-            .map_err(|e| e.to_string())?;
+    for chunk in blocks.chunks(batch.max(1)) {
+        if let Some(e) = chain.attach_blocks(chunk.to_vec()).refused {
+            return Err(e.to_string());
+        }
     }
     Ok(t0.elapsed())
 }
@@ -200,7 +201,7 @@ pub fn run(sizes: &Sizes, report: &mut Report) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let batch = Config::default().sync.max_batch_request_block_count as i32;
     let raw = raw_sync(&blocks, genesis, batch)?;
-    let attach = attach_only(&blocks)?;
+    let attach = attach_only(&blocks, batch as usize)?;
     for (mode, version) in [("legacy", "1.3.0.0"), ("stream", "1.9.0.0")] {
         let ours = our_sync(&prepared.0, version, height)?;
         let rate = n / ours.as_secs_f64();
