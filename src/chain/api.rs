@@ -19,7 +19,7 @@ pub enum ChainEvent {
     /// The block became part of the best chain. On a reorganisation, sent for each newly
     /// canonical block of the winning branch, in height order.
     BlockAccepted { hash: Hash, height: i64 },
-    /// The last irreversible block advanced to this block (at most once per attach).
+    /// The last irreversible block advanced to this block (at most once per attached block).
     NewIrreversible { hash: Hash, height: i64 },
 }
 

@@ -57,8 +57,8 @@ const PRUNE_STEP: i64 = 256;
 /// in-memory index holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChainOptions {
-    /// Zero: every attach is durable when it returns. Otherwise at most one durable commit
-    /// per interval, and a `chain-flush` thread makes the rest durable within the interval.
+    /// Zero: every attach is durable when it returns. Otherwise no attach waits for the disk:
+    /// a `chain-flush` thread makes the store durable once per interval.
     pub flush_interval: Duration,
     /// Threads that check the blocks of a batch ([`Chain::attach_blocks`]) side by side
     /// (`[threads] block_verifiers`; at least 1).

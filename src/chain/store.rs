@@ -29,7 +29,7 @@ use protobuf::Message;
 use redb::{Database, Durability, ReadableDatabase, TableDefinition};
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The layout version written to `meta/format`; a different value refuses to open.
 /// Format 2 added `consensus_states`, `canonical` and `by_height`; a format-1 store (a chain
@@ -86,20 +86,21 @@ pub(super) struct BlockWrite<'a> {
 /// # Durability
 ///
 /// With a flush interval of zero every block write is durable when it returns. With an
-/// interval, a write is durable only when the last durable one is at least that old; the
-/// others are committed without waiting for the disk (redb `Durability::None`) and become
-/// durable with the next durable commit or [`Store::flush`]. A crash then loses at most the
-/// blocks of the last interval (peers serve them again); the file is never left half-written,
-/// as redb reverts to its last durable commit.
+/// interval, block writes are committed without waiting for the disk (redb
+/// `Durability::None`) and become durable with [`Store::flush`], which the chain's
+/// `chain-flush` thread calls once per interval: an attach never waits for the disk (a
+/// durable commit is two fsyncs, and with blocks seconds apart every attach used to pay
+/// them). A crash then loses at most the blocks of the last interval (peers serve them
+/// again); the file is never left half-written, as redb reverts to its last durable commit.
+/// A fresh chain's first block ([`Store::init`]) is durable at once.
 pub(super) struct Store {
     db: Database,
     flush_interval: Duration,
     flush: Mutex<FlushState>,
 }
 
-/// When the last durable commit was, and whether commits since wait for one.
+/// Whether commits wait for a durable one.
 struct FlushState {
-    last_durable: Instant,
     pending: bool,
 }
 
@@ -120,10 +121,7 @@ impl Store {
         Ok(Store {
             db,
             flush_interval,
-            flush: Mutex::new(FlushState {
-                last_durable: Instant::now(),
-                pending: false,
-            }),
+            flush: Mutex::new(FlushState { pending: false }),
         })
     }
 
@@ -217,6 +215,7 @@ impl Store {
             seq: 0,
         };
         self.write(
+            true,
             &[BlockWrite {
                 hash: genesis,
                 block,
@@ -240,7 +239,7 @@ impl Store {
     /// Stores blocks (in order: a block's parent is stored or earlier in `writes`) and the
     /// pointers that move with them, in one write transaction: all of them or none.
     pub fn write_blocks(&self, writes: &[BlockWrite<'_>]) -> Result<(), ChainError> {
-        self.write(writes, &[])
+        self.write(self.flush_interval.is_zero(), writes, &[])
     }
 
     /// The stored block with this hash.
@@ -315,8 +314,10 @@ impl Store {
             .collect()
     }
 
+    /// One write transaction; `durable`: it waits for the disk.
     fn write(
         &self,
+        durable: bool,
         writes: &[BlockWrite<'_>],
         extra_meta: &[(&str, Vec<u8>)],
     ) -> Result<(), ChainError> {
@@ -325,10 +326,6 @@ impl Store {
             .map(|w| w.block.write_to_bytes().map_err(ChainError::Encode))
             .collect::<Result<Vec<_>, _>>()?;
         let mut tx = self.db.begin_write().map_err(ChainError::store)?;
-        let durable = {
-            let state = self.flush.lock();
-            self.flush_interval.is_zero() || state.last_durable.elapsed() >= self.flush_interval
-        };
         if !durable {
             tx.set_durability(Durability::None)
                 .map_err(ChainError::store)?;
@@ -374,24 +371,20 @@ impl Store {
         }
         tx.commit().map_err(ChainError::store)?;
         let mut state = self.flush.lock();
-        if durable {
-            state.last_durable = Instant::now();
-            state.pending = false;
-        } else {
-            state.pending = true;
-        }
+        state.pending = !durable;
         Ok(())
     }
 
     /// Makes every commit so far durable (an empty durable commit), if any is not yet.
     pub fn flush(&self) -> Result<(), ChainError> {
-        if !self.flush.lock().pending {
+        // Held through the commit: a write committed meanwhile marks itself pending only
+        // after this durable commit (which then includes it) has cleared the mark.
+        let mut state = self.flush.lock();
+        if !state.pending {
             return Ok(());
         }
         let tx = self.db.begin_write().map_err(ChainError::store)?;
         tx.commit().map_err(ChainError::store)?;
-        let mut state = self.flush.lock();
-        state.last_durable = Instant::now();
         state.pending = false;
         Ok(())
     }

@@ -180,8 +180,9 @@ config_table! {
         miners_per_term: u32 = 0, InRange<0, 64>;
         /// Development chain: a term's length (C# `PeriodSeconds`, a week on mainnet).
         term_period_seconds: u64 = 604_800, InRange<1, 31_536_000>;
-        /// The chain store waits for the disk at most once per this many milliseconds instead
-        /// of once per block (a crash loses at most that much; peers serve it again). Measured
+        /// The chain store is made durable by the `chain-flush` thread once per this many
+        /// milliseconds instead of by each attach (a crash loses at most that much; peers serve
+        /// it again). Measured
         /// by `aelf-netbench --only sync`: storing is about five times faster than with a
         /// durable commit per block.
         flush_interval_ms: u64 = 100, InRange<0, 10_000>;

@@ -241,32 +241,47 @@ impl Handler {
                         return;
                     }
                 };
+                // (The block that ends the initial sync is announced like the ones after it.)
+                self.track_sync(height);
+                // The peers before the pool: hashing a big block's transactions took longer
+                // than the rest of the hop here.
+                if let Some(header) = block.header.as_ref() {
+                    self.announce_accepted(header, hash, &block);
+                }
                 let ids = transaction_ids(&block.transactions).unwrap_or_default();
                 p.tx_pool.on_best_chain_block(height, &ids);
-                self.track_sync(height);
                 info!("best chain: height {height} hash {hash}");
-                let Some(header) = block.header.as_ref() else {
-                    return;
-                };
-                let time = header.time.as_ref().map(timestamp_millis).unwrap_or(0);
-                let ours = p
-                    .producer_pubkey
-                    .as_deref()
-                    .is_some_and(|key| hex::encode(&header.signer_pubkey) == key);
-                if ours {
-                    if let Err(e) = p.network.broadcast_block(&block, hash, None) {
-                        warn!("not broadcasting block {height} {hash}: {e}");
-                    }
-                }
-                if let Err(e) = p.network.broadcast_announcement(hash, height, time) {
-                    warn!("not announcing block {height} {hash}: {e}");
-                }
             }
             ChainEvent::NewIrreversible { hash, height } => {
                 if let Err(e) = p.network.broadcast_lib(hash, height) {
                     warn!("not announcing LIB {height} {hash}: {e}");
                 }
             }
+        }
+    }
+
+    /// Sends an accepted block on: in full first when we produced it, then the announcement
+    /// to every peer that lacks it.
+    fn announce_accepted(
+        &self,
+        header: &crate::pb::aelf_block::BlockHeader,
+        hash: Hash,
+        block: &BlockWithTransactions,
+    ) {
+        let p = &self.parts;
+        let height = header.height;
+        let time = header.time.as_ref().map(timestamp_millis).unwrap_or(0);
+        let ours = p
+            .producer_pubkey
+            .as_deref()
+            .is_some_and(|key| hex::encode(&header.signer_pubkey) == key);
+        if ours {
+            if let Err(e) = p.network.broadcast_block(block, hash, None) {
+                warn!("not broadcasting block {height} {hash}: {e}");
+            }
+        }
+        if let Err(e) = p.network.broadcast_announcement(hash, height, time) {
+            warn!("not announcing block {height} {hash}: {e}");
         }
     }
 
