@@ -54,7 +54,8 @@
 //! | `os-events` | network and chain events to actions (spec 9) | the bounded event queues and chain events | [`node::Node::shutdown`] |
 //! | `block-sync` | fetching and downloading missing blocks | a bounded job queue | [`node::Node::shutdown`] |
 //! | `block-sync-fetch` | the next RequestBlocks of a download round while `block-sync` attaches the last | a one-slot request queue | `block-sync`, at the end of each round |
-//! | `chain-flush` | making the chain store's recent commits durable (`[chain] flush_interval_ms`) | a timer | dropping the chain |
+//! | `chain-flush` | making the chain store durable once per `[chain] flush_interval_ms` (attaches never wait for the disk) | a timer | dropping the chain |
+//! | `block-verify-<i>` | checking the blocks of a downloaded batch (hashes, transaction root, signature) side by side (`[threads] block_verifiers`) | a bounded work queue | dropping the chain |
 //! | `api-<i>` | the operator HTTP API (`[api] listen`, `[threads] api_workers`) | incoming HTTP requests | [`node::Node::shutdown`] |
 //! | `dialer` | dialing the boot nodes and persistent peers at start | — | `GrpcTransport::stop` |
 //! | `scheduler` | the periodic work of spec 8: expiry, reconnection, health checks, discovery, penalties, the clock check | a tick, the bounded offence queue | [`node::Node::shutdown`] |
