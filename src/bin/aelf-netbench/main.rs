@@ -1,7 +1,8 @@
 //! `aelf-netbench`: measures aelf-net against raw grpcio on the same machine in the same run
 //! (`make bench`). Scenarios: fanout (ours vs raw), propagate, sync (legacy, stream, raw),
-//! peers (RSS, threads, handshakes/s), slow peer and serve (health checks on a stream busy
-//! with block requests). Each result is printed as a table row and
+//! peers (RSS, threads, handshakes/s), slow peer, serve (health checks on a stream busy
+//! with block requests) and wan (propagation over a namespaced devnet's delayed links, root
+//! only). Each result is printed as a table row and
 //! one JSON line; `--markdown FILE` writes the report `docs/bench.md` is made of.
 //!
 //! Sizes: `--smoke` (seconds: the test suite runs it so the bench cannot rot), the default
@@ -39,8 +40,8 @@ struct Args {
     /// The full sizes (minutes).
     #[arg(long, global = true)]
     full: bool,
-    /// Only these scenarios (comma-separated: fanout,propagate,sync,peers,slow,serve; sync
-    /// includes follow).
+    /// Only these scenarios (comma-separated: fanout,propagate,sync,peers,slow,serve,wan;
+    /// sync includes follow).
     #[arg(long, global = true, value_delimiter = ',')]
     only: Vec<String>,
     /// Also write the Markdown report here.
@@ -86,6 +87,8 @@ pub struct Sizes {
     pub slow_items: usize,
     /// serve: health checks measured on the busy stream.
     pub serve_checks: usize,
+    /// wan: nodes of the namespaced devnet with delayed links (fewer than 2: not run).
+    pub wan_nodes: usize,
 }
 
 impl Sizes {
@@ -102,6 +105,7 @@ impl Sizes {
             peer_counts: vec![4],
             slow_items: 300,
             serve_checks: 10,
+            wan_nodes: 3,
         }
     }
 
@@ -118,6 +122,7 @@ impl Sizes {
             peer_counts: vec![10, 100, 500],
             slow_items: 50_000,
             serve_checks: 500,
+            wan_nodes: 8,
         }
     }
 
@@ -134,6 +139,7 @@ impl Sizes {
             peer_counts: vec![10, 100, 500],
             slow_items: 100_000,
             serve_checks: 2_000,
+            wan_nodes: 16,
         }
     }
 }
@@ -210,13 +216,14 @@ fn main() -> ExitCode {
     let started = std::time::Instant::now();
     let mut failed = false;
     type Scenario = fn(&Sizes, &mut Report) -> Result<(), String>;
-    let all: [(&str, Scenario); 6] = [
+    let all: [(&str, Scenario); 7] = [
         ("fanout", scenarios::fanout::run),
         ("slow", scenarios::slow::run),
         ("sync", scenarios::sync::run),
         ("propagate", scenarios::propagate::run),
         ("peers", scenarios::peers::run),
         ("serve", scenarios::serve::run),
+        ("wan", scenarios::wan::run),
     ];
     for (name, run) in all {
         if !wanted(name) {

@@ -1,5 +1,6 @@
-//! The six scenarios, one module each: `fanout`, `slow` (a slow peer), `sync`, `propagate`,
-//! `peers`, `serve` (health checks on a stream busy with block requests). Each measures ours
+//! The seven scenarios, one module each: `fanout`, `slow` (a slow peer), `sync`, `propagate`,
+//! `peers`, `serve` (health checks on a stream busy with block requests), `wan` (propagation
+//! over a namespaced devnet whose links add latency). Each measures ours
 //! and, where the issue asks, the raw grpcio baseline in the same run, and adds rows to the
 //! report. `sinks` drives the sink child process fanout and slow share.
 //!
@@ -14,6 +15,7 @@ pub mod serve;
 mod sinks;
 pub mod slow;
 pub mod sync;
+pub mod wan;
 
 use aelf_net::config::Config;
 use aelf_net::grpc::channel::{connect, DEFAULT_MAX_MESSAGE_LENGTH};
