@@ -5,15 +5,9 @@
 //! Owns only drawing: the figures come from what the scenarios put in the [`Report`]; it must
 //! not measure anything.
 
-use crate::report::Report;
+use crate::report::{Figure, Report};
 use plotters::prelude::*;
 use std::path::Path;
-
-/// A figure written: its title and its file name (in the figures folder).
-pub struct Figure {
-    pub title: &'static str,
-    pub file: &'static str,
-}
 
 const SIZE: (u32, u32) = (900, 520);
 const CDF_FILE: &str = "propagation-cdf.svg";
