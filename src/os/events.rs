@@ -245,9 +245,7 @@ impl Handler {
                 self.track_sync(height);
                 // The peers before the pool: hashing a big block's transactions took longer
                 // than the rest of the hop here.
-                if let Some(header) = block.header.as_ref() {
-                    self.announce_accepted(header, hash, &block);
-                }
+                self.announce_accepted(&block, hash);
                 let ids = transaction_ids(&block.transactions).unwrap_or_default();
                 p.tx_pool.on_best_chain_block(height, &ids);
                 info!("best chain: height {height} hash {hash}");
@@ -262,12 +260,10 @@ impl Handler {
 
     /// Sends an accepted block on: in full first when we produced it, then the announcement
     /// to every peer that lacks it.
-    fn announce_accepted(
-        &self,
-        header: &crate::pb::aelf_block::BlockHeader,
-        hash: Hash,
-        block: &BlockWithTransactions,
-    ) {
+    fn announce_accepted(&self, block: &BlockWithTransactions, hash: Hash) {
+        let Some(header) = block.header.as_ref() else {
+            return;
+        };
         let p = &self.parts;
         let height = header.height;
         let time = header.time.as_ref().map(timestamp_millis).unwrap_or(0);
